@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make run` and `make test`. Both create .venv when it is missing.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench init clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "parcelguard needs Python 3.11 or newer" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+init: $(STAMP)
+	$(BIN)/parcelguard init --demo
+
+run: init
+	$(BIN)/parcelguard run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,81 @@
+"""Steps that span accounts and the keyring: a new carrier gets its keys with it; the demo seed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from parcelguard.accounts import service
+from parcelguard.accounts.models import Carrier
+from parcelguard.core.auth import Role
+from parcelguard.crypto.keyring import Keyring
+
+DEMO_PASSWORD = "parcelguard-demo"
+
+
+def create_carrier(*, db_session: Session, keyring: Keyring, slug: str, name: str, waybill_prefix: str) -> Carrier:
+    """A carrier and its first key-encryption key and blind-index key, in one transaction."""
+    carrier = service.create_carrier(db_session=db_session, slug=slug, name=name, waybill_prefix=waybill_prefix)
+    keyring.ensure_carrier_keys(db_session=db_session, carrier_id=carrier.id)
+    return carrier
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: Role
+    where: str
+    created: bool
+
+
+# (username, role, display name, station code or None)
+_DEMO_STATIONS = (("DE-BJ-CY01", "Beijing Chaoyang", "110105"), ("DE-SH-PD01", "Shanghai Pudong", "310115"))
+_DEMO_USERS = (
+    ("demo-courier-1", Role.COURIER, "Courier Wang", "DE-BJ-CY01"),
+    ("demo-courier-2", Role.COURIER, "Courier Li", "DE-BJ-CY01"),
+    ("demo-courier-3", Role.COURIER, "Courier Zhao", "DE-SH-PD01"),
+    ("demo-manager", Role.STATION_MANAGER, "Manager Chen", "DE-BJ-CY01"),
+    ("demo-security", Role.HQ_SECURITY, "HQ Security Officer Sun", None),
+    ("demo-auditor", Role.AUDITOR, "Auditor Zhou", None),
+    ("demo-shop", Role.ENTERPRISE, "Demo Shop Ltd.", None),
+    ("demo-admin", Role.ADMIN, "Administrator", None),
+)
+_DEMO_REGULATOR = ("regulator", Role.REGULATOR, "State Post Bureau (demo)")
+
+
+def seed_demo(*, db_session: Session, keyring: Keyring) -> list[DemoLogin]:
+    """The demo carrier "Demo Express" with its stations and staff, and a regulator account.
+
+    Idempotent: what exists is left as it is, so a second run duplicates nothing.
+    """
+    carrier = service.get_carrier_by_slug(db_session=db_session, slug="demo")
+    if carrier is None:
+        carrier = create_carrier(db_session=db_session, keyring=keyring, slug="demo", name="Demo Express",
+                                 waybill_prefix="DE")
+    stations: dict[str, uuid.UUID] = {s.code: s.id for s in service.list_stations(db_session=db_session,
+                                                                                    carrier_id=carrier.id)}
+    for code, name, region in _DEMO_STATIONS:
+        if code not in stations:
+            stations[code] = service.create_station(db_session=db_session, carrier_id=carrier.id, code=code,
+                                                    name=name, region_code=region).id
+    logins = []
+    for username, role, display_name, station in _DEMO_USERS:
+        created = _ensure_user(db_session=db_session, username=username, role=role, display_name=display_name,
+                               carrier_id=carrier.id, station_id=stations[station] if station else None)
+        logins.append(DemoLogin(username, role, f"Demo Express{' / ' + station if station else ''}", created))
+    username, role, display_name = _DEMO_REGULATOR
+    created = _ensure_user(db_session=db_session, username=username, role=role, display_name=display_name,
+                           carrier_id=None, station_id=None)
+    logins.append(DemoLogin(username, role, "regulator", created))
+    return logins
+
+
+def _ensure_user(*, db_session: Session, username: str, role: Role, display_name: str,
+                 carrier_id: uuid.UUID | None, station_id: uuid.UUID | None) -> bool:
+    if service.get_user_by_username(db_session=db_session, username=username) is not None:
+        return False
+    service.create_user(db_session=db_session, username=username, password=DEMO_PASSWORD, role=role,
+                        display_name=display_name, carrier_id=carrier_id, station_id=station_id)
+    return True

@@ -1,0 +1,56 @@
+"""API shapes for accounts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parcelguard.core.auth import Role
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    terminal_id: uuid.UUID | None = None
+
+
+class MeOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: Role
+    carrier_id: uuid.UUID | None
+    station_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+
+
+class StationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    code: str
+    name: str
+    region_code: str
+
+
+class TerminalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    serial: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
+                        description="The device's serial number or IMEI-free hardware id.")
+    label: str = Field(min_length=1, max_length=200)
+    station_id: uuid.UUID | None = Field(default=None, description="Required for HQ roles; a manager's own station otherwise.")
+
+
+class TerminalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    station_id: uuid.UUID
+    serial: str
+    label: str
+    registered_at: datetime
+    revoked_at: datetime | None

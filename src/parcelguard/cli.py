@@ -1,0 +1,263 @@
+"""The `parcelguard` command: set up, run and operate the platform."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from parcelguard import __version__
+from parcelguard.core import db
+from parcelguard.core.auth import Role
+from parcelguard.core.config import DEV_KEY_MARKER, ConfigError, Settings, encode_root_key, get_settings
+from parcelguard.core.errors import DomainError
+
+app = typer.Typer(help="parcelguard: real-name parcel intake and privacy waybills.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Keys: rotation, re-wrapping, a new root key.", no_args_is_help=True)
+carriers_app = typer.Typer(help="Carriers and their stations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(carriers_app, name="carriers")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A mistake the operator can fix: printed as one line, exit code 1."""
+
+
+def main() -> None:
+    """Entry point: operator mistakes are one line on stderr, never a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"parcelguard: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (UserError, DomainError) as exc:
+        print(f"parcelguard: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _settings(*, production_checked: bool = True) -> Settings:
+    settings = get_settings()
+    if production_checked:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigError(problems[0])
+    return settings
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with db.make_sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _keyring(settings: Settings):  # type: ignore[no-untyped-def]
+    from parcelguard.crypto.keyring import Keyring
+
+    return Keyring(settings.load_root_key())
+
+
+def ensure_dev_root_key(settings: Settings) -> Path | None:
+    """Create the development root key file (mode 0600) when no key is configured; None if one is."""
+    if settings.root_key is not None or settings.root_key_file is not None:
+        return None
+    path = settings.dev_key_file
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{DEV_KEY_MARKER}\n{encode_root_key(secrets.token_bytes(32))}\n")
+    return path
+
+
+@app.command()
+def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
+    """Prepare this machine: root key (development), migrations, and the demo data if asked."""
+    settings = _settings()
+    if settings.env == "dev":
+        created = ensure_dev_root_key(settings)
+        if created:
+            out.print(f"created development root key [bold]{created}[/] (mode 0600)")
+    settings.load_root_key()
+    db.upgrade(settings.resolved_database_url)
+    out.print(f"database at migration [bold]{db.head_revision()}[/]: {_safe_url(settings)}")
+    if demo:
+        if settings.env == "prod":
+            raise UserError("the demo data is for development only (PARCELGUARD_ENV=prod)")
+        from parcelguard.accounts import flows
+
+        with _session(settings) as session:
+            logins = flows.seed_demo(db_session=session, keyring=_keyring(settings))
+        table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
+        for column in ("username", "role", "where", "status"):
+            table.add_column(column)
+        for login in logins:
+            table.add_row(login.username, str(login.role), login.where, "created" if login.created else "exists")
+        out.print(table)
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Default PARCELGUARD_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default PARCELGUARD_PORT or 8000.")] = None,
+) -> None:
+    """Serve the platform (HTTP)."""
+    import uvicorn
+
+    settings = _settings()
+    settings.load_root_key()
+    host, port = host or settings.host, port or settings.port
+    out.print(f"parcelguard {__version__} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("parcelguard.web.app:create_app", factory=True, host=host, port=port, log_config=None,
+                access_log=False, server_header=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the migrations up to REVISION."""
+    settings = _settings()
+    db.upgrade(settings.resolved_database_url, revision)
+    out.print(f"database at migration [bold]{revision}[/]")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration and the newest one."""
+    settings = _settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        out.print(f"current {db.current_revision(engine)}, head {db.head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@carriers_app.command("add")
+def carriers_add(
+    slug: Annotated[str, typer.Option(help="Short lowercase name, e.g. `demo`.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    prefix: Annotated[str, typer.Option(help="Waybill prefix, 2-4 capital letters.")],
+) -> None:
+    """Add a carrier with its first keys."""
+    from parcelguard.accounts import flows
+
+    settings = _settings()
+    with _session(settings) as session:
+        carrier = flows.create_carrier(db_session=session, keyring=_keyring(settings), slug=slug, name=name,
+                                       waybill_prefix=prefix)
+        out.print(f"carrier {carrier.slug} {carrier.id}")
+
+
+@carriers_app.command("add-station")
+def carriers_add_station(
+    carrier: Annotated[str, typer.Option(help="Carrier slug.")],
+    code: Annotated[str, typer.Option(help="Station code, e.g. DE-BJ-CY01.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    region: Annotated[str, typer.Option(help="GB/T 2260 region code (6 digits).")],
+) -> None:
+    """Add a station (网点) to a carrier."""
+    from parcelguard.accounts import service
+
+    settings = _settings()
+    with _session(settings) as session:
+        carrier_row = _carrier(session, carrier)
+        station = service.create_station(db_session=session, carrier_id=carrier_row.id, code=code, name=name,
+                                         region_code=region)
+        out.print(f"station {station.code} {station.id}")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option(help="Sign-in name, lowercase.")],
+    role: Annotated[Role, typer.Option(help="The account's role.", case_sensitive=False)],
+    carrier: Annotated[str | None, typer.Option(help="Carrier slug (every role but regulator).")] = None,
+    station: Annotated[str | None, typer.Option(help="Station code (couriers and station managers).")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Shown in the UI; defaults to the username.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Add an account. The password comes from stdin or a prompt, never from an argument."""
+    from parcelguard.accounts import service
+
+    settings = _settings()
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session(settings) as session:
+        carrier_id = station_id = None
+        if carrier is not None:
+            carrier_id = _carrier(session, carrier).id
+        if station is not None:
+            if carrier_id is None:
+                raise UserError("--station needs --carrier")
+            station_id = service.get_station_by_code(db_session=session, carrier_id=carrier_id, code=station).id
+        user = service.create_user(db_session=session, username=username, password=password, role=role,
+                                   display_name=display_name or username, carrier_id=carrier_id,
+                                   station_id=station_id)
+        out.print(f"user {user.username} ({user.role}) {user.id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(carrier: Annotated[str, typer.Option(help="Carrier slug.")]) -> None:
+    """Make a new key-encryption key version for a carrier; all new writes use it."""
+    settings = _settings()
+    with _session(settings) as session:
+        version = _keyring(settings).rotate(db_session=session, carrier_id=_carrier(session, carrier).id)
+        out.print(f"carrier {carrier}: key-encryption key version {version} is primary")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(carrier: Annotated[str | None, typer.Option(help="Carrier slug; all carriers if omitted.")] = None) -> None:
+    """Re-wrap data keys to their carrier's newest key-encryption key; row data is not rewritten."""
+    settings = _settings()
+    with _session(settings) as session:
+        carrier_id = _carrier(session, carrier).id if carrier else None
+        count = _keyring(settings).rewrap(db_session=session, carrier_id=carrier_id)
+        out.print(f"re-wrapped {count} data key(s)")
+
+
+@keys_app.command("new-root")
+def keys_new_root() -> None:
+    """Print a new random root key (base64) for PARCELGUARD_ROOT_KEY or a key file."""
+    print(encode_root_key(secrets.token_bytes(32)))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"parcelguard {__version__}")
+
+
+def _carrier(session: Session, slug: str):  # type: ignore[no-untyped-def]
+    from parcelguard.accounts import service
+
+    carrier = service.get_carrier_by_slug(db_session=session, slug=slug)
+    if carrier is None:
+        raise UserError(f"no carrier with slug {slug!r}")
+    return carrier
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)

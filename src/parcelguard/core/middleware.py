@@ -1,0 +1,96 @@
+"""The outermost request layer: request id, body size limit, one log line per request, and the
+last-resort 500. Pure ASGI, so it sees the body as it streams and costs little per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parcelguard.core.errors import instance_of, problem
+from parcelguard.core.logging import get_logger
+
+log = get_logger("parcelguard.request")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["sent"] = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise _BodyTooLarge
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except _BodyTooLarge:
+            if not status["sent"]:
+                await problem(
+                    413, "body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
+                    instance=instance_of(request_id),
+                )(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled_error", route=_route(scope))
+            if not status["sent"]:
+                await problem(
+                    500, "internal_error", "The server met an unexpected condition; the request changed nothing.",
+                    instance=instance_of(request_id),
+                )(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                route=_route(scope),
+                status=status["code"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                actor_id=state.get("actor_id"),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _route(scope: Scope) -> str:
+    """The route template (`/api/v1/terminals/{terminal_id}`), never the raw path, which may hold
+    waybill numbers or other user information; unknown routes are logged as such."""
+    route: Any = scope.get("route")
+    return getattr(route, "path", None) or "<unmatched>"

@@ -1,0 +1,82 @@
+"""App assembly: settings, database, keyring, middleware, error mapping and every domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import JSONResponse, Response
+
+from parcelguard import __version__
+from parcelguard.accounts import service as accounts_service
+from parcelguard.accounts.api import router as accounts_router
+from parcelguard.core import db, errors
+from parcelguard.core.config import ConfigError, Settings, get_settings
+from parcelguard.core.logging import configure as configure_logging
+from parcelguard.core.middleware import RequestContext
+from parcelguard.crypto.keyring import Keyring
+from parcelguard.web.pages import router as pages_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError(problems[0])
+    configure_logging(settings.log_level)
+    engine = db.make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="parcelguard",
+        version=__version__,
+        summary="Real-name parcel intake and privacy waybills for express carriers and their regulator.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.keyring = Keyring(settings.load_root_key())
+    app.state.authenticator = accounts_service.authenticate
+    app.state.head_revision = db.head_revision()
+
+    errors.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+
+    app.include_router(pages_router)
+    app.include_router(_probes())
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(accounts_router)
+    app.include_router(api)
+    return app
+
+
+def _probes() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The database is reachable and its schema is at the newest migration")
+    def readyz(request: Request) -> Response:
+        state = request.app.state
+        try:
+            current = db.current_revision(state.engine)
+        except Exception:
+            return errors.problem(503, "database_unreachable", "The database does not answer.",
+                                  instance=errors.instance_of(request.state.request_id))
+        if current != state.head_revision:
+            return errors.problem(503, "migrations_pending",
+                                  "The database schema is not at the newest migration: run `parcelguard db upgrade`.",
+                                  instance=errors.instance_of(request.state.request_id))
+        return JSONResponse({"status": "ready", "revision": current})
+
+    return router

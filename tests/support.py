@@ -1,0 +1,66 @@
+"""Test databases: each run makes its own (a SQLite file, or a PostgreSQL database with a unique
+name), builds the schema with the Alembic migrations, and drops it afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from parcelguard.core import db
+
+PG_ADMIN_URL = os.environ.get("PARCELGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ENGINES = ("sqlite", "postgresql")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_reachable() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def require_engine(kind: str) -> None:
+    """Skip a PostgreSQL test when no server answers, except in CI, where that is a failure."""
+    if kind == "postgresql" and not postgres_reachable():
+        message = f"PostgreSQL is not reachable at {make_url(PG_ADMIN_URL).render_as_string(hide_password=True)}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: the PostgreSQL leg is mandatory)", pytrace=False)
+        pytest.skip(message)
+
+
+@contextmanager
+def empty_database(kind: str, directory: Path) -> Iterator[str]:
+    """A new, empty database of `kind`; dropped on exit."""
+    name = f"pg_test_{uuid.uuid4().hex[:12]}"
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / (name + '.db')}"
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def migrated_database(kind: str, directory: Path) -> Iterator[str]:
+    """A new database of `kind` with the schema built by the migrations (never by create_all)."""
+    with empty_database(kind, directory) as url:
+        db.upgrade(url)
+        yield url

@@ -1,0 +1,72 @@
+"""A test tenant: a carrier of its own with two stations, and accounts made when a test asks."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import Engine
+
+from parcelguard.accounts import flows, service
+from parcelguard.core import db
+from parcelguard.core.auth import STATION_ROLES, Role
+from parcelguard.crypto.keyring import Keyring
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    user_id: uuid.UUID
+    station_id: uuid.UUID | None
+
+
+@dataclass
+class Tenant:
+    engine: Engine
+    carrier_id: uuid.UUID
+    slug: str
+    stations: list[uuid.UUID]
+    accounts: dict[tuple[Role, int], Account] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, *, engine: Engine, keyring: Keyring) -> Tenant:
+        slug = "t-" + uuid.uuid4().hex[:10]
+        prefix = "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
+        with db.make_sessionmaker(engine)() as s, s.begin():
+            carrier = flows.create_carrier(db_session=s, keyring=keyring, slug=slug, name=f"Carrier {slug}",
+                                           waybill_prefix=prefix)
+            stations = [
+                service.create_station(db_session=s, carrier_id=carrier.id, code=f"ST-{n}", name=f"Station {n}",
+                                       region_code="110105").id
+                for n in (1, 2)
+            ]
+            return cls(engine=engine, carrier_id=carrier.id, slug=slug, stations=stations)
+
+    def account(self, role: Role, *, station: int = 0, n: int = 0) -> Account:
+        """The n-th account of `role` (at station index `station` for station roles), made once."""
+        key = (role, n * 10 + station)
+        if key not in self.accounts:
+            username = f"{self.slug}-{role.value.replace('_', '-')}-{station}-{n}"
+            station_id = self.stations[station] if role in STATION_ROLES else None
+            carrier_id = None if role == Role.REGULATOR else self.carrier_id
+            with db.make_sessionmaker(self.engine)() as s, s.begin():
+                user = service.create_user(db_session=s, username=username, password=PASSWORD, role=role,
+                                           display_name=username, carrier_id=carrier_id, station_id=station_id)
+                self.accounts[key] = Account(username, PASSWORD, user.id, station_id)
+        return self.accounts[key]
+
+    def login(self, http: httpx.Client, role: Role, *, station: int = 0, n: int = 0,
+              terminal_id: str | None = None) -> dict[str, str]:
+        """Sign in as that account; answers the headers a client then sends."""
+        account = self.account(role, station=station, n=n)
+        headers = {"X-Terminal-Id": terminal_id} if terminal_id else {}
+        r = http.post("/api/v1/auth/token", data={"username": account.username, "password": account.password},
+                      headers=headers)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}", **headers}

@@ -1,0 +1,153 @@
+"""The `parcelguard` command as an operator runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from parcelguard.accounts.models import Carrier, Station, User
+from parcelguard.core import db
+from parcelguard.crypto.models import DataKey, KeyEncryptionKey
+
+
+def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "parcelguard", *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
+    env.update(PARCELGUARD_VAR_DIR=str(tmp_path / "var"), COLUMNS="200", **extra)
+    return env
+
+
+@pytest.fixture
+def dev_env(tmp_path: Path, fresh_url: str) -> dict[str, str]:
+    return _env(tmp_path, PARCELGUARD_DATABASE_URL=fresh_url)
+
+
+def _count(url: str, model: type) -> int:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(model)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
+    tmp_path: Path, dev_env: dict[str, str]
+) -> None:
+    first = parcelguard("init", "--demo", env=dev_env)
+    assert first.returncode == 0, first.stderr
+    key = tmp_path / "var" / "root.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for username in ("demo-courier-1", "demo-courier-3", "demo-manager", "demo-security", "demo-auditor",
+                     "demo-shop", "regulator"):
+        assert username in first.stdout
+    url = dev_env["PARCELGUARD_DATABASE_URL"]
+    counts = {m: _count(url, m) for m in (Carrier, Station, User, KeyEncryptionKey)}
+    assert counts[Carrier] == 1 and counts[Station] == 2 and counts[User] == 9
+
+    key_before = key.read_bytes()
+    second = parcelguard("init", "--demo", env=dev_env)
+    assert second.returncode == 0, second.stderr
+    assert "created" not in second.stdout.split("demo logins")[1]
+    assert {m: _count(url, m) for m in counts} == counts
+    assert key.read_bytes() == key_before
+
+
+def test_users_add_reads_the_password_from_stdin(dev_env: dict[str, str]) -> None:
+    assert parcelguard("init", "--demo", env=dev_env).returncode == 0
+    r = parcelguard("users", "add", "--carrier", "demo", "--station", "DE-SH-PD01", "--role", "courier",
+                    "--username", "new-courier", env=dev_env, stdin="a long enough secret\n")
+    assert r.returncode == 0, r.stderr
+    assert "a long enough secret" not in r.stdout + r.stderr
+    assert _count(dev_env["PARCELGUARD_DATABASE_URL"], User) == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("users", "add", "--carrier", "nope", "--role", "auditor", "--username", "x-user"), "no carrier"),
+        (("users", "add", "--carrier", "demo", "--role", "courier", "--username", "x-user"), "station"),
+        (("users", "add", "--carrier", "demo", "--role", "auditor", "--username", "demo-auditor"), "taken"),
+        (("keys", "rotate", "--carrier", "nope"), "no carrier"),
+    ],
+)
+def test_an_operator_mistake_is_one_line_and_a_non_zero_exit(
+    dev_env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    assert parcelguard("init", "--demo", env=dev_env).returncode == 0
+    users_before = _count(dev_env["PARCELGUARD_DATABASE_URL"], User)
+    r = parcelguard(*args, env=dev_env, stdin="a long enough secret\n")
+    assert r.returncode == 1
+    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert _count(dev_env["PARCELGUARD_DATABASE_URL"], User) == users_before
+
+
+def test_keys_rotate_then_rewrap_moves_data_keys_to_the_new_version(dev_env: dict[str, str]) -> None:
+    from parcelguard.crypto.keyring import Keyring
+    from parcelguard.crypto.types import Aad
+    from parcelguard.core.config import Settings
+
+    assert parcelguard("init", "--demo", env=dev_env).returncode == 0
+    url = dev_env["PARCELGUARD_DATABASE_URL"]
+    settings = Settings(var_dir=Path(dev_env["PARCELGUARD_VAR_DIR"]), database_url=url)
+    keyring = Keyring(settings.load_root_key())
+    engine = db.make_engine(url)
+    aad = Aad("test", "value", "row-1")
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        carrier_id = s.scalar(select(Carrier.id).where(Carrier.slug == "demo"))
+        old = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"before rotation", aad=aad)
+
+    rotated = parcelguard("keys", "rotate", "--carrier", "demo", env=dev_env)
+    assert rotated.returncode == 0 and "version 2" in rotated.stdout
+    rewrapped = parcelguard("keys", "rewrap", "--carrier", "demo", env=dev_env)
+    assert rewrapped.returncode == 0 and "re-wrapped 1 data key" in rewrapped.stdout
+
+    fresh = Keyring(settings.load_root_key())
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        primary = s.scalar(select(KeyEncryptionKey.id).where(KeyEncryptionKey.carrier_id == carrier_id,
+                                                             KeyEncryptionKey.state == "primary"))
+        assert set(s.scalars(select(DataKey.kek_id).where(DataKey.carrier_id == carrier_id))) == {primary}
+        assert fresh.decrypt(db_session=s, carrier_id=carrier_id, ciphertext=old, aad=aad) == b"before rotation"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({}, "no root key"),
+        ({"PARCELGUARD_ROOT_KEY_FILE": "DEVKEY", "PARCELGUARD_DATABASE_URL": "postgresql+psycopg://x@h/db"},
+         "development key"),
+        ({"PARCELGUARD_ROOT_KEY": "A" * 43}, "SQLite"),
+    ],
+)
+def test_production_refuses_to_start_on_development_settings(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    dev_key = tmp_path / "copied.key"
+    env = _env(tmp_path, PARCELGUARD_ENV="dev")
+    assert parcelguard("init", env={**env, "PARCELGUARD_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}).returncode == 0
+    dev_key.write_bytes((tmp_path / "var" / "root.key").read_bytes())
+    extra = {k: (str(dev_key) if v == "DEVKEY" else v) for k, v in extra.items()}
+    r = parcelguard("run", env={**env, **extra, "PARCELGUARD_ENV": "prod"})
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
+
+
+def test_every_command_has_useful_help(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    for args in (("init",), ("run",), ("db", "upgrade"), ("users", "add"), ("keys", "rotate"), ("keys", "rewrap"),
+                 ("carriers", "add"), ("version",)):
+        r = parcelguard(*args, "--help", env=env)
+        assert r.returncode == 0 and "Usage" in r.stdout, args
+    assert parcelguard("version", env=env).stdout.startswith("parcelguard ")
