@@ -49,6 +49,15 @@ class LiveServer:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, needle: str, timeout: float = 5.0) -> str:
+        """The log once `needle` is in it (a request's line is written just after its response)."""
+        deadline = time.monotonic() + timeout
+        text = self.log_text()
+        while needle not in text and time.monotonic() < deadline:
+            time.sleep(0.05)
+            text = self.log_text()
+        return text
+
 
 def server_env(*, database_url: str, root_key: bytes, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_") or k.startswith("PARCELGUARD_TEST_")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -168,7 +169,7 @@ def test_a_manager_of_one_carrier_gets_404_for_another_carriers_objects(
              "terminal_unknown")
     assert http.get("/api/v1/terminals", headers=mine).json() == []
     with engine.connect() as conn:
-        assert conn.execute(select(Terminal.revoked_at).where(Terminal.id == theirs)).scalar_one() is None
+        assert conn.execute(select(Terminal.revoked_at).where(Terminal.id == uuid.UUID(theirs))).scalar_one() is None
 
 
 def test_a_manager_sees_only_their_own_stations_terminals(http: httpx.Client, tenant: Tenant) -> None:

@@ -99,7 +99,7 @@ def test_personal_data_in_a_refused_body_reaches_neither_the_log_nor_the_respons
     r = http.post("/api/v1/terminals", json=body, headers=headers)
     problem = _problem(r, 422, "validation_failed")
     request_id = problem["instance"].rsplit(":", 1)[1]
-    log = server.log_text()
+    log = server.wait_for_log(request_id)
     assert request_id in log, "the problem's instance id is in the server log"
     for secret in (ID_NUMBER, PHONE):
         assert secret not in r.text

@@ -156,6 +156,8 @@ def validation_errors(raw: Sequence[Any]) -> tuple[bool, list[FieldError]]:
         loc = [str(p) for p in err.get("loc", ())]
         if kind == "json_invalid":
             malformed = True
+            out.append(FieldError(pointer="", code=kind, detail="The body is not valid JSON."))
+            continue
         pointer = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in loc[1:]) if loc[:1] == ["body"] else ""
         if loc[:1] in (["query"], ["path"], ["header"], ["cookie"]):
             pointer = f"#{loc[0]}/" + "/".join(loc[1:])

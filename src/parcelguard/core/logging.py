@@ -20,7 +20,7 @@ _ID_18 = r"\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx]"
 _ID_15 = r"\d{15}"
 _MOBILE = r"(?:\+?86[ -]?)?1\d{2}[ -]?\d{4}[ -]?\d{4}"
 _PATTERNS = (
-    (re.compile(rf"(?<![0-9A-Za-z])(?:{_ID_18})(?![0-9A-Za-z])"), "[REDACTED-ID]"),
+    (re.compile(rf"(?<![0-9])(?:{_ID_18})(?![0-9])"), "[REDACTED-ID]"),
     (re.compile(rf"(?<![0-9])(?:{_ID_15})(?![0-9])"), "[REDACTED-ID]"),
     (re.compile(rf"(?<![0-9])(?:{_MOBILE})(?![0-9])"), "[REDACTED-PHONE]"),
 )
@@ -87,7 +87,9 @@ def configure(level: str = "info", stream: TextIO | None = None) -> None:
         lg.propagate = True
     # Our request log replaces uvicorn's access log, which prints raw paths and query strings.
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # Client libraries log full URLs, which may carry user information.
+    for name in ("sqlalchemy", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str = "parcelguard") -> Any:

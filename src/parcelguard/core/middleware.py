@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,8 +38,18 @@ class RequestContext:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
+        too_large = False
 
         async def send_wrapper(message: Message) -> None:
+            if too_large:
+                # The app turned the interrupted body into an error of its own (FastAPI says 400):
+                # drop its answer and send, once, the 413 that names the real cause.
+                if message["type"] == "http.response.start" and not status["sent"]:
+                    await self._too_large(scope, receive, send_wrapper_raw, request_id)
+                return
+            await send_wrapper_raw(message)
+
+        async def send_wrapper_raw(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["sent"] = True
@@ -51,11 +60,12 @@ class RequestContext:
         received = 0
 
         async def receive_wrapper() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
@@ -66,17 +76,14 @@ class RequestContext:
             await self.app(scope, receive_wrapper, send_wrapper)
         except _BodyTooLarge:
             if not status["sent"]:
-                await problem(
-                    413, "body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
-                    instance=instance_of(request_id),
-                )(scope, receive, send_wrapper)
+                await self._too_large(scope, receive, send_wrapper_raw, request_id)
         except Exception:
             log.exception("unhandled_error", route=_route(scope))
             if not status["sent"]:
                 await problem(
                     500, "internal_error", "The server met an unexpected condition; the request changed nothing.",
                     instance=instance_of(request_id),
-                )(scope, receive, send_wrapper)
+                )(scope, receive, send_wrapper_raw)
         finally:
             log.info(
                 "request",
@@ -88,9 +95,21 @@ class RequestContext:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        await problem(
+            413, "body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
+            instance=instance_of(request_id),
+        )(scope, receive, send)
+
 
 def _route(scope: Scope) -> str:
     """The route template (`/api/v1/terminals/{terminal_id}`), never the raw path, which may hold
-    waybill numbers or other user information; unknown routes are logged as such."""
-    route: Any = scope.get("route")
-    return getattr(route, "path", None) or "<unmatched>"
+    waybill numbers or other user information; unmatched paths are logged as `<unmatched>`.
+
+    Built from the path and its matched parameters, which every Starlette version exposes
+    (FastAPI's included routers keep only the path relative to their prefix on `scope["route"]`).
+    """
+    if scope.get("route") is None:
+        return "<unmatched>"
+    names = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    return "/".join(f"{{{names[seg]}}}" if seg in names else seg for seg in scope["path"].split("/"))

@@ -1,0 +1,331 @@
+"""The keyring: the one object that holds the root key and hands out field encryption, blind
+indexes and signing keys. Callers never see a key, a nonce or a KEK.
+
+Hierarchy: root key → per-carrier key-encryption keys (versioned; one primary) → data keys, one per
+(carrier, data class, UTC month), each wrapped by a KEK → field values (AES-256-GCM). A ciphertext
+names its data key, so rotating the KEK and re-wrapping data keys never rewrites row data.
+
+Keys created inside a session become visible to the rest of the process only when that session
+commits: a key made in a transaction that rolls back is never used again (it does not exist).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from parcelguard.crypto import blind_index as bi
+from parcelguard.crypto import envelope, signing
+from parcelguard.crypto.models import DataKey, IndexKey, KeyEncryptionKey, SigningKey
+from parcelguard.crypto.types import Aad, BlindIndex, DecryptionFailed, Encrypted, KeyUnavailable
+
+PRIMARY, ACTIVE = "primary", "active"
+_PENDING = "parcelguard.keyring.pending"
+
+
+def _new_key_id() -> int:
+    return secrets.randbelow(2**63 - 1) + 1
+
+
+def _period() -> str:
+    tm = time.gmtime()
+    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A signing key ready to use: its id and raw public key may be published."""
+
+    key_id: int
+    public_key: bytes
+    _private: bytes = field(repr=False)
+
+    def sign(self, message: bytes) -> bytes:
+        return signing.sign(self._private, message)
+
+
+@dataclass
+class _Pending:
+    """Keys a session created and has not committed: usable inside it, published on commit."""
+
+    local: dict[Any, Any] = field(default_factory=dict)
+    publish: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Keyring:
+    __slots__ = ("_root", "_ttl", "_data_keys", "_current", "_field_keys", "_signers")
+
+    def __init__(self, root_key: bytes, *, cache_ttl_seconds: float = 60.0) -> None:
+        if len(root_key) != 32:
+            raise ValueError("the root key must be 32 bytes")
+        self._root = root_key
+        self._ttl = cache_ttl_seconds
+        # data key id -> (carrier id, AESGCM, expiry on the monotonic clock)
+        self._data_keys: dict[int, tuple[uuid.UUID, AESGCM, float]] = {}
+        # (carrier, data class, period) -> (data key id, AESGCM, expiry)
+        self._current: dict[tuple[uuid.UUID, str, str], tuple[int, AESGCM, float]] = {}
+        self._field_keys: dict[tuple[uuid.UUID, str], bytes] = {}
+        self._signers: dict[tuple[uuid.UUID, str], Signer] = {}
+
+    def __repr__(self) -> str:
+        return "Keyring(<root key hidden>)"
+
+    # -- carriers ---------------------------------------------------------------------------------
+
+    def ensure_carrier_keys(self, *, db_session: Session, carrier_id: uuid.UUID) -> None:
+        """Give a carrier its first key-encryption key and its blind-index key (idempotent)."""
+        if db_session.scalar(select(KeyEncryptionKey.id).where(KeyEncryptionKey.carrier_id == carrier_id)) is None:
+            self._add_kek(db_session, carrier_id, version=1)
+        if db_session.scalar(select(IndexKey.id).where(IndexKey.carrier_id == carrier_id)) is None:
+            key_id = _new_key_id()
+            db_session.add(IndexKey(id=key_id, carrier_id=carrier_id, version=1,
+                                    wrapped_key=envelope.wrap(secrets.token_bytes(32), self._root,
+                                                              _index_context(carrier_id, 1))))
+        db_session.flush()
+
+    def rotate(self, *, db_session: Session, carrier_id: uuid.UUID) -> int:
+        """A new KEK version becomes primary; the old one stays to unwrap. Returns the new version."""
+        keks = list(db_session.scalars(select(KeyEncryptionKey).where(KeyEncryptionKey.carrier_id == carrier_id)
+                                       .with_for_update()))
+        if not keks:
+            raise KeyUnavailable(0)
+        for kek in keks:
+            if kek.state == PRIMARY:
+                kek.state = ACTIVE
+        version = max(k.version for k in keks) + 1
+        db_session.flush()
+        self._add_kek(db_session, carrier_id, version=version)
+        # This process stops handing out data keys under the old KEK at once (and again when this
+        # session commits, after anything it made earlier is published); others within the TTL.
+        self._forget_current(carrier_id)
+        pending = self._pending(db_session)
+        for key in [k for k in pending.local if k[0] == "current" and k[1][0] == carrier_id]:
+            del pending.local[key]
+        pending.publish.append(lambda: self._forget_current(carrier_id))
+        return version
+
+    def _forget_current(self, carrier_id: uuid.UUID) -> None:
+        for ck in [ck for ck in self._current if ck[0] == carrier_id]:
+            self._current.pop(ck, None)
+
+    def rewrap(self, *, db_session: Session, carrier_id: uuid.UUID | None = None) -> int:
+        """Re-wrap every data key not under its carrier's primary KEK to it. Row data is untouched."""
+        stmt = select(DataKey).where(DataKey.wrapped_key.is_not(None))
+        if carrier_id is not None:
+            stmt = stmt.where(DataKey.carrier_id == carrier_id)
+        primaries: dict[uuid.UUID, tuple[int, bytes]] = {}
+        count = 0
+        for dek in db_session.scalars(stmt.with_for_update()):
+            if dek.carrier_id not in primaries:
+                primaries[dek.carrier_id] = self._primary_kek(db_session, dek.carrier_id)
+            kek_id, kek = primaries[dek.carrier_id]
+            if dek.kek_id == kek_id:
+                continue
+            assert dek.wrapped_key is not None
+            raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
+            dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
+            dek.kek_id = kek_id
+            count += 1
+        db_session.flush()
+        return count
+
+    # -- field encryption -------------------------------------------------------------------------
+
+    def encrypt(self, *, db_session: Session, carrier_id: uuid.UUID, plaintext: bytes | str, aad: Aad,
+                data_class: str = "default") -> Encrypted:
+        if isinstance(plaintext, str):
+            plaintext = plaintext.encode()
+        ck = (carrier_id, data_class, _period())
+        entry = self._current.get(ck)
+        if entry is None or entry[2] < time.monotonic():
+            entry = self._current_data_key(db_session, ck)
+        return envelope.seal_field(entry[1], entry[0], plaintext, aad)
+
+    def decrypt(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes, aad: Aad) -> bytes:
+        key_id = envelope.key_id_of(ciphertext)
+        entry = self._data_keys.get(key_id)
+        if entry is None or entry[2] < time.monotonic():
+            entry = self._load_data_key(db_session, key_id)
+        if entry[0] != carrier_id:
+            raise KeyUnavailable(key_id)
+        return envelope.open_field(entry[1], ciphertext, aad)
+
+    def _current_data_key(self, db_session: Session, ck: tuple[uuid.UUID, str, str]) -> tuple[int, AESGCM, float]:
+        pending = self._pending(db_session)
+        if ("current", ck) in pending.local:
+            return pending.local[("current", ck)]
+        carrier_id, data_class, period = ck
+        kek_id, kek = self._primary_kek(db_session, carrier_id)
+        dek = db_session.scalar(
+            select(DataKey).where(DataKey.carrier_id == carrier_id, DataKey.data_class == data_class,
+                                  DataKey.period == period, DataKey.kek_id == kek_id,
+                                  DataKey.destroyed_at.is_(None))
+            .order_by(DataKey.created_at.desc()).limit(1)
+        )
+        expiry = time.monotonic() + self._ttl
+        if dek is not None and dek.wrapped_key is not None:
+            entry = (dek.id, AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek))), expiry)
+            self._current[ck] = entry
+            self._data_keys[dek.id] = (carrier_id, entry[1], expiry)
+            return entry
+        raw = secrets.token_bytes(envelope.KEY_BYTES)
+        dek = DataKey(id=_new_key_id(), carrier_id=carrier_id, kek_id=kek_id, data_class=data_class, period=period)
+        dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
+        db_session.add(dek)
+        db_session.flush()
+        entry = (dek.id, AESGCM(raw), expiry)
+        pending.local[("current", ck)] = entry
+        pending.local[("data", dek.id)] = (carrier_id, entry[1], expiry)
+
+        def publish() -> None:
+            self._current[ck] = entry
+            self._data_keys[entry[0]] = (carrier_id, entry[1], entry[2])
+
+        pending.publish.append(publish)
+        return entry
+
+    def _load_data_key(self, db_session: Session, key_id: int) -> tuple[uuid.UUID, AESGCM, float]:
+        pending = self._pending(db_session)
+        if ("data", key_id) in pending.local:
+            return pending.local[("data", key_id)]
+        dek = db_session.get(DataKey, key_id)
+        if dek is None or dek.wrapped_key is None or dek.destroyed_at is not None:
+            raise KeyUnavailable(key_id)
+        raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
+        entry = (dek.carrier_id, AESGCM(raw), time.monotonic() + self._ttl)
+        self._data_keys[key_id] = entry
+        return entry
+
+    # -- key-encryption keys ----------------------------------------------------------------------
+
+    def _add_kek(self, db_session: Session, carrier_id: uuid.UUID, *, version: int) -> None:
+        db_session.add(KeyEncryptionKey(
+            id=_new_key_id(), carrier_id=carrier_id, version=version, state=PRIMARY,
+            wrapped_key=envelope.wrap(secrets.token_bytes(32), self._root, _kek_context(carrier_id, version)),
+        ))
+        db_session.flush()
+
+    def _primary_kek(self, db_session: Session, carrier_id: uuid.UUID) -> tuple[int, bytes]:
+        kek = db_session.scalar(select(KeyEncryptionKey).where(KeyEncryptionKey.carrier_id == carrier_id,
+                                                               KeyEncryptionKey.state == PRIMARY))
+        if kek is None:
+            raise KeyUnavailable(0)
+        return kek.id, envelope.unwrap(kek.wrapped_key, self._root, _kek_context(carrier_id, kek.version))
+
+    def _kek_by_id(self, db_session: Session, kek_id: int) -> bytes:
+        kek = db_session.get(KeyEncryptionKey, kek_id)
+        if kek is None or kek.state not in (PRIMARY, ACTIVE):
+            raise KeyUnavailable(kek_id)
+        return envelope.unwrap(kek.wrapped_key, self._root, _kek_context(kek.carrier_id, kek.version))
+
+    # -- blind indexes ----------------------------------------------------------------------------
+
+    def blind_index(self, *, db_session: Session, carrier_id: uuid.UUID, field: str, value: str) -> BlindIndex:
+        """The carrier's blind index of `value` as field `field` (which picks the normaliser)."""
+        normalise = bi.NORMALISERS.get(field)
+        if normalise is None:
+            raise ValueError(f"no blind index is defined for field {field!r}")
+        key = self._field_keys.get((carrier_id, field))
+        if key is None:
+            key = self._field_key(db_session, carrier_id, field)
+        return bi.compute(key, normalise(value))
+
+    def _field_key(self, db_session: Session, carrier_id: uuid.UUID, field: str) -> bytes:
+        pending = self._pending(db_session)
+        if ("field", carrier_id, field) in pending.local:
+            return pending.local[("field", carrier_id, field)]
+        index_key = db_session.scalar(select(IndexKey).where(IndexKey.carrier_id == carrier_id)
+                                      .order_by(IndexKey.version.desc()).limit(1))
+        if index_key is None:
+            raise KeyUnavailable(0)
+        raw = envelope.unwrap(index_key.wrapped_key, self._root, _index_context(carrier_id, index_key.version))
+        key = bi.field_key(raw, field)
+        # The index key may be this session's own, not yet committed: cache it once the session commits.
+        pending.local[("field", carrier_id, field)] = key
+        pending.publish.append(lambda: self._field_keys.__setitem__((carrier_id, field), key))
+        return key
+
+    # -- signing ----------------------------------------------------------------------------------
+
+    def signing_key(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> Signer:
+        """The carrier's current Ed25519 key for `purpose`, made on first need."""
+        cached = self._signers.get((carrier_id, purpose))
+        if cached is not None:
+            return cached
+        pending = self._pending(db_session)
+        if ("signer", carrier_id, purpose) in pending.local:
+            return pending.local[("signer", carrier_id, purpose)]
+        row = db_session.scalar(select(SigningKey).where(SigningKey.carrier_id == carrier_id,
+                                                         SigningKey.purpose == purpose, SigningKey.state == PRIMARY)
+                                .order_by(SigningKey.version.desc()).limit(1))
+        if row is not None:
+            private = envelope.unwrap(row.wrapped_private_key, self._root, _signing_context(row))
+            signer = Signer(row.id, row.public_key, private)
+            self._signers[(carrier_id, purpose)] = signer
+            return signer
+        private, public = signing.generate()
+        row = SigningKey(id=_new_key_id(), carrier_id=carrier_id, purpose=purpose, version=1, state=PRIMARY,
+                         public_key=public, wrapped_private_key=b"")
+        row.wrapped_private_key = envelope.wrap(private, self._root, _signing_context(row))
+        db_session.add(row)
+        db_session.flush()
+        signer = Signer(row.id, public, private)
+        pending.local[("signer", carrier_id, purpose)] = signer
+        pending.publish.append(lambda: self._signers.__setitem__((carrier_id, purpose), signer))
+        return signer
+
+    def public_keys(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> dict[int, bytes]:
+        """Every public key the carrier has used for `purpose`, by key id (to verify old signatures)."""
+        rows = db_session.execute(select(SigningKey.id, SigningKey.public_key)
+                                  .where(SigningKey.carrier_id == carrier_id, SigningKey.purpose == purpose))
+        return {key_id: public for key_id, public in rows}
+
+    # -- session-scoped pending keys --------------------------------------------------------------
+
+    def _pending(self, db_session: Session) -> _Pending:
+        key = (_PENDING, id(self))
+        pending = db_session.info.get(key)
+        if pending is None:
+            pending = db_session.info[key] = _Pending()
+
+            def committed(_session: Session) -> None:
+                for publish in pending.publish:
+                    publish()
+                pending.publish.clear()
+                pending.local.clear()
+
+            def rolled_back(_session: Session, *_args: Any) -> None:
+                pending.publish.clear()
+                pending.local.clear()
+
+            event.listen(db_session, "after_commit", committed)
+            event.listen(db_session, "after_rollback", rolled_back)
+            event.listen(db_session, "after_soft_rollback", rolled_back)
+        return pending
+
+
+def _kek_context(carrier_id: uuid.UUID, version: int) -> bytes:
+    return f"kek|{carrier_id}|{version}".encode()
+
+
+def _index_context(carrier_id: uuid.UUID, version: int) -> bytes:
+    return f"index|{carrier_id}|{version}".encode()
+
+
+def _dek_context(dek: DataKey) -> bytes:
+    return f"dek|{dek.id}|{dek.carrier_id}|{dek.data_class}|{dek.period}".encode()
+
+
+def _signing_context(row: SigningKey) -> bytes:
+    return f"signing|{row.id}|{row.carrier_id}|{row.purpose}|{row.version}".encode()
+
+
+__all__ = ["Aad", "DecryptionFailed", "Encrypted", "Keyring", "KeyUnavailable", "Signer"]

@@ -1,0 +1,59 @@
+"""Sealing a record to a recipient's public key, so only the recipient (the regulator) can open it.
+
+ECIES-style: an ephemeral X25519 key (RFC 7748) agrees a secret with the recipient's key; HKDF-SHA256
+(RFC 5869) turns it into an AES-256-GCM key, salted with both public keys. Format:
+`0x01 | ephemeral public (32) | nonce (12) | ciphertext and tag`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+from parcelguard.crypto.types import DecryptionFailed, Sealed
+
+VERSION = 1
+_INFO = b"parcelguard/seal/v1"
+_PUB = 32
+_NONCE = 12
+
+
+def generate_x25519_keypair() -> tuple[bytes, bytes]:
+    """(private, public) as raw 32-byte strings."""
+    private = X25519PrivateKey.generate()
+    return (private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+            private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def _key(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral_public + recipient_public,
+                info=_INFO).derive(shared)
+
+
+def seal(recipient_public: bytes, plaintext: bytes, aad: bytes) -> Sealed:
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+    nonce = os.urandom(_NONCE)
+    body = AESGCM(_key(shared, ephemeral_public, recipient_public)).encrypt(nonce, plaintext, aad)
+    return Sealed(bytes([VERSION]) + ephemeral_public + nonce + body)
+
+
+def open_sealed(recipient_private: bytes, sealed: bytes, aad: bytes) -> bytes:
+    if len(sealed) < 1 + _PUB + _NONCE + 16 or sealed[0] != VERSION:
+        raise DecryptionFailed()
+    ephemeral_public = sealed[1 : 1 + _PUB]
+    nonce = sealed[1 + _PUB : 1 + _PUB + _NONCE]
+    try:
+        private = X25519PrivateKey.from_private_bytes(recipient_private)
+        recipient_public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+        return AESGCM(_key(shared, ephemeral_public, recipient_public)).decrypt(nonce, sealed[1 + _PUB + _NONCE :], aad)
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed() from None

@@ -1,0 +1,54 @@
+"""Settings: where the root key comes from, and what a production start refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from parcelguard.core.config import DEV_KEY_MARKER, ConfigError, Settings, decode_root_key, encode_root_key
+
+KEY = encode_root_key(bytes(range(32)))
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_a_root_key_survives_encoding(key: bytes) -> None:
+    assert decode_root_key(encode_root_key(key), source="test") == key
+
+
+@pytest.mark.parametrize(("text", "message"), [("not base64!!", "not base64"), (encode_root_key(b"short"), "32 bytes")])
+def test_a_malformed_root_key_is_a_one_line_error_that_does_not_echo_it(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        decode_root_key(text, source="PARCELGUARD_ROOT_KEY")
+    assert message in str(info.value) and text not in str(info.value)
+
+
+def test_the_root_key_file_may_carry_comment_lines(tmp_path: Path) -> None:
+    path = tmp_path / "root.key"
+    path.write_text(f"{DEV_KEY_MARKER}\n{KEY}\n")
+    assert Settings(root_key_file=path).load_root_key() == bytes(range(32))
+
+
+def test_development_defaults_to_the_key_file_under_var(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    assert settings.resolved_root_key_file == tmp_path / "root.key"
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'parcelguard.db'}"
+    assert settings.production_problems() == []
+
+
+def test_production_lists_what_it_refuses(tmp_path: Path) -> None:
+    dev_key = tmp_path / "elsewhere.key"
+    dev_key.write_text(f"{DEV_KEY_MARKER}\n{KEY}\n")
+    pg = "postgresql+psycopg://app@db/parcelguard"
+    assert "no root key" in Settings(env="prod", database_url=pg).production_problems()[0]
+    assert "development key" in Settings(env="prod", database_url=pg, root_key_file=dev_key).production_problems()[0]
+    assert "SQLite" in Settings(env="prod", root_key=SecretStr(KEY)).production_problems()[0]
+    assert Settings(env="prod", root_key=SecretStr(KEY), allow_sqlite_in_prod=True).production_problems() == []
+    assert Settings(env="prod", root_key=SecretStr(KEY), database_url=pg).production_problems() == []
+
+
+def test_the_root_key_never_shows_in_the_settings_repr() -> None:
+    assert KEY not in repr(Settings(root_key=SecretStr(KEY)))
