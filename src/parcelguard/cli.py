@@ -84,7 +84,7 @@ def ensure_dev_root_key(settings: Settings) -> Path | None:
     path = settings.dev_key_file
     if path.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"{DEV_KEY_MARKER}\n{encode_root_key(secrets.token_bytes(32))}\n")
@@ -128,7 +128,7 @@ def run(
     settings = _settings()
     settings.load_root_key()
     host, port = host or settings.host, port or settings.port
-    out.print(f"parcelguard {__version__} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    print(f"parcelguard {__version__} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run("parcelguard.web.app:create_app", factory=True, host=host, port=port, log_config=None,
                 access_log=False, server_header=False)
 

@@ -77,7 +77,7 @@ def test_any_changed_byte_of_a_sealed_record_fails(record: bytes, where: st.Data
 @given(st.binary(max_size=300))
 def test_a_field_ciphertext_opens_where_it_was_made(plaintext: bytes) -> None:
     aead = AESGCM(os.urandom(32))
-    ct = envelope.seal_field(aead, 42, plaintext, AAD)
+    ct = envelope.seal_field(aead, envelope.header_of(42), plaintext, AAD)
     assert ct.key_id == 42 and envelope.key_id_of(ct) == 42
     assert envelope.open_field(aead, ct, AAD) == plaintext
 
@@ -85,7 +85,7 @@ def test_a_field_ciphertext_opens_where_it_was_made(plaintext: bytes) -> None:
 @given(plaintext=st.binary(max_size=64), where=st.data())
 def test_any_changed_byte_of_a_field_ciphertext_fails(plaintext: bytes, where: st.DataObject) -> None:
     aead = AESGCM(os.urandom(32))
-    ct = bytearray(envelope.seal_field(aead, 7, plaintext, AAD))
+    ct = bytearray(envelope.seal_field(aead, envelope.header_of(7), plaintext, AAD))
     i = where.draw(st.integers(0, len(ct) - 1))
     ct[i] ^= where.draw(st.integers(1, 255))
     with pytest.raises(DecryptionFailed):
@@ -99,7 +99,7 @@ def test_any_changed_byte_of_a_field_ciphertext_fails(plaintext: bytes, where: s
 def test_a_ciphertext_moved_to_another_place_does_not_open(other: Aad) -> None:
     aead = AESGCM(os.urandom(32))
     with pytest.raises(DecryptionFailed):
-        envelope.open_field(aead, envelope.seal_field(aead, 1, b"13812345678", AAD), other)
+        envelope.open_field(aead, envelope.seal_field(aead, envelope.header_of(1), b"13812345678", AAD), other)
 
 
 def test_aad_parts_cannot_be_shifted_between_fields() -> None:
@@ -132,7 +132,7 @@ def test_id_numbers_normalise_spaces_and_the_check_letter() -> None:
 def test_no_value_type_prints_what_it_protects() -> None:
     secret = b"11010519491231002X"
     aead = AESGCM(os.urandom(32))
-    ct = envelope.seal_field(aead, 9, secret, AAD)
+    ct = envelope.seal_field(aead, envelope.header_of(9), secret, AAD)
     assert isinstance(ct, Encrypted)
     _, public = sealing.generate_x25519_keypair()
     values = [ct, sealing.seal(public, secret, b""), blind_index.compute(os.urandom(32), secret.decode())]

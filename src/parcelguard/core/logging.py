@@ -87,8 +87,8 @@ def configure(level: str = "info", stream: TextIO | None = None) -> None:
         lg.propagate = True
     # Our request log replaces uvicorn's access log, which prints raw paths and query strings.
     logging.getLogger("uvicorn.access").disabled = True
-    # Client libraries log full URLs, which may carry user information.
-    for name in ("sqlalchemy", "httpx", "httpcore"):
+    # Client libraries log full URLs, which may carry user information; alembic is chatty at info.
+    for name in ("sqlalchemy", "httpx", "httpcore", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

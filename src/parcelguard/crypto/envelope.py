@@ -16,31 +16,33 @@ from parcelguard.crypto.types import FORMAT_VERSION, HEADER, Aad, DecryptionFail
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
-_MIN_CIPHERTEXT = HEADER.size + NONCE_BYTES + 16
+HEADER_BYTES = HEADER.size
+_BODY = HEADER.size + NONCE_BYTES
+_MIN_CIPHERTEXT = _BODY + 16
 
 
-def seal_field(aead: AESGCM, key_id: int, plaintext: bytes, aad: Aad) -> Encrypted:
-    header = HEADER.pack(FORMAT_VERSION, key_id)
+def header_of(key_id: int) -> bytes:
+    return HEADER.pack(FORMAT_VERSION, key_id)
+
+
+def seal_field(aead: AESGCM, header: bytes, plaintext: bytes, aad: Aad) -> Encrypted:
+    """Encrypt under the data key named by `header` (see `header_of`), bound to `aad`."""
     nonce = os.urandom(NONCE_BYTES)
-    return Encrypted(header + nonce + aead.encrypt(nonce, plaintext, header + aad.encode()))
+    return Encrypted(header + nonce + aead.encrypt(nonce, plaintext, header + aad.encoded))
 
 
 def key_id_of(ciphertext: bytes) -> int:
     """The data key a ciphertext names; DecryptionFailed if it is not in our format."""
-    if len(ciphertext) < _MIN_CIPHERTEXT:
+    if len(ciphertext) < _MIN_CIPHERTEXT or ciphertext[0] != FORMAT_VERSION:
         raise DecryptionFailed()
-    version, key_id = HEADER.unpack_from(ciphertext)
-    if version != FORMAT_VERSION:
-        raise DecryptionFailed()
-    return int(key_id)
+    return int.from_bytes(ciphertext[1 : HEADER.size], "big")
 
 
 def open_field(aead: AESGCM, ciphertext: bytes, aad: Aad) -> bytes:
-    header = ciphertext[: HEADER.size]
-    nonce = ciphertext[HEADER.size : HEADER.size + NONCE_BYTES]
     try:
-        return aead.decrypt(nonce, ciphertext[HEADER.size + NONCE_BYTES :], header + aad.encode())
-    except InvalidTag:
+        return aead.decrypt(ciphertext[HEADER.size : _BODY], ciphertext[_BODY:],
+                            ciphertext[: HEADER.size] + aad.encoded)
+    except (InvalidTag, ValueError):  # ValueError: a nonce cut short
         raise DecryptionFailed() from None
 
 

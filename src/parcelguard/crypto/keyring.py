@@ -11,6 +11,7 @@ commits: a key made in a transaction that rolls back is never used again (it doe
 
 from __future__ import annotations
 
+import calendar
 import secrets
 import time
 import uuid
@@ -35,9 +36,14 @@ def _new_key_id() -> int:
     return secrets.randbelow(2**63 - 1) + 1
 
 
-def _period() -> str:
-    tm = time.gmtime()
-    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}"
+def _period_and_lifetime() -> tuple[str, float]:
+    """The current UTC month (`YYYY-MM`) and the seconds left in it: a cached current data key
+    expires no later than its month, so the hot path needs no calendar arithmetic."""
+    now = time.time()
+    tm = time.gmtime(now)
+    year, month = (tm.tm_year + 1, 1) if tm.tm_mon == 12 else (tm.tm_year, tm.tm_mon + 1)
+    next_month = calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0))
+    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}", next_month - now
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,11 @@ class Keyring:
             raise ValueError("the root key must be 32 bytes")
         self._root = root_key
         self._ttl = cache_ttl_seconds
-        # data key id -> (carrier id, AESGCM, expiry on the monotonic clock)
-        self._data_keys: dict[int, tuple[uuid.UUID, AESGCM, float]] = {}
-        # (carrier, data class, period) -> (data key id, AESGCM, expiry)
-        self._current: dict[tuple[uuid.UUID, str, str], tuple[int, AESGCM, float]] = {}
+        # ciphertext header (version + data key id) -> (carrier id, AESGCM, expiry on the monotonic clock)
+        self._data_keys: dict[bytes, tuple[uuid.UUID, AESGCM, float]] = {}
+        # (carrier, data class) -> (data key id, AESGCM, expiry, ciphertext header); the expiry
+        # falls at the latest at the end of the key's month
+        self._current: dict[tuple[uuid.UUID, str], tuple[int, AESGCM, float, bytes]] = {}
         self._field_keys: dict[tuple[uuid.UUID, str], bytes] = {}
         self._signers: dict[tuple[uuid.UUID, str], Signer] = {}
 
@@ -141,28 +148,30 @@ class Keyring:
 
     def encrypt(self, *, db_session: Session, carrier_id: uuid.UUID, plaintext: bytes | str, aad: Aad,
                 data_class: str = "default") -> Encrypted:
-        if isinstance(plaintext, str):
-            plaintext = plaintext.encode()
-        ck = (carrier_id, data_class, _period())
-        entry = self._current.get(ck)
+        if plaintext.__class__ is str:
+            plaintext = plaintext.encode()  # type: ignore[union-attr]
+        entry = self._current.get((carrier_id, data_class))
         if entry is None or entry[2] < time.monotonic():
-            entry = self._current_data_key(db_session, ck)
-        return envelope.seal_field(entry[1], entry[0], plaintext, aad)
+            entry = self._current_data_key(db_session, carrier_id, data_class)
+        return envelope.seal_field(entry[1], entry[3], plaintext, aad)  # type: ignore[arg-type]
 
     def decrypt(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes, aad: Aad) -> bytes:
-        key_id = envelope.key_id_of(ciphertext)
-        entry = self._data_keys.get(key_id)
+        # Cached keys are found by the ciphertext's header bytes, which name format and key at once.
+        entry = self._data_keys.get(ciphertext[: envelope.HEADER_BYTES])
         if entry is None or entry[2] < time.monotonic():
-            entry = self._load_data_key(db_session, key_id)
-        if entry[0] != carrier_id:
-            raise KeyUnavailable(key_id)
+            entry = self._load_data_key(db_session, envelope.key_id_of(ciphertext))
+        if entry[0] is not carrier_id and entry[0] != carrier_id:
+            raise KeyUnavailable(envelope.key_id_of(ciphertext))
         return envelope.open_field(entry[1], ciphertext, aad)
 
-    def _current_data_key(self, db_session: Session, ck: tuple[uuid.UUID, str, str]) -> tuple[int, AESGCM, float]:
+    def _current_data_key(
+        self, db_session: Session, carrier_id: uuid.UUID, data_class: str
+    ) -> tuple[int, AESGCM, float, bytes]:
+        ck = (carrier_id, data_class)
+        period, month_left = _period_and_lifetime()
         pending = self._pending(db_session)
-        if ("current", ck) in pending.local:
-            return pending.local[("current", ck)]
-        carrier_id, data_class, period = ck
+        if ("current", ck, period) in pending.local:
+            return pending.local[("current", ck, period)]
         kek_id, kek = self._primary_kek(db_session, carrier_id)
         dek = db_session.scalar(
             select(DataKey).where(DataKey.carrier_id == carrier_id, DataKey.data_class == data_class,
@@ -170,24 +179,25 @@ class Keyring:
                                   DataKey.destroyed_at.is_(None))
             .order_by(DataKey.created_at.desc()).limit(1)
         )
-        expiry = time.monotonic() + self._ttl
+        expiry = time.monotonic() + min(self._ttl, month_left)
         if dek is not None and dek.wrapped_key is not None:
-            entry = (dek.id, AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek))), expiry)
+            entry = (dek.id, AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek))), expiry,
+                     envelope.header_of(dek.id))
             self._current[ck] = entry
-            self._data_keys[dek.id] = (carrier_id, entry[1], expiry)
+            self._data_keys[entry[3]] = (carrier_id, entry[1], expiry)
             return entry
         raw = secrets.token_bytes(envelope.KEY_BYTES)
         dek = DataKey(id=_new_key_id(), carrier_id=carrier_id, kek_id=kek_id, data_class=data_class, period=period)
         dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
         db_session.add(dek)
         db_session.flush()
-        entry = (dek.id, AESGCM(raw), expiry)
-        pending.local[("current", ck)] = entry
+        entry = (dek.id, AESGCM(raw), expiry, envelope.header_of(dek.id))
+        pending.local[("current", ck, period)] = entry
         pending.local[("data", dek.id)] = (carrier_id, entry[1], expiry)
 
         def publish() -> None:
             self._current[ck] = entry
-            self._data_keys[entry[0]] = (carrier_id, entry[1], entry[2])
+            self._data_keys[entry[3]] = (carrier_id, entry[1], entry[2])
 
         pending.publish.append(publish)
         return entry
@@ -201,7 +211,7 @@ class Keyring:
             raise KeyUnavailable(key_id)
         raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
         entry = (dek.carrier_id, AESGCM(raw), time.monotonic() + self._ttl)
-        self._data_keys[key_id] = entry
+        self._data_keys[envelope.header_of(key_id)] = entry
         return entry
 
     # -- key-encryption keys ----------------------------------------------------------------------
