@@ -191,3 +191,18 @@ def test_registering_the_same_serial_twice_is_a_conflict_and_writes_once(
     with db.make_sessionmaker(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Terminal)
                         .where(Terminal.carrier_id == tenant.carrier_id)) == 1
+
+
+def test_a_terminal_revoked_by_another_process_stops_its_tokens_within_the_cache_lifetime(
+    http: httpx.Client, tenant: Tenant, engine: Engine
+) -> None:
+    import time
+
+    manager = tenant.login(http, Role.STATION_MANAGER)
+    terminal_id = _register(http, manager, f"PDA-X-{tenant.slug}")
+    courier = tenant.login(http, Role.COURIER, terminal_id=terminal_id)
+    assert http.get("/api/v1/me", headers=courier).status_code == 200  # now cached by the server
+    with engine.begin() as conn:  # another process (here: the test) revokes it in the database
+        conn.execute(update(Terminal).where(Terminal.id == uuid.UUID(terminal_id)).values(revoked_at=now()))
+    time.sleep(2.1)  # PARCELGUARD_AUTH_CACHE_SECONDS, default 2
+    _problem(http.get("/api/v1/me", headers=courier), 401, "terminal_revoked")

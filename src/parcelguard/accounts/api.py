@@ -12,7 +12,15 @@ from starlette.responses import Response
 
 from parcelguard.accounts import service
 from parcelguard.accounts.schemas import MeOut, StationOut, TerminalIn, TerminalOut, TokenOut
-from parcelguard.core.auth import TERMINAL_HEADER, Actor, CurrentActor, Role, require
+from parcelguard.core.auth import (
+    TERMINAL_HEADER,
+    Actor,
+    CurrentActor,
+    Role,
+    bearer_token,
+    forget_cached_actors,
+    require,
+)
 from parcelguard.core.config import Settings
 from parcelguard.core.db import SessionDep
 
@@ -23,7 +31,7 @@ CarrierStaff = Annotated[
 ]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -46,13 +54,15 @@ def sign_in(
 
 
 @router.post("/auth/logout", status_code=204, tags=["auth"], summary="Revoke the token of this request")
-def sign_out(actor: CurrentActor, db_session: SessionDep) -> Response:
+def sign_out(request: Request, actor: CurrentActor, db_session: SessionDep,
+             token: Annotated[str, Depends(bearer_token)]) -> Response:
     service.sign_out(db_session=db_session, actor=actor)
+    forget_cached_actors(request, token)
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, tags=["auth"], summary="The signed-in account")
-def me(actor: CurrentActor) -> MeOut:
+async def me(actor: CurrentActor) -> MeOut:
     return MeOut(id=actor.user_id, username=actor.username, role=actor.role, carrier_id=actor.carrier_id,
                  station_id=actor.station_id, terminal_id=actor.terminal_id)
 
@@ -93,7 +103,8 @@ def get_terminal(terminal_id: uuid.UUID, actor: StaffManager, db_session: Sessio
 
 @router.post("/terminals/{terminal_id}/revoke", response_model=TerminalOut, tags=["terminals"],
              summary="Revoke a terminal: its tokens stop working at once")
-def revoke_terminal(terminal_id: uuid.UUID, actor: StaffManager, db_session: SessionDep) -> TerminalOut:
-    return TerminalOut.model_validate(
-        service.revoke_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id)
-    )
+def revoke_terminal(request: Request, terminal_id: uuid.UUID, actor: StaffManager,
+                    db_session: SessionDep) -> TerminalOut:
+    terminal = service.revoke_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id)
+    forget_cached_actors(request)  # which cached tokens were bound to it is not known here: drop all
+    return TerminalOut.model_validate(terminal)

@@ -257,7 +257,7 @@ def authenticate(*, db_session: Session, token: str, terminal_id: str | None) ->
             raise Unauthorized("This terminal has been revoked.", code="terminal_revoked")
     return Actor(
         user_id=user_id, username=username, role=Role(role), carrier_id=carrier_id, station_id=station_id,
-        token_id=token_id, terminal_id=bound_terminal,
+        token_id=token_id, terminal_id=bound_terminal, token_expires_at=expires_at.timestamp(),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,9 +19,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import Forbidden, Unauthorized
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -54,6 +55,7 @@ class Actor:
     station_id: uuid.UUID | None
     token_id: uuid.UUID
     terminal_id: uuid.UUID | None = None
+    token_expires_at: float = 0.0  # POSIX time
 
 
 class Authenticator(Protocol):
@@ -96,15 +98,77 @@ def token_digest(token: str) -> bytes:
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def current_actor(
-    request: Request, db_session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
-) -> Actor:
+async def bearer_token(token: Annotated[str | None, Depends(_bearer)]) -> str:
     if not token:
         raise Unauthorized()
-    authenticator: Authenticator = request.app.state.authenticator
-    actor = authenticator(db_session=db_session, token=token, terminal_id=request.headers.get(TERMINAL_HEADER))
+    return token
+
+
+class ActorCache:
+    """Tokens this process authenticated in the last `ttl` seconds, so a busy terminal's requests
+    do not each cost a database lookup and a thread hop.
+
+    Revocation (logout, a revoked terminal) clears the entry at once in the process that revokes;
+    other processes notice within `ttl` seconds. A token's own expiry is always honoured. A `ttl`
+    of 0 turns the cache off.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[bytes, tuple[Actor, str | None, float]] = {}
+
+    def get(self, digest: bytes, terminal_header: str | None) -> Actor | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        actor, header, until = entry
+        if header != terminal_header or until <= time.time():
+            return None
+        return actor
+
+    def put(self, digest: bytes, actor: Actor, terminal_header: str | None, token_expires_at: float) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (actor, terminal_header, min(time.time() + self.ttl, token_expires_at))
+
+    def forget(self, digest: bytes | None = None) -> None:
+        """Forget one token, or every token (`None`), e.g. when a terminal is revoked."""
+        if digest is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(digest, None)
+
+
+def _lookup(state: Any, token: str, terminal_header: str | None) -> Actor:
+    authenticator: Authenticator = state.authenticator
+    with state.sessionmaker() as db_session:
+        actor = authenticator(db_session=db_session, token=token, terminal_id=terminal_header)
+        db_session.rollback()
+    return actor
+
+
+async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
+    """The actor behind the bearer token: from the actor cache, or looked up in a short read-only
+    session of its own on a worker thread (the request's own transaction is unaffected)."""
+    if not token:
+        raise Unauthorized()
+    terminal_header = request.headers.get(TERMINAL_HEADER)
+    cache: ActorCache = request.app.state.actor_cache
+    digest = token_digest(token)
+    actor = cache.get(digest, terminal_header)
+    if actor is None:
+        actor = await run_in_threadpool(_lookup, request.app.state, token, terminal_header)
+        cache.put(digest, actor, terminal_header, actor.token_expires_at)
     request.state.actor_id = str(actor.user_id)
     return actor
+
+
+def forget_cached_actors(request: Request, token: str | None = None) -> None:
+    """Drop cached authentications after a revocation: one token's, or all of them."""
+    request.app.state.actor_cache.forget(token_digest(token) if token else None)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -114,7 +178,7 @@ def require(*roles: Role) -> Any:
     """A dependency that lets only `roles` through: `actor: Annotated[Actor, require(Role.ADMIN)]`."""
     allowed = frozenset(roles)
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:
         if actor.role not in allowed:
             raise Forbidden("Your role may not do this.", code="role_not_allowed")
         return actor

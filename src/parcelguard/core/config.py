@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # How long a process may trust a token it has checked before checking it again (0: always check).
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     log_level: str = "info"

@@ -12,6 +12,7 @@ from parcelguard import __version__
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
 from parcelguard.core import db, errors
+from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.keyring = Keyring(settings.load_root_key())
     app.state.authenticator = accounts_service.authenticate
+    app.state.actor_cache = ActorCache(settings.auth_cache_seconds)
     app.state.head_revision = db.head_revision()
 
     errors.install(app)
@@ -62,7 +64,7 @@ def _probes() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get("/readyz", summary="The database is reachable and its schema is at the newest migration")
