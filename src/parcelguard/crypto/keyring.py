@@ -29,6 +29,8 @@ from parcelguard.crypto.models import DataKey, IndexKey, KeyEncryptionKey, Signi
 from parcelguard.crypto.types import Aad, BlindIndex, DecryptionFailed, Encrypted, KeyUnavailable
 
 PRIMARY, ACTIVE = "primary", "active"
+Sealer = Callable[[bytes, Aad], Encrypted]
+Opener = Callable[[bytes, Aad], bytes]
 _PENDING = "parcelguard.keyring.pending"
 
 
@@ -74,11 +76,11 @@ class Keyring:
             raise ValueError("the root key must be 32 bytes")
         self._root = root_key
         self._ttl = cache_ttl_seconds
-        # ciphertext header (version + data key id) -> (carrier id, AESGCM, expiry on the monotonic clock)
-        self._data_keys: dict[bytes, tuple[uuid.UUID, AESGCM, float]] = {}
-        # (carrier, data class) -> (data key id, AESGCM, expiry, ciphertext header); the expiry
+        # ciphertext header (version + data key id) -> (carrier id, opener, expiry on the monotonic clock)
+        self._data_keys: dict[bytes, tuple[uuid.UUID, Opener, float]] = {}
+        # (carrier, data class) -> (data key id, sealer, expiry, ciphertext header); the expiry
         # falls at the latest at the end of the key's month
-        self._current: dict[tuple[uuid.UUID, str], tuple[int, AESGCM, float, bytes]] = {}
+        self._current: dict[tuple[uuid.UUID, str], tuple[int, Sealer, float, bytes]] = {}
         self._field_keys: dict[tuple[uuid.UUID, str], bytes] = {}
         self._signers: dict[tuple[uuid.UUID, str], Signer] = {}
 
@@ -153,7 +155,7 @@ class Keyring:
         entry = self._current.get((carrier_id, data_class))
         if entry is None or entry[2] < time.monotonic():
             entry = self._current_data_key(db_session, carrier_id, data_class)
-        return envelope.seal_field(entry[1], entry[3], plaintext, aad)  # type: ignore[arg-type]
+        return entry[1](plaintext, aad)  # type: ignore[arg-type]
 
     def decrypt(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes, aad: Aad) -> bytes:
         # Cached keys are found by the ciphertext's header bytes, which name format and key at once.
@@ -162,11 +164,11 @@ class Keyring:
             entry = self._load_data_key(db_session, envelope.key_id_of(ciphertext))
         if entry[0] is not carrier_id and entry[0] != carrier_id:
             raise KeyUnavailable(envelope.key_id_of(ciphertext))
-        return envelope.open_field(entry[1], ciphertext, aad)
+        return entry[1](ciphertext, aad)
 
     def _current_data_key(
         self, db_session: Session, carrier_id: uuid.UUID, data_class: str
-    ) -> tuple[int, AESGCM, float, bytes]:
+    ) -> tuple[int, Sealer, float, bytes]:
         ck = (carrier_id, data_class)
         period, month_left = _period_and_lifetime()
         pending = self._pending(db_session)
@@ -181,28 +183,30 @@ class Keyring:
         )
         expiry = time.monotonic() + min(self._ttl, month_left)
         if dek is not None and dek.wrapped_key is not None:
-            entry = (dek.id, AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek))), expiry,
-                     envelope.header_of(dek.id))
+            aead = AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek)))
+            entry = (dek.id, envelope.field_sealer(aead, dek.id), expiry, envelope.header_of(dek.id))
             self._current[ck] = entry
-            self._data_keys[entry[3]] = (carrier_id, entry[1], expiry)
+            self._data_keys[entry[3]] = (carrier_id, envelope.field_opener(aead), expiry)
             return entry
         raw = secrets.token_bytes(envelope.KEY_BYTES)
         dek = DataKey(id=_new_key_id(), carrier_id=carrier_id, kek_id=kek_id, data_class=data_class, period=period)
         dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
         db_session.add(dek)
         db_session.flush()
-        entry = (dek.id, AESGCM(raw), expiry, envelope.header_of(dek.id))
+        aead = AESGCM(raw)
+        entry = (dek.id, envelope.field_sealer(aead, dek.id), expiry, envelope.header_of(dek.id))
+        opener = (carrier_id, envelope.field_opener(aead), expiry)
         pending.local[("current", ck, period)] = entry
-        pending.local[("data", dek.id)] = (carrier_id, entry[1], expiry)
+        pending.local[("data", dek.id)] = opener
 
         def publish() -> None:
             self._current[ck] = entry
-            self._data_keys[entry[3]] = (carrier_id, entry[1], entry[2])
+            self._data_keys[entry[3]] = opener
 
         pending.publish.append(publish)
         return entry
 
-    def _load_data_key(self, db_session: Session, key_id: int) -> tuple[uuid.UUID, AESGCM, float]:
+    def _load_data_key(self, db_session: Session, key_id: int) -> tuple[uuid.UUID, Opener, float]:
         pending = self._pending(db_session)
         if ("data", key_id) in pending.local:
             return pending.local[("data", key_id)]
@@ -210,7 +214,7 @@ class Keyring:
         if dek is None or dek.wrapped_key is None or dek.destroyed_at is not None:
             raise KeyUnavailable(key_id)
         raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
-        entry = (dek.carrier_id, AESGCM(raw), time.monotonic() + self._ttl)
+        entry = (dek.carrier_id, envelope.field_opener(AESGCM(raw)), time.monotonic() + self._ttl)
         self._data_keys[envelope.header_of(key_id)] = entry
         return entry
 

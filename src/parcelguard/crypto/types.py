@@ -29,16 +29,19 @@ class KeyUnavailable(Exception):
 class Aad:
     """Where a value lives: a ciphertext opens only at the same table, column and row id.
 
-    Encoded once, at construction, as length-prefixed parts (`5:table6:column3:row`), so
-    ("a|b", "c") and ("a", "b|c") never encode alike.
+    Encoded once, at construction, as `table|column|row id`. Table and column are names from the
+    code and may not hold `|`; the row id comes last, so the encoding is unambiguous whatever it holds.
     """
 
     __slots__ = ("table", "column", "row_id", "encoded")
 
     def __init__(self, table: str, column: str, row_id: str | uuid.UUID | int) -> None:
-        self.table, self.column, self.row_id = table, column, row_id
-        row = str(row_id)
-        self.encoded = f"{len(table)}:{table}{len(column)}:{column}{len(row)}:{row}".encode()
+        if "|" in table or "|" in column:
+            raise ValueError("a table or column name in an Aad cannot contain '|'")
+        self.table = table
+        self.column = column
+        self.row_id = row_id
+        self.encoded = f"{table}|{column}|{row_id}".encode()
 
     def encode(self) -> bytes:
         """The bytes GCM authenticates (also on `.encoded`, read on the hot path)."""
