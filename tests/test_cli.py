@@ -94,9 +94,9 @@ def test_an_operator_mistake_is_one_line_and_a_non_zero_exit(
 
 
 def test_keys_rotate_then_rewrap_moves_data_keys_to_the_new_version(dev_env: dict[str, str]) -> None:
+    from parcelguard.core.config import Settings
     from parcelguard.crypto.keyring import Keyring
     from parcelguard.crypto.types import Aad
-    from parcelguard.core.config import Settings
 
     assert parcelguard("init", "--demo", env=dev_env).returncode == 0
     url = dev_env["PARCELGUARD_DATABASE_URL"]

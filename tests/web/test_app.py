@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import APIRouter
 from pydantic import SecretStr
 from sqlalchemy import func, select
