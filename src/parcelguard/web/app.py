@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
@@ -35,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package, not a CDN: a carrier's network often has no way out.
+    app = FastAPIOffline(
         title="parcelguard",
         version=__version__,
         summary="Real-name parcel intake and privacy waybills for express carriers and their regulator.",

@@ -27,9 +27,11 @@ HOME = """<!doctype html>
 <body>
 <h1>parcelguard</h1>
 <p class="sub">Real name at the back, privacy at the front (后台实名制 + 前台隐私化).</p>
-<p>parcelguard lets express carriers verify every sender's identity (实名收寄) and seal it for the
-regulator, while labels, courier terminals and public look-ups show no one's personal data
-(隐私面单). Every access to personal data is checked and written to a tamper-evident log.</p>
+<p>parcelguard makes <strong>real-name intake</strong> (实名收寄) and <strong>privacy waybills</strong>
+(隐私面单) work together for express carriers and their regulator: every sender's identity is verified
+and sealed so that only the regulator can read it, while labels, courier terminals and public
+look-ups show no one's personal data. Every access to personal data is checked and written to a
+tamper-evident log.</p>
 <ul>
   <li><a href="/docs">API reference</a> (interactive) and <a href="/openapi.json">OpenAPI document</a></li>
   <li><a href="/healthz">/healthz</a>: the process is up; <a href="/readyz">/readyz</a>: the database is reachable and migrated</li>
