@@ -159,3 +159,18 @@ def test_an_unexpected_error_is_a_500_without_internals_and_a_failed_request_wri
     assert "RuntimeError" in crash_lines[0]["exception"]
     assert ID_NUMBER not in stream.getvalue()
     configure_logging("info")
+
+
+def test_the_request_log_names_the_route_template_and_the_actor_not_the_path(
+    http: httpx.Client, server: LiveServer, tenant: Tenant
+) -> None:
+    headers = tenant.login(http, Role.STATION_MANAGER)
+    missing = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    r = http.get(f"/api/v1/terminals/{missing}", headers=headers)
+    request_id = r.headers["x-request-id"]
+    log = server.wait_for_log(request_id)
+    line = json.loads(next(ln for ln in log.splitlines() if request_id in ln and '"request"' in ln))
+    assert line["route"] == "/api/v1/terminals/{terminal_id}"
+    assert line["status"] == 404 and line["method"] == "GET" and line["duration_ms"] >= 0
+    assert line["actor_id"] == str(tenant.account(Role.STATION_MANAGER).user_id)
+    assert missing not in log
