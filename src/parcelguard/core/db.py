@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",

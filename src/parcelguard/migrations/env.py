@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import parcelguard.accounts.models  # noqa: F401  (registers tables)
+import parcelguard.audit.models  # noqa: F401
 import parcelguard.crypto.models  # noqa: F401
 from parcelguard.core.db import Base, make_engine
 

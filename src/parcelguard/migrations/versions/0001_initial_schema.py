@@ -1,8 +1,8 @@
-"""Initial schema: carriers, stations, accounts, tokens, terminals, login throttling and the key tables.
+"""Initial schema: carriers, stations, accounts, tokens, terminals, login throttling, the key tables and the audit log.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:08:51.747390
+Create Date: 2026-11-25 06:09:29.628881
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 import parcelguard.core.db
+
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -71,6 +71,51 @@ def upgrade() -> None:
     sa.Column('locked_until', parcelguard.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('username', name=op.f('pk_login_throttle'))
     )
+    op.create_table('audit_entries',
+    sa.Column('carrier_id', sa.Uuid(), nullable=False),
+    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('logged_at', parcelguard.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Uuid(), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('purpose', sa.String(length=64), nullable=False),
+    sa.Column('decision', sa.String(length=16), nullable=False),
+    sa.Column('entry', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_audit_entries_carrier_id_carriers')),
+    sa.PrimaryKeyConstraint('carrier_id', 'idx', name=op.f('pk_audit_entries'))
+    )
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_entries_carrier_id_actor_id'), ['carrier_id', 'actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_carrier_id_logged_at'), ['carrier_id', 'logged_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_carrier_id_subject'), ['carrier_id', 'subject'], unique=False)
+
+    op.create_table('audit_logs',
+    sa.Column('carrier_id', sa.Uuid(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_audit_logs_carrier_id_carriers')),
+    sa.PrimaryKeyConstraint('carrier_id', name=op.f('pk_audit_logs'))
+    )
+    op.create_table('audit_nodes',
+    sa.Column('carrier_id', sa.Uuid(), nullable=False),
+    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_audit_nodes_carrier_id_carriers')),
+    sa.PrimaryKeyConstraint('carrier_id', 'level', 'idx', name=op.f('pk_audit_nodes'))
+    )
+    op.create_table('audit_tree_heads',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('carrier_id', sa.Uuid(), nullable=False),
+    sa.Column('tree_size', sa.BigInteger(), nullable=False),
+    sa.Column('root_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('timestamp_ms', sa.BigInteger(), nullable=False),
+    sa.Column('signature', sa.LargeBinary(length=64), nullable=False),
+    sa.Column('key_id', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_audit_tree_heads_carrier_id_carriers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_tree_heads'))
+    )
+    with op.batch_alter_table('audit_tree_heads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_tree_heads_carrier_id_tree_size'), ['carrier_id', 'tree_size'], unique=False)
+
     op.create_table('crypto_data_keys',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('carrier_id', sa.Uuid(), nullable=False),
@@ -84,7 +129,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crypto_data_keys'))
     )
     with op.batch_alter_table('crypto_data_keys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_crypto_data_keys_carrier_id'), ['carrier_id', 'data_class', 'period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crypto_data_keys_carrier_id_data_class_period'), ['carrier_id', 'data_class', 'period'], unique=False)
         batch_op.create_index(batch_op.f('ix_crypto_data_keys_kek_id'), ['kek_id'], unique=False)
 
     op.create_table('stations',
@@ -182,9 +227,21 @@ def downgrade() -> None:
     op.drop_table('stations')
     with op.batch_alter_table('crypto_data_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crypto_data_keys_kek_id'))
-        batch_op.drop_index(batch_op.f('ix_crypto_data_keys_carrier_id'))
+        batch_op.drop_index(batch_op.f('ix_crypto_data_keys_carrier_id_data_class_period'))
 
     op.drop_table('crypto_data_keys')
+    with op.batch_alter_table('audit_tree_heads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_tree_heads_carrier_id_tree_size'))
+
+    op.drop_table('audit_tree_heads')
+    op.drop_table('audit_nodes')
+    op.drop_table('audit_logs')
+    with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_entries_carrier_id_subject'))
+        batch_op.drop_index(batch_op.f('ix_audit_entries_carrier_id_logged_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_entries_carrier_id_actor_id'))
+
+    op.drop_table('audit_entries')
     op.drop_table('login_throttle')
     op.drop_table('crypto_signing_keys')
     with op.batch_alter_table('crypto_keks', schema=None) as batch_op:

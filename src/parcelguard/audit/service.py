@@ -1,0 +1,214 @@
+"""The tamper-evident log: append entries, sign tree heads, serve proofs. Knows nothing of HTTP.
+
+The tree is RFC 9162's. Appending stores each new leaf hash and every perfect subtree it completes,
+so roots and proofs read O(log n) stored hashes (see `merkle`). Entries never hold plaintext
+personal data: the gate logs who looked at what, not what they saw.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from parcelguard import verify
+from parcelguard.audit.merkle import ProofBuilder, fold, perfect_subtrees
+from parcelguard.audit.models import AuditEntry, AuditLog, AuditNode, TreeHead
+from parcelguard.core.errors import Invalid, NotFound
+from parcelguard.crypto.keyring import Keyring
+
+LOG_KEY_PURPOSE = "audit_log"
+ENTRY_FIELDS = ("time", "actor", "role", "subject", "fields", "purpose", "case_id", "decision", "reason",
+                "request_id")
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, UTF-8, no spaces: the bytes a leaf hashes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Appended:
+    first_index: int
+    size: int  # the tree's size after this append
+    head: TreeHead | None  # signed in the same transaction when the append crossed a head interval
+
+
+def append(
+    *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, entries: Sequence[dict[str, Any]],
+    head_every: int = 1000,
+) -> Appended:
+    """Append `entries` (dicts with ENTRY_FIELDS) to the carrier's log, in the caller's transaction.
+
+    A tree head is signed in the same transaction whenever the log passes a multiple of `head_every`.
+    """
+    if not entries:
+        raise ValueError("nothing to append")
+    count = len(entries)
+    first = _reserve(db_session, carrier_id, count)
+    stack = _frontier(db_session, carrier_id, first)  # [(level, hash)] of the tree before this append
+    entry_rows, node_rows = [], []
+    for offset, fields in enumerate(entries):
+        index = first + offset
+        missing = [f for f in ENTRY_FIELDS if f not in fields]
+        if missing:
+            raise ValueError(f"an audit entry needs {', '.join(missing)}")
+        body = {**{f: fields[f] for f in ENTRY_FIELDS}, "index": index, "carrier": str(carrier_id)}
+        raw = canonical(body)
+        entry_rows.append({
+            "carrier_id": carrier_id, "idx": index, "logged_at": _parse_time(fields["time"]),
+            "actor_id": uuid.UUID(fields["actor"]) if fields["actor"] else None, "subject": str(fields["subject"]),
+            "purpose": str(fields["purpose"]), "decision": str(fields["decision"]), "entry": raw,
+        })
+        level, node, i = 0, verify.leaf_hash(raw), index
+        node_rows.append({"carrier_id": carrier_id, "level": 0, "idx": i, "hash": node})
+        while stack and stack[-1][0] == level:  # a perfect subtree is complete: store its hash
+            _, left = stack.pop()
+            level, node, i = level + 1, verify.node_hash(left, node), i >> 1
+            node_rows.append({"carrier_id": carrier_id, "level": level, "idx": i, "hash": node})
+        stack.append((level, node))
+    db_session.execute(insert(AuditEntry), entry_rows)
+    db_session.execute(insert(AuditNode), node_rows)
+    size = first + count
+    head = None
+    if head_every and size // head_every > first // head_every:
+        head = _sign_head(db_session, keyring, carrier_id, size, fold([h for _, h in stack]))
+    return Appended(first_index=first, size=size, head=head)
+
+
+def _reserve(db_session: Session, carrier_id: uuid.UUID, count: int) -> int:
+    """Reserve `count` indices; the row update also serialises appenders of this carrier."""
+    dialect = db_session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditLog)
+    db_session.execute(ins.values(carrier_id=carrier_id, size=0).on_conflict_do_nothing())
+    size = db_session.execute(
+        update(AuditLog).where(AuditLog.carrier_id == carrier_id).values(size=AuditLog.size + count)
+        .returning(AuditLog.size)
+    ).scalar_one()
+    return int(size) - count
+
+
+def _frontier(db_session: Session, carrier_id: uuid.UUID, size: int) -> list[tuple[int, bytes]]:
+    wanted = perfect_subtrees(0, size)
+    nodes = _reader(db_session, carrier_id)(wanted)
+    return [(level, nodes[(level, idx)]) for level, idx in wanted]
+
+
+def _reader(db_session: Session, carrier_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    def read(wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not wanted:
+            return {}
+        rows = db_session.execute(
+            select(AuditNode.level, AuditNode.idx, AuditNode.hash)
+            .where(AuditNode.carrier_id == carrier_id, tuple_(AuditNode.level, AuditNode.idx).in_(wanted))
+        )
+        found = {(level, idx): h for level, idx, h in rows}
+        if len(found) != len(set(wanted)):
+            raise LogCorrupt("stored subtree hashes are missing")
+        return found
+
+    return read
+
+
+class LogCorrupt(Exception):
+    """The stored tree is incomplete: `parcelguard audit verify` locates the damage."""
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def size_of(*, db_session: Session, carrier_id: uuid.UUID) -> int:
+    return int(db_session.scalar(select(AuditLog.size).where(AuditLog.carrier_id == carrier_id)) or 0)
+
+
+def root(*, db_session: Session, carrier_id: uuid.UUID, tree_size: int) -> bytes:
+    return ProofBuilder(_reader(db_session, carrier_id)).root(tree_size)
+
+
+# -- tree heads -----------------------------------------------------------------------------------
+
+def sign_tree_head(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> TreeHead:
+    """Sign a head for the log as it stands now (on demand)."""
+    size = size_of(db_session=db_session, carrier_id=carrier_id)
+    return _sign_head(db_session, keyring, carrier_id, size, root(db_session=db_session, carrier_id=carrier_id,
+                                                                   tree_size=size))
+
+
+def _sign_head(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, size: int, root_hash: bytes) -> TreeHead:
+    signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=LOG_KEY_PURPOSE)
+    timestamp = int(time.time() * 1000)
+    head = TreeHead(carrier_id=carrier_id, tree_size=size, root_hash=root_hash, timestamp_ms=timestamp,
+                    signature=signer.sign(verify.tree_head_message(size, root_hash, timestamp)),
+                    key_id=signer.key_id)
+    db_session.add(head)
+    db_session.flush()
+    return head
+
+
+def latest_tree_head(*, db_session: Session, carrier_id: uuid.UUID) -> TreeHead:
+    head = db_session.scalar(select(TreeHead).where(TreeHead.carrier_id == carrier_id)
+                             .order_by(TreeHead.tree_size.desc(), TreeHead.timestamp_ms.desc(), TreeHead.id.desc())
+                             .limit(1))
+    if head is None:
+        raise NotFound("This log has no signed tree head yet.", code="tree_head_unknown")
+    return head
+
+
+def tree_head_document(head: TreeHead) -> dict[str, Any]:
+    """A tree head as the API and the export give it (hashes in lowercase hex)."""
+    return {"tree_size": head.tree_size, "root_hash": head.root_hash.hex(), "timestamp": head.timestamp_ms,
+            "signature": head.signature.hex(), "key_id": head.key_id}
+
+
+# -- proofs ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    root_hash: bytes
+
+
+def inclusion_proof(*, db_session: Session, carrier_id: uuid.UUID, index: int, tree_size: int) -> InclusionProof:
+    size = size_of(db_session=db_session, carrier_id=carrier_id)
+    if not 0 < tree_size <= size:
+        raise Invalid(f"tree_size must be between 1 and the log's size, {size}.", code="tree_size_out_of_range",
+                      field="#query/tree_size")
+    if not 0 <= index < tree_size:
+        raise NotFound("No entry at this index in a tree of this size.", code="entry_unknown")
+    read = _reader(db_session, carrier_id)
+    builder = ProofBuilder(read)
+    leaf = read([(0, index)])[(0, index)]
+    return InclusionProof(leaf_index=index, tree_size=tree_size, leaf_hash=leaf,
+                          proof=builder.inclusion(index, tree_size), root_hash=builder.root(tree_size))
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    proof: list[bytes]
+    first_root: bytes
+    second_root: bytes
+
+
+def consistency_proof(*, db_session: Session, carrier_id: uuid.UUID, first: int, second: int) -> ConsistencyProof:
+    size = size_of(db_session=db_session, carrier_id=carrier_id)
+    if not 0 < first <= second <= size:
+        raise Invalid(f"Need 0 < first <= second <= {size}, the log's size.", code="tree_size_out_of_range",
+                      field="#query/second" if second > size else "#query/first")
+    builder = ProofBuilder(_reader(db_session, carrier_id))
+    return ConsistencyProof(first=first, second=second, proof=builder.consistency(first, second),
+                            first_root=builder.root(first), second_root=builder.root(second))
