@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from parcelguard import verify
-from parcelguard.audit import service
+from parcelguard.audit import log as service
 from parcelguard.audit.models import AuditEntry, AuditNode
 from parcelguard.core import db
 from parcelguard.core.errors import Invalid, NotFound
