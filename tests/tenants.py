@@ -12,10 +12,17 @@ from sqlalchemy import Engine
 
 from parcelguard.accounts import flows, service
 from parcelguard.core import db
-from parcelguard.core.auth import STATION_ROLES, Role
+from parcelguard.core.auth import STATION_ROLES, Actor, Role
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.shipments import service as shipments
 
 PASSWORD = "correct horse battery"
+
+# Personal data no test output may ever show unless the gate revealed it.
+CANARY = shipments.Parties(
+    sender_name="欧阳寄件", sender_phone="+8613912345678", sender_address="北京市朝阳区寄件路1号 3单元 501",
+    recipient_name="司马收件", recipient_phone="+8613787654321", recipient_address="上海市浦东新区收件路8号 1202室",
+)
 
 
 @dataclass
@@ -60,6 +67,29 @@ class Tenant:
                                            display_name=username, carrier_id=carrier_id, station_id=station_id)
                 self.accounts[key] = Account(username, PASSWORD, user.id, station_id)
         return self.accounts[key]
+
+    def actor(self, role: Role, *, station: int = 0, n: int = 0) -> Actor:
+        """The account as the service layer sees a signed-in caller."""
+        account = self.account(role, station=station, n=n)
+        return Actor(user_id=account.user_id, username=account.username, role=role,
+                     carrier_id=None if role == Role.REGULATOR else self.carrier_id,
+                     station_id=account.station_id, token_id=uuid.uuid4())
+
+    def shipment(self, keyring: Keyring, *, origin: int = 0, destination: int | None = 1,
+                 customer: uuid.UUID | None = None, parties: shipments.Parties | None = None) -> uuid.UUID:
+        """A shipment between the tenant's stations, with canary personal data unless `parties` is given."""
+        with db.make_sessionmaker(self.engine)() as s, s.begin():
+            return shipments.create(
+                db_session=s, keyring=keyring, carrier_id=self.carrier_id, origin_station_id=self.stations[origin],
+                destination_station_id=None if destination is None else self.stations[destination],
+                customer_id=customer, parties=parties or CANARY,
+            ).id
+
+    def assign(self, shipment_id: uuid.UUID, courier: Actor, task: shipments.Task) -> uuid.UUID:
+        """Assign as the carrier's HQ security officer would."""
+        with db.make_sessionmaker(self.engine)() as s, s.begin():
+            return shipments.assign(db_session=s, actor=self.actor(Role.HQ_SECURITY), shipment_id=shipment_id,
+                                    courier_id=courier.user_id, task=task).id
 
     def login(self, http: httpx.Client, role: Role, *, station: int = 0, n: int = 0,
               terminal_id: str | None = None) -> dict[str, str]:

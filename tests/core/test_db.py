@@ -9,9 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-import parcelguard.accounts.models  # noqa: F401  (registers tables)
-import parcelguard.audit.models  # noqa: F401
-import parcelguard.crypto.models  # noqa: F401
+import parcelguard.tables  # noqa: F401  (registers every table)
 from parcelguard.core import db
 from parcelguard.core.db import Base, UTCDateTime
 

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service
 from parcelguard.accounts.models import Carrier
-from parcelguard.core.auth import Role
+from parcelguard.core.auth import Actor, Role
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.shipments import flows as shipment_flows
 
 DEMO_PASSWORD = "parcelguard-demo"
 
@@ -65,6 +66,16 @@ def seed_demo(*, db_session: Session, keyring: Keyring) -> list[DemoLogin]:
         created = _ensure_user(db_session=db_session, username=username, role=role, display_name=display_name,
                                carrier_id=carrier.id, station_id=stations[station] if station else None)
         logins.append(DemoLogin(username, role, f"Demo Express{' / ' + station if station else ''}", created))
+    users = {u: service.get_user_by_username(db_session=db_session, username=u)
+             for u in ("demo-courier-1", "demo-manager", "demo-shop")}
+    manager = users["demo-manager"]
+    assert manager is not None and users["demo-courier-1"] is not None and users["demo-shop"] is not None
+    shipment_flows.seed_demo_shipments(
+        db_session=db_session, keyring=keyring, carrier_id=carrier.id, origin=stations["DE-SH-PD01"],
+        destination=stations["DE-BJ-CY01"], courier=users["demo-courier-1"].id, shop=users["demo-shop"].id,
+        manager=Actor(user_id=manager.id, username=manager.username, role=Role.STATION_MANAGER,
+                      carrier_id=carrier.id, station_id=manager.station_id, token_id=uuid.uuid4()),
+    )
     username, role, display_name = _DEMO_REGULATOR
     created = _ensure_user(db_session=db_session, username=username, role=role, display_name=display_name,
                            carrier_id=None, station_id=None)

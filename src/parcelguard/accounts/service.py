@@ -132,6 +132,14 @@ def create_user(
     return user
 
 
+def get_user(*, db_session: Session, carrier_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    """A user of this carrier; another carrier's user is as unknown as a missing one."""
+    user = db_session.scalar(select(User).where(User.id == user_id, User.carrier_id == carrier_id))
+    if user is None:
+        raise NotFound("No such user.", code="user_unknown")
+    return user
+
+
 def get_user_by_username(*, db_session: Session, username: str) -> User | None:
     return db_session.scalar(select(User).where(User.username == username))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -212,3 +212,66 @@ def consistency_proof(*, db_session: Session, carrier_id: uuid.UUID, first: int,
     builder = ProofBuilder(_reader(db_session, carrier_id))
     return ConsistencyProof(first=first, second=second, proof=builder.consistency(first, second),
                             first_root=builder.root(first), second_root=builder.root(second))
+
+
+def sign_due_heads(*, db_session: Session, keyring: Keyring) -> int:
+    """Sign a head for every carrier log that has entries no signed head covers yet. The server runs
+    this every `audit_head_seconds`, so a quiet log is still signed within that time."""
+    latest = (select(TreeHead.carrier_id, func.max(TreeHead.tree_size).label("size"))
+              .group_by(TreeHead.carrier_id).subquery())
+    due = db_session.execute(
+        select(AuditLog.carrier_id).outerjoin(latest, latest.c.carrier_id == AuditLog.carrier_id)
+        .where(AuditLog.size > func.coalesce(latest.c.size, 0))
+    ).scalars().all()
+    for carrier_id in due:
+        sign_tree_head(db_session=db_session, keyring=keyring, carrier_id=carrier_id)
+    return len(due)
+
+
+# -- reading entries ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredEntry:
+    index: int
+    entry: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return verify.leaf_hash(self.entry)
+
+    def document(self) -> dict[str, Any]:
+        """As the API gives it: `canonical(entry)` is exactly the bytes the leaf hashes."""
+        return {"index": self.index, "leaf_hash": self.leaf_hash.hex(), "entry": json.loads(self.entry)}
+
+
+def find_entries(
+    *, db_session: Session, carrier_id: uuid.UUID, actor: uuid.UUID | None = None, subject: str | None = None,
+    purpose: str | None = None, decision: str | None = None, since: datetime | None = None,
+    until: datetime | None = None, after: int | None = None, limit: int = 100,
+) -> list[StoredEntry]:
+    """Entries in index order, filtered on the searchable copies of their fields; page with `after`."""
+    query = select(AuditEntry.idx, AuditEntry.entry).where(AuditEntry.carrier_id == carrier_id)
+    if actor is not None:
+        query = query.where(AuditEntry.actor_id == actor)
+    if subject is not None:
+        query = query.where(AuditEntry.subject == subject)
+    if purpose is not None:
+        query = query.where(AuditEntry.purpose == purpose)
+    if decision is not None:
+        query = query.where(AuditEntry.decision == decision)
+    if since is not None:
+        query = query.where(AuditEntry.logged_at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.logged_at < until)
+    if after is not None:
+        query = query.where(AuditEntry.idx > after)
+    rows = db_session.execute(query.order_by(AuditEntry.idx).limit(limit))
+    return [StoredEntry(index=idx, entry=raw) for idx, raw in rows]
+
+
+def get_entry(*, db_session: Session, carrier_id: uuid.UUID, index: int) -> StoredEntry:
+    raw = db_session.scalar(select(AuditEntry.entry).where(AuditEntry.carrier_id == carrier_id,
+                                                           AuditEntry.idx == index))
+    if raw is None:
+        raise NotFound("No entry at this index.", code="entry_unknown")
+    return StoredEntry(index=index, entry=raw)

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     log_level: str = "info"
+    # The audit log signs a tree head whenever it passes a multiple of this many entries ...
+    audit_head_every: int = Field(default=1000, ge=1)
+    # ... and the server signs one for any log with unsigned entries at least this often.
+    audit_head_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -48,6 +48,7 @@ class DomainError(Exception):
         field: str | None = None,
         errors: Sequence[FieldError] = (),
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -57,6 +58,8 @@ class DomainError(Exception):
         if field is not None and not self.errors:
             self.errors = [FieldError(pointer=field, code=self.code, detail=detail)]
         self.headers = headers or {}
+        # Extra problem members (RFC 9457 §3.2), e.g. a denial's `reason`: never personal data.
+        self.extensions = extensions or {}
 
 
 class Invalid(DomainError):
@@ -106,6 +109,7 @@ def problem(
     instance: str | None = None,
     errors: Sequence[FieldError] = (),
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + code,
@@ -118,6 +122,8 @@ def problem(
         body["instance"] = instance
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     return Response(
         json.dumps(body, ensure_ascii=False), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
@@ -172,7 +178,7 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         return problem(
             exc.status, exc.code, exc.detail, instance=instance_of(_request_id(request)),
-            errors=exc.errors, headers=exc.headers,
+            errors=exc.errors, headers=exc.headers, extensions=exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)

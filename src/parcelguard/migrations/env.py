@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-import parcelguard.accounts.models  # noqa: F401  (registers tables)
-import parcelguard.audit.models  # noqa: F401
-import parcelguard.crypto.models  # noqa: F401
+import parcelguard.tables  # noqa: F401  (registers every table)
 from parcelguard.core.db import Base, make_engine
 
 config = context.config

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+import structlog
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
@@ -12,12 +16,15 @@ from starlette.responses import JSONResponse, Response
 from parcelguard import __version__
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
+from parcelguard.audit import log as audit_log
+from parcelguard.audit.api import router as audit_router
 from parcelguard.core import db, errors
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.shipments.api import router as shipments_router
 from parcelguard.web.pages import router as pages_router
 
 API_PREFIX = "/api/v1"
@@ -32,8 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = db.make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        signer = asyncio.create_task(_sign_heads_periodically(app))
         yield
+        signer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await signer
         engine.dispose()
 
     # Swagger UI and ReDoc from the package, not a CDN: a carrier's network often has no way out.
@@ -58,8 +69,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts_router)
+    api.include_router(audit_router)
+    api.include_router(shipments_router)
     app.include_router(api)
     return app
+
+
+async def _sign_heads_periodically(app: FastAPI) -> None:
+    """Sign a tree head for every log with unsigned entries, every `audit_head_seconds`."""
+    state = app.state
+    while True:
+        await asyncio.sleep(state.settings.audit_head_seconds)
+        try:
+            await asyncio.to_thread(_sign_due_heads, state)
+        except Exception:
+            structlog.get_logger("parcelguard.audit").exception("tree head signing failed")
+
+
+def _sign_due_heads(state: object) -> None:
+    with state.sessionmaker() as session, session.begin():  # type: ignore[attr-defined]
+        signed = audit_log.sign_due_heads(db_session=session, keyring=state.keyring)  # type: ignore[attr-defined]
+    if signed:
+        structlog.get_logger("parcelguard.audit").info("tree heads signed", logs=signed)
 
 
 def _probes() -> APIRouter:

@@ -1,0 +1,526 @@
+"""The personal-data gate (promise 3): the one function that returns plaintext of a personal field.
+
+`reveal` checks the actor's role, the purpose they state and the scope of the subject against the
+policy table, counts the reveal toward the actor's ceilings, and appends the decision to the carrier's
+tamper-evident log *before* it opens a single ciphertext. A refusal is logged too, and kept even though
+the request fails: the gate rolls back whatever the request did, appends the refusal, commits, and
+then raises. If the append fails, the reveal fails. Knows nothing of HTTP.
+
+Also here: the policy itself (data, editable by an admin), investigation cases and alerts.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from parcelguard.audit import log
+from parcelguard.audit.models import Alert, Case, RevealCounter, RevealLimit, RevealPolicy
+from parcelguard.core.auth import Actor, Role
+from parcelguard.core.clock import now
+from parcelguard.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from parcelguard.crypto.keyring import Keyring
+from parcelguard.shipments import service as shipments
+
+# Every personal field a subject may hold. Those that are sealed for the regulator are known here so
+# a request for them is refused and logged, never answered.
+REVEALABLE_FIELDS: tuple[str, ...] = shipments.PERSONAL_FIELDS
+SEALED_FIELDS: tuple[str, ...] = ("sender_id_number", "sender_id_type")
+PURPOSE = re.compile(r"^[a-z][a-z_]{1,63}$")
+MAX_GRACE = timedelta(days=30)
+
+
+class Scope(StrEnum):
+    ASSIGNED = "assigned"  # an assignment of the task named by the purpose (pickup, delivery)
+    STATION = "station"  # the shipment starts or ends at the actor's station
+    CARRIER = "carrier"  # any shipment of the actor's carrier
+    OWN_CUSTOMER = "own_customer"  # the actor's enterprise account shipped it
+
+
+class Period(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+# Reason codes of a refusal, with the message the caller reads. None names the data.
+REASONS = {
+    "role_not_allowed": "Your role may not reveal personal data.",
+    "purpose_not_allowed": "This purpose does not let your role reveal personal data.",
+    "field_not_allowed": "A requested field is not needed for this purpose.",
+    "field_sealed": "Identity document numbers are sealed for the regulator and never revealed.",
+    "case_required": "This purpose needs the id of an open investigation case.",
+    "case_not_open": "The investigation case is unknown or closed.",
+    "not_assigned": "This shipment is not assigned to you for this task.",
+    "outside_window": "Your assignment on this shipment ended longer ago than the grace period.",
+    "not_own_station": "This shipment does not pass through your station.",
+    "not_own_shipment": "This shipment is not one of your own.",
+    "subject_unknown": "There is no such subject.",
+    "rate_exceeded": "You have reached your role's ceiling of reveals for this period; HQ security is alerted.",
+}
+
+
+class RevealDenied(Forbidden):
+    code = "reveal_denied"
+
+    def __init__(self, reason: str, log_index: int) -> None:
+        super().__init__(REASONS[reason], extensions={"reason": reason, "log_index": log_index})
+        self.reason = reason
+        self.log_index = log_index
+
+
+class SubjectUnknown(NotFound):
+    code = "subject_unknown"
+
+    def __init__(self, log_index: int) -> None:
+        super().__init__(REASONS["subject_unknown"], extensions={"reason": "subject_unknown", "log_index": log_index})
+        self.reason = "subject_unknown"
+        self.log_index = log_index
+
+
+@dataclass(frozen=True)
+class Revealed:
+    subject: str
+    purpose: str
+    case_id: uuid.UUID | None
+    fields: dict[str, str]
+    log_index: int
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    head_every: int = 1000  # sign a tree head whenever the log passes a multiple of this
+
+
+def reveal(
+    db_session: Session, actor: Actor, subject: str, fields: Sequence[str], purpose: str,
+    case_id: uuid.UUID | str | None = None, *, keyring: Keyring, request_id: str | None = None,
+    options: GateOptions = GateOptions(),
+) -> Revealed:
+    """Return the plaintext of `fields` of `subject` if the policy allows `actor` to see them for
+    `purpose`, after logging the decision. Raises `RevealDenied` (logged), `SubjectUnknown` (logged),
+    or `Invalid` for a malformed request (not a decision, so not logged)."""
+    at = now()
+    wanted = _check_fields(fields)
+    if not PURPOSE.match(purpose):
+        raise Invalid("A purpose is a lowercase word such as delivery or investigation.", code="purpose_format",
+                      field="/purpose")
+    kind, subject_id = parse_subject(subject)
+    case = _parse_case_id(case_id)
+    if actor.carrier_id is None:
+        raise Forbidden(REASONS["role_not_allowed"], code="reveal_denied",
+                        extensions={"reason": "role_not_allowed"})
+    record = {
+        "time": at.isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": f"{kind}:{subject_id}",
+        "fields": wanted, "purpose": purpose, "case_id": str(case) if case else None, "request_id": request_id,
+    }
+    target = shipments.guarded(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=subject_id)
+    if target is None:
+        _refuse(db_session, keyring, actor, record, "subject_unknown", options)
+    reason = _decide(db_session, actor, target, wanted, purpose, case, at)
+    if reason:
+        _refuse(db_session, keyring, actor, record, reason, options)
+    exceeded = _count(db_session, actor, at)
+    if exceeded:
+        _refuse(db_session, keyring, actor, record, "rate_exceeded", options, alert=exceeded)
+    appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
+                          entries=[{**record, "decision": "allow", "reason": None}], head_every=options.head_every)
+    # Logged: now, and only now, open the ciphertexts. This is the one place in the code base that does.
+    plaintext = {
+        name: keyring.decrypt(db_session=db_session, carrier_id=actor.carrier_id, ciphertext=target.ciphertexts[name][0],
+                              aad=target.ciphertexts[name][1]).decode()
+        for name in wanted
+    }
+    return Revealed(subject=record["subject"], purpose=purpose, case_id=case, fields=plaintext,
+                    log_index=appended.first_index)
+
+
+def parse_subject(subject: str) -> tuple[str, uuid.UUID]:
+    """`shipment:<uuid>` (a bare uuid means a shipment)."""
+    kind, _, ident = subject.rpartition(":")
+    kind = kind or "shipment"
+    try:
+        if kind != "shipment":
+            raise ValueError
+        return kind, uuid.UUID(ident)
+    except ValueError:
+        raise Invalid("A subject is written shipment:<id>.", code="subject_format", field="/subject") from None
+
+
+def _check_fields(fields: Sequence[str]) -> list[str]:
+    if isinstance(fields, str) or not fields:
+        raise Invalid("Name at least one field to reveal.", code="fields_empty", field="/fields")
+    wanted: list[str] = []
+    errors = []
+    for i, name in enumerate(fields):
+        if name not in REVEALABLE_FIELDS and name not in SEALED_FIELDS:
+            errors.append(FieldError(pointer=f"/fields/{i}", code="field_unknown",
+                                     detail=f"Known fields: {', '.join(REVEALABLE_FIELDS)}."))
+        elif name not in wanted:
+            wanted.append(name)
+    if errors:
+        raise Invalid("A requested field is unknown.", code="field_unknown", errors=errors)
+    return wanted
+
+
+def _parse_case_id(case_id: uuid.UUID | str | None) -> uuid.UUID | None:
+    if case_id is None or isinstance(case_id, uuid.UUID):
+        return case_id
+    try:
+        return uuid.UUID(case_id)
+    except ValueError:
+        raise Invalid("A case id is the id of an investigation case.", code="case_id_format",
+                      field="/case_id") from None
+
+
+def _decide(db_session: Session, actor: Actor, target: shipments.GuardedShipment, wanted: list[str], purpose: str,
+            case: uuid.UUID | None, at: datetime) -> str | None:
+    """The reason to refuse, or None to allow. Checked in this order, so the reason is the first rule
+    the request breaks."""
+    assert actor.carrier_id is not None
+    rules = [r for r in effective_rules(db_session=db_session, carrier_id=actor.carrier_id) if r.role == actor.role]
+    if not rules:
+        return "role_not_allowed"
+    rule = next((r for r in rules if r.purpose == purpose), None)
+    if rule is None:
+        return "purpose_not_allowed"
+    if any(name in SEALED_FIELDS for name in wanted):
+        return "field_sealed"
+    if not set(wanted) <= set(rule.fields):
+        return "field_not_allowed"
+    if rule.requires_case:
+        if case is None:
+            return "case_required"
+        if not _case_open(db_session, actor.carrier_id, case):
+            return "case_not_open"
+    match rule.scope:
+        case Scope.ASSIGNED:
+            windows = shipments.assignment_windows(db_session=db_session, carrier_id=actor.carrier_id,
+                                                   shipment_id=target.id, courier_id=actor.user_id, task=purpose)
+            if not windows:
+                return "not_assigned"
+            grace = timedelta(seconds=rule.grace_seconds)
+            if not any(opened <= at and (closed is None or at <= closed + grace) for opened, closed in windows):
+                return "outside_window"
+        case Scope.STATION:
+            if actor.station_id is None or actor.station_id not in target.stations:
+                return "not_own_station"
+        case Scope.OWN_CUSTOMER:
+            if target.customer_id != actor.user_id:
+                return "not_own_shipment"
+        case Scope.CARRIER:
+            pass
+        case _:
+            return "role_not_allowed"  # a scope this version does not know grants nothing
+    return None
+
+
+def _case_open(db_session: Session, carrier_id: uuid.UUID, case_id: uuid.UUID) -> bool:
+    return db_session.scalar(select(Case.id).where(Case.id == case_id, Case.carrier_id == carrier_id,
+                                                   Case.closed_at.is_(None))) is not None
+
+
+def _refuse(db_session: Session, keyring: Keyring, actor: Actor, record: dict[str, Any], reason: str,
+            options: GateOptions, alert: dict[str, Any] | None = None) -> NoReturn:
+    """Log a refusal durably and raise it. The request keeps nothing but the record of its refusal."""
+    assert actor.carrier_id is not None
+    db_session.rollback()
+    appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
+                          entries=[{**record, "decision": "deny", "reason": reason}], head_every=options.head_every)
+    if alert is not None:
+        raise_alert(db_session=db_session, carrier_id=actor.carrier_id, kind=reason, actor_id=actor.user_id,
+                    dedupe_key=f"{reason}:{actor.user_id}:{alert['period']}:{alert['period_start']}",
+                    detail={**alert, "role": str(actor.role)}, audit_index=appended.first_index)
+    db_session.commit()
+    if reason == "subject_unknown":
+        raise SubjectUnknown(appended.first_index)
+    raise RevealDenied(reason, appended.first_index)
+
+
+# -- rate ceilings --------------------------------------------------------------------------------
+
+def period_start(at: datetime, period: Period) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0) if period == Period.HOUR else at.replace(
+        hour=0, minute=0, second=0, microsecond=0)
+
+
+def _count(db_session: Session, actor: Actor, at: datetime) -> dict[str, Any] | None:
+    """Count this reveal in the actor's hour and day; what the ceiling says if one is now passed."""
+    assert actor.carrier_id is not None
+    limits = {limit.period: limit for limit in effective_limits(db_session=db_session, carrier_id=actor.carrier_id)
+              if limit.role == actor.role}
+    insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    exceeded = None
+    for period in Period:
+        start = period_start(at, period)
+        statement = insert(RevealCounter).values(actor_id=actor.user_id, period=period.value, period_start=start,
+                                                 carrier_id=actor.carrier_id, count=1)
+        count = db_session.execute(
+            statement.on_conflict_do_update(index_elements=["actor_id", "period", "period_start"],
+                                            set_={"count": RevealCounter.count + 1})
+            .returning(RevealCounter.count)
+        ).scalar_one()
+        limit = limits.get(period.value)
+        if limit is None or exceeded:
+            continue
+        ceiling = limit.base
+        if limit.per_assignment:
+            ceiling += limit.per_assignment * shipments.assigned_count(
+                db_session=db_session, carrier_id=actor.carrier_id, courier_id=actor.user_id, since=start)
+        if count > ceiling:
+            exceeded = {"period": period.value, "period_start": start.isoformat(), "ceiling": ceiling,
+                        "count": count - 1}
+    return exceeded
+
+
+def counters(*, db_session: Session, carrier_id: uuid.UUID, actor_id: uuid.UUID, at: datetime | None = None
+             ) -> dict[str, int]:
+    """The actor's granted reveals in the current hour and day."""
+    at = at or now()
+    out = {}
+    for period in Period:
+        out[period.value] = int(db_session.scalar(select(RevealCounter.count).where(
+            RevealCounter.actor_id == actor_id, RevealCounter.carrier_id == carrier_id,
+            RevealCounter.period == period.value, RevealCounter.period_start == period_start(at, period))) or 0)
+    return out
+
+
+# -- the policy -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    role: str
+    purpose: str
+    scope: str
+    fields: list[str]
+    requires_case: bool = False
+    grace_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class Limit:
+    role: str
+    period: str
+    base: int
+    per_assignment: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str  # "default" (the platform's seeded rows) or "carrier" (the carrier's own set)
+    rules: list[Rule]
+    limits: list[Limit]
+
+
+def effective_rules(*, db_session: Session, carrier_id: uuid.UUID) -> list[Rule]:
+    return _effective(db_session, RevealPolicy, carrier_id, lambda r: Rule(
+        role=r.role, purpose=r.purpose, scope=r.scope, fields=list(r.fields), requires_case=r.requires_case,
+        grace_seconds=r.grace_seconds))[1]
+
+
+def effective_limits(*, db_session: Session, carrier_id: uuid.UUID) -> list[Limit]:
+    return _effective(db_session, RevealLimit, carrier_id, lambda r: Limit(
+        role=r.role, period=r.period, base=r.base, per_assignment=r.per_assignment))[1]
+
+
+def _effective(db_session: Session, table: Any, carrier_id: uuid.UUID, shape: Any) -> tuple[str, list[Any]]:
+    rows = list(db_session.scalars(select(table).where(table.carrier_id == carrier_id)))
+    if rows:
+        return "carrier", [shape(r) for r in rows]
+    return "default", [shape(r) for r in db_session.scalars(select(table).where(table.carrier_id.is_(None)))]
+
+
+def policy(*, db_session: Session, carrier_id: uuid.UUID) -> Policy:
+    source, rules = _effective(db_session, RevealPolicy, carrier_id, lambda r: r)
+    return Policy(source=source, rules=effective_rules(db_session=db_session, carrier_id=carrier_id),
+                  limits=effective_limits(db_session=db_session, carrier_id=carrier_id))
+
+
+# Which roles may hold which scope. Auditors and the regulator never see plaintext; admins set policy.
+_SCOPES_BY_ROLE = {
+    Role.COURIER: {Scope.ASSIGNED},
+    Role.STATION_MANAGER: {Scope.STATION, Scope.CARRIER},
+    Role.HQ_SECURITY: {Scope.CARRIER},
+    Role.ENTERPRISE: {Scope.OWN_CUSTOMER},
+}
+
+
+# Roles that work on a handheld terminal, which keeps nothing (promise 1).
+_TERMINAL_ROLES = {Role.COURIER}
+
+
+def replace_policy(*, db_session: Session, keyring: Keyring, actor: Actor, rules: Sequence[Rule],
+                   limits: Sequence[Limit], request_id: str | None = None) -> Policy:
+    """Replace the carrier's policy with `rules` and `limits`. The change is itself an entry in the
+    tamper-evident log."""
+    carrier_id = _carrier(actor)
+    _validate_policy(rules, limits)
+    db_session.execute(delete(RevealPolicy).where(RevealPolicy.carrier_id == carrier_id))
+    db_session.execute(delete(RevealLimit).where(RevealLimit.carrier_id == carrier_id))
+    db_session.add_all(RevealPolicy(carrier_id=carrier_id, role=r.role, purpose=r.purpose, scope=r.scope,
+                                    fields=list(r.fields), requires_case=r.requires_case,
+                                    grace_seconds=r.grace_seconds) for r in rules)
+    db_session.add_all(RevealLimit(carrier_id=carrier_id, role=lim.role, period=lim.period, base=lim.base,
+                                   per_assignment=lim.per_assignment) for lim in limits)
+    db_session.flush()
+    _log_admin_change(db_session, keyring, actor, "policy_change", request_id)
+    return policy(db_session=db_session, carrier_id=carrier_id)
+
+
+def reset_policy(*, db_session: Session, keyring: Keyring, actor: Actor, request_id: str | None = None) -> Policy:
+    """Drop the carrier's own policy: the platform defaults apply again. Logged."""
+    carrier_id = _carrier(actor)
+    db_session.execute(delete(RevealPolicy).where(RevealPolicy.carrier_id == carrier_id))
+    db_session.execute(delete(RevealLimit).where(RevealLimit.carrier_id == carrier_id))
+    _log_admin_change(db_session, keyring, actor, "policy_reset", request_id)
+    return policy(db_session=db_session, carrier_id=carrier_id)
+
+
+def _validate_policy(rules: Sequence[Rule], limits: Sequence[Limit]) -> None:
+    errors: list[FieldError] = []
+    if not rules:
+        # An empty set would fall back to the defaults, the opposite of what it looks like.
+        errors.append(FieldError("/rules", "rules_empty", "A carrier's policy has at least one rule."))
+    seen: set[tuple[str, str]] = set()
+    for i, rule in enumerate(rules):
+        at = f"/rules/{i}"
+        role = Role(rule.role) if rule.role in Role._value2member_map_ else None
+        if role not in _SCOPES_BY_ROLE:
+            errors.append(FieldError(f"{at}/role", "role_cannot_reveal",
+                                     f"Roles that may be granted reveals: {', '.join(_SCOPES_BY_ROLE)}."))
+        elif rule.scope not in _SCOPES_BY_ROLE[role]:
+            errors.append(FieldError(f"{at}/scope", "scope_not_for_role",
+                                     f"A {role} may hold the scopes {', '.join(sorted(_SCOPES_BY_ROLE[role]))}."))
+        if not PURPOSE.match(rule.purpose):
+            errors.append(FieldError(f"{at}/purpose", "purpose_format", "A purpose is a lowercase word."))
+        if role in _TERMINAL_ROLES and any(name.endswith("_phone") for name in rule.fields):
+            errors.append(FieldError(f"{at}/fields", "phone_not_for_terminal",
+                                     "A courier's terminal never receives a phone number: it calls a virtual number."))
+        if rule.scope == Scope.ASSIGNED and rule.purpose not in {t.value for t in shipments.Task}:
+            errors.append(FieldError(f"{at}/purpose", "purpose_not_a_task",
+                                     "The assigned scope needs the purpose to name a task: pickup or delivery."))
+        if (rule.role, rule.purpose) in seen:
+            errors.append(FieldError(f"{at}/purpose", "duplicate_rule", "One rule per role and purpose."))
+        seen.add((rule.role, rule.purpose))
+        if not rule.fields:
+            errors.append(FieldError(f"{at}/fields", "fields_empty", "A rule grants at least one field."))
+        for j, name in enumerate(rule.fields):
+            if name in SEALED_FIELDS:
+                errors.append(FieldError(f"{at}/fields/{j}", "field_sealed", REASONS["field_sealed"]))
+            elif name not in REVEALABLE_FIELDS:
+                errors.append(FieldError(f"{at}/fields/{j}", "field_unknown",
+                                         f"Known fields: {', '.join(REVEALABLE_FIELDS)}."))
+        if not 0 <= rule.grace_seconds <= MAX_GRACE.total_seconds():
+            errors.append(FieldError(f"{at}/grace_seconds", "grace_out_of_range",
+                                     f"A grace period is 0 to {int(MAX_GRACE.total_seconds())} seconds."))
+    periods: set[tuple[str, str]] = set()
+    for i, lim in enumerate(limits):
+        at = f"/limits/{i}"
+        if lim.role not in Role._value2member_map_:
+            errors.append(FieldError(f"{at}/role", "role_unknown", "No such role."))
+        if lim.period not in Period._value2member_map_:
+            errors.append(FieldError(f"{at}/period", "period_unknown", "A period is hour or day."))
+        if (lim.role, lim.period) in periods:
+            errors.append(FieldError(f"{at}/period", "duplicate_limit", "One limit per role and period."))
+        periods.add((lim.role, lim.period))
+        if lim.base < 0 or lim.per_assignment < 0:
+            errors.append(FieldError(f"{at}/base", "limit_negative", "Ceilings are not negative."))
+    if errors:
+        raise Invalid("The policy has invalid rules.", code="policy_invalid", errors=errors)
+
+
+def _log_admin_change(db_session: Session, keyring: Keyring, actor: Actor, purpose: str,
+                      request_id: str | None) -> None:
+    assert actor.carrier_id is not None
+    log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, entries=[{
+        "time": now().isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": "policy:reveal",
+        "fields": [], "purpose": purpose, "case_id": None, "decision": "allow", "reason": None,
+        "request_id": request_id}])
+
+
+# -- investigation cases --------------------------------------------------------------------------
+
+REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+
+
+def open_case(*, db_session: Session, actor: Actor, reference: str, summary: str) -> Case:
+    """Open an investigation. The summary says what is investigated, not about whom: no personal data."""
+    carrier_id = _carrier(actor)
+    if not REFERENCE.match(reference):
+        raise Invalid("A case reference is 1-64 letters, digits, dots, dashes, slashes or underscores.",
+                      code="reference_format", field="/reference")
+    if not 0 < len(summary.strip()) <= 500:
+        raise Invalid("A summary holds 1 to 500 characters.", code="summary_length", field="/summary")
+    if db_session.scalar(select(Case.id).where(Case.carrier_id == carrier_id, Case.reference == reference)):
+        raise Conflict("A case with this reference exists.", code="case_reference_taken", field="/reference")
+    case = Case(carrier_id=carrier_id, reference=reference, summary=summary.strip(), opened_by=actor.user_id)
+    db_session.add(case)
+    db_session.flush()
+    return case
+
+
+def close_case(*, db_session: Session, actor: Actor, case_id: uuid.UUID) -> Case:
+    case = _case(db_session, actor, case_id)
+    if case.closed_at is None:
+        case.closed_at = now()
+        case.closed_by = actor.user_id
+        db_session.flush()
+    return case
+
+
+def list_cases(*, db_session: Session, actor: Actor, open_only: bool = False) -> list[Case]:
+    query = select(Case).where(Case.carrier_id == _carrier(actor))
+    if open_only:
+        query = query.where(Case.closed_at.is_(None))
+    return list(db_session.scalars(query.order_by(Case.opened_at.desc())))
+
+
+def _case(db_session: Session, actor: Actor, case_id: uuid.UUID) -> Case:
+    case = db_session.scalar(select(Case).where(Case.id == case_id, Case.carrier_id == _carrier(actor)))
+    if case is None:
+        raise NotFound("No such case.", code="case_unknown")
+    return case
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+def raise_alert(*, db_session: Session, carrier_id: uuid.UUID, kind: str, dedupe_key: str,
+                detail: dict[str, Any], actor_id: uuid.UUID | None = None, audit_index: int | None = None) -> None:
+    """Raise an alert once per `dedupe_key`; raising it again is a no-op. `detail` holds no personal data."""
+    insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db_session.execute(insert(Alert).values(
+        id=uuid.uuid4(), carrier_id=carrier_id, kind=kind, dedupe_key=dedupe_key, actor_id=actor_id, raised_at=now(),
+        detail=detail, audit_index=audit_index,
+    ).on_conflict_do_nothing(index_elements=["carrier_id", "dedupe_key"]))
+
+
+def list_alerts(*, db_session: Session, actor: Actor, open_only: bool = True, limit: int = 100) -> list[Alert]:
+    query = select(Alert).where(Alert.carrier_id == _carrier(actor))
+    if open_only:
+        query = query.where(Alert.acknowledged_at.is_(None))
+    return list(db_session.scalars(query.order_by(Alert.raised_at.desc()).limit(limit)))
+
+
+def acknowledge_alert(*, db_session: Session, actor: Actor, alert_id: uuid.UUID) -> Alert:
+    carrier_id = _carrier(actor)
+    db_session.execute(update(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id,
+                                           Alert.acknowledged_at.is_(None))
+                       .values(acknowledged_at=now(), acknowledged_by=actor.user_id))
+    alert = db_session.scalar(select(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id))
+    if alert is None:
+        raise NotFound("No such alert.", code="alert_unknown")
+    return alert
+
+
+def _carrier(actor: Actor) -> uuid.UUID:
+    if actor.carrier_id is None:
+        raise NotFound("There is nothing here for an account outside a carrier.", code="carrier_unknown")
+    return actor.carrier_id

@@ -1,0 +1,199 @@
+"""Shipments: store one with its personal fields encrypted, assign it to couriers, and describe it to
+the gate. Knows nothing of HTTP, and never decrypts: plaintext comes out only through
+`audit.service.reveal`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from parcelguard.accounts import service as accounts
+from parcelguard.core.auth import Actor, Role
+from parcelguard.core.clock import now
+from parcelguard.core.errors import Conflict, Invalid, NotFound
+from parcelguard.crypto.keyring import Keyring
+from parcelguard.crypto.types import Aad
+from parcelguard.shipments.models import Assignment, Shipment
+
+MAX_FIELD_CHARS = 500
+
+
+class Task(StrEnum):
+    PICKUP = "pickup"
+    DELIVERY = "delivery"
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The personal fields of a shipment, as plaintext, on their way in."""
+
+    sender_name: str
+    sender_phone: str
+    sender_address: str
+    recipient_name: str
+    recipient_phone: str
+    recipient_address: str
+
+
+# The personal fields a shipment holds, in the order the API lists them. An ID number is not among
+# them: it is sealed for the regulator at intake and never stored here in a form the carrier can read.
+PERSONAL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Parties))
+
+
+def aad(shipment_id: uuid.UUID, field: str) -> Aad:
+    return Aad(Shipment.__tablename__, field, shipment_id)
+
+
+def create(
+    *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, origin_station_id: uuid.UUID,
+    parties: Parties, destination_station_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
+) -> Shipment:
+    accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=origin_station_id)
+    if destination_station_id is not None:
+        accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=destination_station_id)
+    if customer_id is not None:
+        customer = accounts.get_user(db_session=db_session, carrier_id=carrier_id, user_id=customer_id)
+        if customer.role != Role.ENTERPRISE:
+            raise Invalid("A shipment's customer is an enterprise account.", code="customer_not_enterprise",
+                          field="/customer_id")
+    for name in PERSONAL_FIELDS:
+        value = getattr(parties, name)
+        if not value.strip() or len(value) > MAX_FIELD_CHARS:
+            raise Invalid(f"{name} must hold 1 to {MAX_FIELD_CHARS} characters.", code="field_length",
+                          field=f"/{name}")
+    shipment_id = uuid.uuid4()
+    encrypted = {
+        name: keyring.encrypt(db_session=db_session, carrier_id=carrier_id, plaintext=getattr(parties, name).strip(),
+                              aad=aad(shipment_id, name), data_class="waybill")
+        for name in PERSONAL_FIELDS
+    }
+    shipment = Shipment(id=shipment_id, carrier_id=carrier_id, origin_station_id=origin_station_id,
+                        destination_station_id=destination_station_id, customer_id=customer_id, **encrypted)
+    db_session.add(shipment)
+    db_session.flush()
+    return shipment
+
+
+def get(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> Shipment:
+    """A shipment of this carrier; another carrier's is as unknown as a missing one (404, never 403)."""
+    shipment = db_session.scalar(select(Shipment).where(Shipment.id == shipment_id,
+                                                        Shipment.carrier_id == carrier_id))
+    if shipment is None:
+        raise NotFound("No such shipment.", code="shipment_unknown")
+    return shipment
+
+
+@dataclass(frozen=True)
+class GuardedShipment:
+    """What the gate needs to decide about a shipment, and its ciphertexts to open if it allows."""
+
+    id: uuid.UUID
+    carrier_id: uuid.UUID
+    stations: frozenset[uuid.UUID]
+    customer_id: uuid.UUID | None
+    ciphertexts: dict[str, tuple[bytes, Aad]]
+
+
+def guarded(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> GuardedShipment | None:
+    shipment = db_session.scalar(select(Shipment).where(Shipment.id == shipment_id,
+                                                        Shipment.carrier_id == carrier_id))
+    if shipment is None:
+        return None
+    stations = {shipment.origin_station_id}
+    if shipment.destination_station_id is not None:
+        stations.add(shipment.destination_station_id)
+    return GuardedShipment(
+        id=shipment.id, carrier_id=shipment.carrier_id, stations=frozenset(stations),
+        customer_id=shipment.customer_id,
+        ciphertexts={name: (getattr(shipment, name), aad(shipment.id, name)) for name in PERSONAL_FIELDS},
+    )
+
+
+# -- assignments ----------------------------------------------------------------------------------
+
+def assign(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID, courier_id: uuid.UUID,
+           task: Task) -> Assignment:
+    """Give a courier a task on a shipment. A station manager assigns only at their own station's
+    shipments and only their own couriers; an open assignment of the same task to someone else closes."""
+    carrier_id = _carrier_of(actor)
+    shipment = get(db_session=db_session, carrier_id=carrier_id, shipment_id=shipment_id)
+    courier = accounts.get_user(db_session=db_session, carrier_id=carrier_id, user_id=courier_id)
+    if courier.role != Role.COURIER or not courier.active:
+        raise Invalid("Only an active courier takes an assignment.", code="not_a_courier", field="/courier_id")
+    if actor.role == Role.STATION_MANAGER:
+        if actor.station_id not in (shipment.origin_station_id, shipment.destination_station_id):
+            raise NotFound("No such shipment.", code="shipment_unknown")
+        if courier.station_id != actor.station_id:
+            raise Invalid("A station manager assigns the couriers of their own station.",
+                          code="courier_of_other_station", field="/courier_id")
+    moment = now()
+    open_rows = db_session.scalars(select(Assignment).where(
+        Assignment.shipment_id == shipment.id, Assignment.task == task.value, Assignment.closed_at.is_(None)))
+    for row in open_rows:
+        if row.courier_id == courier.id:
+            raise Conflict("This courier already holds this task.", code="already_assigned", field="/courier_id")
+        row.closed_at = moment
+    assignment = Assignment(carrier_id=carrier_id, shipment_id=shipment.id, courier_id=courier.id, task=task.value,
+                            opened_at=moment)
+    db_session.add(assignment)
+    db_session.flush()
+    return assignment
+
+
+def close_assignment(*, db_session: Session, actor: Actor, assignment_id: uuid.UUID) -> Assignment:
+    """Close a task (the parcel was picked up or delivered). The courier who holds it or a manager may."""
+    carrier_id = _carrier_of(actor)
+    assignment = db_session.scalar(select(Assignment).where(Assignment.id == assignment_id,
+                                                            Assignment.carrier_id == carrier_id))
+    if assignment is None or (actor.role == Role.COURIER and assignment.courier_id != actor.user_id):
+        raise NotFound("No such assignment.", code="assignment_unknown")
+    if actor.role == Role.STATION_MANAGER:
+        shipment = get(db_session=db_session, carrier_id=carrier_id, shipment_id=assignment.shipment_id)
+        if actor.station_id not in (shipment.origin_station_id, shipment.destination_station_id):
+            raise NotFound("No such assignment.", code="assignment_unknown")
+    if assignment.closed_at is None:
+        assignment.closed_at = now()
+        db_session.flush()
+    return assignment
+
+
+def list_assignments(*, db_session: Session, actor: Actor, open_only: bool = True, limit: int = 200) -> list[Assignment]:
+    """A courier's own tasks; a station manager's: the tasks on their station's shipments."""
+    carrier_id = _carrier_of(actor)
+    query = select(Assignment).where(Assignment.carrier_id == carrier_id)
+    if actor.role == Role.COURIER:
+        query = query.where(Assignment.courier_id == actor.user_id)
+    elif actor.role == Role.STATION_MANAGER:
+        query = query.join(Shipment, Shipment.id == Assignment.shipment_id).where(
+            or_(Shipment.origin_station_id == actor.station_id, Shipment.destination_station_id == actor.station_id))
+    if open_only:
+        query = query.where(Assignment.closed_at.is_(None))
+    return list(db_session.scalars(query.order_by(Assignment.opened_at.desc()).limit(limit)))
+
+
+def assignment_windows(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID,
+                       courier_id: uuid.UUID, task: str) -> list[tuple[datetime, datetime | None]]:
+    """When this courier held this task on this shipment: (opened, closed or None while open)."""
+    rows = db_session.execute(select(Assignment.opened_at, Assignment.closed_at).where(
+        Assignment.carrier_id == carrier_id, Assignment.shipment_id == shipment_id,
+        Assignment.courier_id == courier_id, Assignment.task == task))
+    return [(opened, closed) for opened, closed in rows]
+
+
+def assigned_count(*, db_session: Session, carrier_id: uuid.UUID, courier_id: uuid.UUID, since: datetime) -> int:
+    """The courier's tasks that were open at some moment since `since`: what a rate ceiling scales with."""
+    return int(db_session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.carrier_id == carrier_id, Assignment.courier_id == courier_id,
+        or_(Assignment.closed_at.is_(None), Assignment.closed_at >= since))) or 0)
+
+
+def _carrier_of(actor: Actor) -> uuid.UUID:
+    if actor.carrier_id is None:
+        raise NotFound("No such shipment.", code="shipment_unknown")
+    return actor.carrier_id

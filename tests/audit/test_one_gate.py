@@ -1,0 +1,87 @@
+"""Promise 3 as a property of the source: the gate is the only code that opens a personal field.
+
+The keyring (`crypto/`) holds the primitives; outside it, exactly one function may call a decrypting
+API: `audit.service.reveal`, after it has logged the decision. A new call anywhere else fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import parcelguard
+
+SRC = Path(parcelguard.__file__).parent
+# Calls that turn a ciphertext back into plaintext, by the name they are called with.
+DECRYPTING = {"decrypt", "field_opener", "unwrap", "open_sealed", "unseal"}
+# Modules that reach for raw ciphers instead of the keyring.
+RAW_CIPHERS = ("cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.primitives.keywrap")
+GATE = ("audit/service.py", "reveal")
+
+
+def _called_name(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
+class _Calls(ast.NodeVisitor):
+    """Collects the innermost enclosing function of every decrypting call."""
+
+    def __init__(self, module: str) -> None:
+        self.module, self.stack, self.found = module, ["<module>"], set()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.stack.append(node.name)
+        self.generic_visit(node)
+        self.stack.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if _called_name(node) in DECRYPTING:
+            self.found.add((self.module, self.stack[-1]))
+        self.generic_visit(node)
+
+
+def decrypting_calls(source: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(module path, enclosing function) of every decrypting call outside crypto/."""
+    if source is None:
+        source = {p.relative_to(SRC).as_posix(): p.read_text() for p in SRC.rglob("*.py")}
+    found: set[tuple[str, str]] = set()
+    for rel, text in source.items():
+        if rel.startswith("crypto/"):
+            continue
+        visitor = _Calls(rel)
+        visitor.visit(ast.parse(text, filename=rel))
+        found |= visitor.found
+    return sorted(found)
+
+
+def test_only_the_gate_decrypts() -> None:
+    assert decrypting_calls() == [GATE]
+
+
+def test_no_module_outside_crypto_uses_a_raw_cipher() -> None:
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("crypto/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n.startswith(RAW_CIPHERS) for n in names):
+                offenders.append(rel)
+    assert offenders == []
+
+
+def test_the_scan_would_see_a_new_decrypt_call() -> None:
+    """The scan is not vacuous: a call planted in another module, or elsewhere in the gate's, is found."""
+    planted = {
+        "tracking/service.py": "def lookup(k, s):\n    return k.decrypt(db_session=s, ciphertext=b'', aad=None)\n",
+        "audit/service.py": "def reveal():\n    pass\n\ndef helper(o):\n    return o.field_opener(1)\n",
+    }
+    assert decrypting_calls(planted) == [("audit/service.py", "helper"), ("tracking/service.py", "lookup")]
