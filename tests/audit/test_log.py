@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from parcelguard import verify
 from parcelguard.audit import log as service
-from parcelguard.audit.models import AuditEntry, AuditNode
+from parcelguard.audit.models import AuditEntry, AuditNode, TreeHead
 from parcelguard.core import db
 from parcelguard.core.errors import Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
@@ -140,3 +142,42 @@ def test_proofs_outside_the_tree_are_refused_with_a_code(engine: Engine, keyring
             service.consistency_proof(db_session=s, carrier_id=carrier, first=2, second=4)
         with pytest.raises(NotFound):
             service.latest_tree_head(db_session=s, carrier_id=Tenant.create(engine=engine, keyring=keyring).carrier_id)
+
+
+def test_a_quiet_log_is_signed_by_the_periodic_signer(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
+    _append(engine, keyring, tenant.carrier_id, [entry(i) for i in range(3)], head_every=1000)
+    with db.make_sessionmaker(engine)() as s:
+        with pytest.raises(NotFound):
+            service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        assert service.sign_due_heads(db_session=s, keyring=keyring) >= 1
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        head = service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
+        assert head.tree_size == 3
+        service.sign_due_heads(db_session=s, keyring=keyring)  # nothing new here: no second head
+        assert s.scalar(select(func.count()).select_from(TreeHead)
+                        .where(TreeHead.carrier_id == tenant.carrier_id)) == 1
+
+
+def test_the_server_signs_heads_every_t_seconds(
+    database_url: str, engine: Engine, keyring: Keyring, tenant: Tenant, tmp_path: Path
+) -> None:
+    from tests.conftest import TEST_ROOT_KEY
+    from tests.servers import platform_process
+
+    with platform_process(database_url=database_url, root_key=TEST_ROOT_KEY, log_path=tmp_path / "server.log",
+                          PARCELGUARD_AUDIT_HEAD_SECONDS="0.2"):
+        _append(engine, keyring, tenant.carrier_id, [entry(i) for i in range(5)], head_every=1000)
+        deadline = time.monotonic() + 20
+        head = None
+        while head is None and time.monotonic() < deadline:
+            with db.make_sessionmaker(engine)() as s:
+                try:
+                    head = service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
+                except NotFound:
+                    time.sleep(0.1)
+    assert head is not None and head.tree_size == 5
+    public = keyring.public_keys
+    with db.make_sessionmaker(engine)() as s:
+        keys = public(db_session=s, carrier_id=tenant.carrier_id, purpose=service.LOG_KEY_PURPOSE)
+    assert verify.verify_tree_head(service.tree_head_document(head), keys[head.key_id])
