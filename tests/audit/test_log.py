@@ -146,9 +146,8 @@ def test_proofs_outside_the_tree_are_refused_with_a_code(engine: Engine, keyring
 
 def test_a_quiet_log_is_signed_by_the_periodic_signer(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
     _append(engine, keyring, tenant.carrier_id, [entry(i) for i in range(3)], head_every=1000)
-    with db.make_sessionmaker(engine)() as s:
-        with pytest.raises(NotFound):
-            service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
+    with db.make_sessionmaker(engine)() as s, pytest.raises(NotFound):
+        service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
     with db.make_sessionmaker(engine)() as s, s.begin():
         assert service.sign_due_heads(db_session=s, keyring=keyring) >= 1
     with db.make_sessionmaker(engine)() as s, s.begin():

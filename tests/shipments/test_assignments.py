@@ -11,6 +11,7 @@ from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.core.errors import Conflict, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.crypto.types import DecryptionFailed
 from parcelguard.shipments import service
 from parcelguard.shipments.models import Shipment
 from tests.tenants import CANARY, Tenant
@@ -29,7 +30,7 @@ def test_the_parties_are_stored_only_as_ciphertexts_bound_to_their_row_and_colum
     with db.make_sessionmaker(engine)() as s:
         assert keyring.decrypt(db_session=s, carrier_id=tenant.carrier_id, ciphertext=bytes(row["recipient_phone"]),
                                aad=service.aad(shipment, "recipient_phone")) == CANARY.recipient_phone.encode()
-        with pytest.raises(Exception):
+        with pytest.raises(DecryptionFailed):
             keyring.decrypt(db_session=s, carrier_id=tenant.carrier_id, ciphertext=bytes(row["recipient_phone"]),
                             aad=service.aad(shipment, "sender_phone"))
 

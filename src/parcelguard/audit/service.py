@@ -320,15 +320,22 @@ class Policy:
     limits: list[Limit]
 
 
+def _rule(row: RevealPolicy) -> Rule:
+    return Rule(role=row.role, purpose=row.purpose, scope=row.scope, fields=list(row.fields),
+                requires_case=row.requires_case, grace_seconds=row.grace_seconds)
+
+
+def _limit(row: RevealLimit) -> Limit:
+    return Limit(role=row.role, period=row.period, base=row.base, per_assignment=row.per_assignment)
+
+
 def effective_rules(*, db_session: Session, carrier_id: uuid.UUID) -> list[Rule]:
-    return _effective(db_session, RevealPolicy, carrier_id, lambda r: Rule(
-        role=r.role, purpose=r.purpose, scope=r.scope, fields=list(r.fields), requires_case=r.requires_case,
-        grace_seconds=r.grace_seconds))[1]
+    return _effective(db_session, RevealPolicy, carrier_id, _rule)[1]
 
 
 def effective_limits(*, db_session: Session, carrier_id: uuid.UUID) -> list[Limit]:
-    return _effective(db_session, RevealLimit, carrier_id, lambda r: Limit(
-        role=r.role, period=r.period, base=r.base, per_assignment=r.per_assignment))[1]
+    """The carrier's own ceilings, or the defaults when it set none (rules and limits fall back apart)."""
+    return _effective(db_session, RevealLimit, carrier_id, _limit)[1]
 
 
 def _effective(db_session: Session, table: Any, carrier_id: uuid.UUID, shape: Any) -> tuple[str, list[Any]]:
@@ -339,9 +346,8 @@ def _effective(db_session: Session, table: Any, carrier_id: uuid.UUID, shape: An
 
 
 def policy(*, db_session: Session, carrier_id: uuid.UUID) -> Policy:
-    source, rules = _effective(db_session, RevealPolicy, carrier_id, lambda r: r)
-    return Policy(source=source, rules=effective_rules(db_session=db_session, carrier_id=carrier_id),
-                  limits=effective_limits(db_session=db_session, carrier_id=carrier_id))
+    source, rules = _effective(db_session, RevealPolicy, carrier_id, _rule)
+    return Policy(source=source, rules=rules, limits=effective_limits(db_session=db_session, carrier_id=carrier_id))
 
 
 # Which roles may hold which scope. Auditors and the regulator never see plaintext; admins set policy.
