@@ -27,7 +27,7 @@ def postgres_reachable() -> bool:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001  (any failure to connect means: not reachable)
         return False
 
 

@@ -17,7 +17,7 @@ from parcelguard.crypto.models import DataKey, KeyEncryptionKey
 
 
 def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parcelguard", *args], env=env, input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "parcelguard", *args], check=False, env=env, input=stdin, capture_output=True,
                           text=True, timeout=120)
 
 

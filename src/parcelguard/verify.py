@@ -10,13 +10,23 @@ it alone. The log is a Merkle tree as RFC 9162 (Certificate Transparency v2) §2
   UTF-8, no spaces.
 
 Indices are 0-based. Every `verify_*` function returns True or False and never raises on bad input.
+
+`verify_log` checks a whole log streamed as the records of `parcelguard audit export` and returns a
+report naming the first bad index or tree head (it raises only when the records are not an export);
+`python -m parcelguard.verify FILE --public-key HEX` (or `python verify.py ...` on a copy of this file)
+runs it from the command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import heapq
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeGuard
 
 HASH_SIZE = 32
 
@@ -145,7 +155,385 @@ def verify_tree_head(head: dict, public_key: bytes) -> bool:
     return len(bytes.fromhex(head["root_hash"])) == HASH_SIZE
 
 
+# -- a whole log, streamed ------------------------------------------------------------------------
+#
+# The records are the JSON lines of `parcelguard audit export` (docs/security.md): one header
+# {"type": "log", "carrier", "size", "public_keys"}, the signed tree heads {"type": "head", ...}, then
+# the entries {"type": "entry", "index", "entry", "leaf_hash"} in index order. The checker keeps the
+# tree's compact range (one hash per set bit of the size) and the heads it has not reached yet, so its
+# memory grows with log2(size) and the number of heads, never with the number of entries.
+
+class LogFormatError(ValueError):
+    """The records are not an audit log export at all (no header): nothing was verified."""
+
+
+@dataclass(frozen=True)
+class Bad:
+    """The first thing wrong in a log: an entry (`kind` "index") or a signed tree head ("tree head")."""
+
+    kind: str
+    at: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"bad {self.kind} {'?' if self.at is None else self.at}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class CheckedHead:
+    """A tree head whose signature verified and whose root is the root of the entries."""
+
+    tree_size: int
+    root_hash: bytes
+    timestamp: int
+    key_id: int
+
+
+@dataclass(frozen=True)
+class LogReport:
+    carrier: str
+    size: int  # entries read (up to the first failure)
+    root: bytes  # the root recomputed from them
+    heads: tuple[CheckedHead, ...]  # by size
+    bad: Bad | None = None
+    notes: tuple[str, ...] = ()  # what the result does not prove; for stderr
+
+    @property
+    def ok(self) -> bool:
+        return self.bad is None
+
+    def line(self) -> str:
+        """`ok <size> <root hex>`, or the first failure: `bad index <i>: ...` / `bad tree head <size>: ...`."""
+        return str(self.bad) if self.bad is not None else f"ok {self.size} {self.root.hex()}"
+
+
+def verify_log(records: Iterable[dict[str, Any]], public_keys: Mapping[int, bytes], *,
+               any_id_keys: Sequence[bytes] = (), trust_file_keys: bool = False) -> LogReport:
+    """Recompute the log's tree from `records` and check every entry and signed tree head; report the first
+    failure by position.
+
+    `public_keys` (key id -> raw Ed25519 key) are the keys trusted for the heads; `any_id_keys` are trusted
+    whatever key id a head names. With `trust_file_keys` the header's own keys are used as well, which
+    proves that the log is intact, not that the carrier signed it (the report's notes say so).
+    """
+    return _LogChecker(public_keys, any_id_keys, trust_file_keys).run(records)
+
+
+def read_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Parse export lines; a line that is not a JSON object becomes a record the checker reports."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if not isinstance(record, dict):
+            record = {"type": None, "error": f"line {number} is not a JSON object"}
+        yield record
+
+
+def parse_public_keys(values: Iterable[str]) -> tuple[dict[int, bytes], list[bytes]]:
+    """`KEYID=HEX` (a key for that key id) or `HEX` (a key for any key id) -> (keys by id, keys for any id)."""
+    by_id: dict[int, bytes] = {}
+    any_id: list[bytes] = []
+    for value in values:
+        key_id, _, hex_key = value.rpartition("=")
+        try:
+            key = bytes.fromhex(hex_key.strip())
+            if len(key) != 32:
+                raise ValueError
+            if key_id:
+                by_id[int(key_id)] = key
+            else:
+                any_id.append(key)
+        except ValueError:
+            raise ValueError(f"not a public key: {value!r} (want HEX or KEYID=HEX, 32 bytes)") from None
+    return by_id, any_id
+
+
+def canonical_entry(body: object) -> bytes:
+    """The canonical JSON the carrier hashes: sorted keys, no spaces, UTF-8 (not ASCII-escaped)."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class _Head:
+    tree_size: int
+    timestamp: int
+    document: dict[str, Any]
+    problem: str | None  # a malformed head: reported when the stream reaches its size
+
+
+class _Stop(Exception):
+    def __init__(self, bad: Bad) -> None:
+        self.bad = bad
+
+
+@dataclass
+class _LogChecker:
+    public_keys: Mapping[int, bytes]
+    any_id_keys: Sequence[bytes]
+    trust_file_keys: bool
+    carrier: str = ""
+    declared_size: int = 0
+    count: int = 0
+    stack: list[tuple[int, bytes]] = field(default_factory=list)  # compact range: (level, hash), left to right
+    pending: list[tuple[int, int, int, _Head]] = field(default_factory=list)  # heap by (size, timestamp)
+    good: list[CheckedHead] = field(default_factory=list)
+    suspect: tuple[int, int] | None = None  # (size, last good size): a signed root that disagrees, unresolved
+    ts_floor: int | None = None  # the latest timestamp among heads of smaller size than `ts_size`
+    ts_here: int | None = None
+    ts_size: int = -1
+    notes: list[str] = field(default_factory=list)
+    keys: dict[int, bytes] = field(default_factory=dict)
+    _root: bytes | None = None
+
+    def run(self, records: Iterable[dict[str, Any]]) -> LogReport:
+        it = iter(records)
+        self._header(next(it, None))
+        try:
+            for number, record in enumerate(it, 2):
+                kind = record.get("type")
+                if kind == "entry":
+                    self._entry(record)
+                elif kind == "head":
+                    self._arrived(self._parse_head(record))
+                else:
+                    why = record.get("error") if kind is None else None
+                    self._fail(Bad("index", self.count, why or f"record {number} is not an entry or a tree head"))
+            self._finish()
+        except _Stop as stop:
+            return self._report(stop.bad)
+        return self._report(None)
+
+    def _report(self, bad: Bad | None) -> LogReport:
+        return LogReport(carrier=self.carrier, size=self.count, root=self.root(), heads=tuple(self.good), bad=bad,
+                         notes=tuple(self.notes))
+
+    # -- header, entries, heads -------------------------------------------------------------------
+
+    def _header(self, record: dict[str, Any] | None) -> None:
+        if not isinstance(record, dict) or record.get("type") != "log":
+            raise LogFormatError("the first record is not a log header ({\"type\": \"log\", ...})")
+        carrier, size, keys = record.get("carrier"), record.get("size"), record.get("public_keys", {})
+        if not isinstance(carrier, str) or not _is_int(size) or size < 0 or not isinstance(keys, dict):
+            raise LogFormatError("the log header needs carrier, size and public_keys")
+        self.carrier, self.declared_size = carrier, size
+        self.keys = dict(self.public_keys)
+        if self.trust_file_keys:
+            try:
+                file_keys = {int(k): bytes.fromhex(v) for k, v in keys.items()}
+            except (TypeError, ValueError):
+                raise LogFormatError("the log header's public_keys are not KEYID: HEX") from None
+            self.keys = {**file_keys, **self.keys}
+            self.notes.append("the tree heads were checked with the public keys inside the file: this proves the "
+                              "log is intact, not that the carrier signed it (give the carrier's published key "
+                              "with --public-key)")
+
+    def _entry(self, record: dict[str, Any]) -> None:
+        i = self.count
+        index = record.get("index")
+        if index != i or not _is_int(index):
+            if _is_int(index) and index > i:
+                self._fail(Bad("index", i, f"missing: the next entry in the log is {index}"))
+            if _is_int(index):
+                self._fail(Bad("index", i, f"out of order: entry {index} arrives at position {i}"))
+            self._fail(Bad("index", i, "an entry record without an index"))
+        if i >= self.declared_size:
+            self._fail(Bad("index", i, f"beyond the log's size, {self.declared_size}"))
+        text = record.get("entry")
+        if not isinstance(text, str):
+            self._fail(Bad("index", i, "an entry record without the entry"))
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            self._fail(Bad("index", i, "the entry is not a JSON object"))
+        if body.get("index") != i or not _is_int(body.get("index")):
+            self._fail(Bad("index", i, f"the entry says index {body.get('index')!r}: moved or swapped"))
+        if body.get("carrier") != self.carrier:
+            self._fail(Bad("index", i, f"the entry belongs to carrier {body.get('carrier')!r}"))
+        try:
+            canonical = canonical_entry(body) == raw
+        except (ValueError, RecursionError):  # UnicodeEncodeError: a lone surrogate
+            canonical = False
+        if not canonical:
+            self._fail(Bad("index", i, "the entry is not canonical JSON"))
+        node = leaf_hash(raw)
+        if "leaf_hash" in record and _unhex(record["leaf_hash"]) != node:
+            self._fail(Bad("index", i, "the entry does not match its stored leaf hash: altered after it was logged"
+                           if record["leaf_hash"] is not None else "the log stores no leaf hash for this entry"))
+        stored = record.get("subtree_hashes")
+        level = 0
+        while self.stack and self.stack[-1][0] == level:  # the entry completes a perfect subtree
+            _, left = self.stack.pop()
+            level, node = level + 1, node_hash(left, node)
+            if stored is not None and (not isinstance(stored, list) or len(stored) < level
+                                       or _unhex(stored[level - 1]) != node):
+                first = i + 1 - (1 << level)
+                self._fail(Bad("index", first, f"the stored hash of entries [{first}, {i + 1}) is wrong or "
+                               "missing: proofs served for them fail"))
+        self.stack.append((level, node))
+        self.count, self._root = i + 1, None
+        while self.pending and self.pending[0][0] == self.count:
+            self._check(heapq.heappop(self.pending)[3])
+
+    def _parse_head(self, record: dict[str, Any]) -> _Head:
+        size, ts = record.get("tree_size"), record.get("timestamp")
+        if not _is_int(size) or size < 0:
+            self._fail(Bad("tree head", None, f"a tree head without a valid tree_size ({size!r})"))
+        ok = (_is_int(ts) and _is_int(record.get("key_id")) and _unhex(record.get("root_hash")) is not None
+              and isinstance(record.get("signature"), str))
+        return _Head(size, ts if _is_int(ts) else 0, record, None if ok else "a malformed tree head")
+
+    def _arrived(self, head: _Head) -> None:
+        if head.tree_size < self.count:
+            self._fail(Bad("tree head", head.tree_size, f"arrives after entry {self.count - 1}: a tree head must "
+                           "come before the entries it covers"))
+        if head.tree_size == self.count:
+            self._check(head)
+        else:
+            heapq.heappush(self.pending, (head.tree_size, head.timestamp, id(head), head))
+
+    def _signed(self, head: _Head) -> None:
+        """Fail unless `head` is well formed and signed by a trusted key."""
+        size, doc = head.tree_size, head.document
+        if head.problem:
+            self._fail(Bad("tree head", size, head.problem))
+        key = self.keys.get(doc["key_id"])
+        candidates = [key] if key is not None else list(self.any_id_keys)
+        if not candidates:
+            self._fail(Bad("tree head", size, f"signed with key {doc['key_id']}, which is not a trusted key"))
+        if not any(verify_tree_head(doc, k) for k in candidates):
+            self._fail(Bad("tree head", size, f"the signature does not verify with key {doc['key_id']}"))
+
+    def _check(self, head: _Head) -> None:
+        """Check a head once the stream holds exactly `tree_size` entries."""
+        size = head.tree_size
+        self._signed(head)
+        last_good = self.good[-1].tree_size if self.good else 0
+        if bytes.fromhex(head.document["root_hash"]) != self.root():
+            if last_good == size:  # no entry between this head and the last good one: the head is wrong
+                also = ", but that of another head of this size is" if self.good else ""
+                raise _Stop(Bad("tree head", size, f"its root_hash is not the root of the first {size} "
+                                f"entries{also}: forged"))
+            if self.suspect is None:  # the entries or this head: a later head that agrees will tell
+                self.suspect = (size, last_good)
+            return
+        if self.suspect is not None:  # this head vouches for the entries the suspect head disagrees with
+            bad_size = self.suspect[0]
+            raise _Stop(Bad("tree head", bad_size, f"its root_hash is not the root of the first {bad_size} "
+                            f"entries, but that of tree head {size} is: the heads are inconsistent (this one is "
+                            "forged, or the entries were rewritten after it was signed)"))
+        # Time runs forward along the heads that agree with the entries (heads of one size may come in any order).
+        if size > self.ts_size:
+            self.ts_floor = self.ts_here if self.ts_here is not None else self.ts_floor
+            self.ts_size, self.ts_here = size, None
+        if self.ts_floor is not None and head.timestamp < self.ts_floor:
+            self._fail(Bad("tree head", size, f"its timestamp {head.timestamp} is earlier than that of a head of "
+                           f"a smaller tree ({self.ts_floor})"))
+        self.ts_here = head.timestamp if self.ts_here is None else max(self.ts_here, head.timestamp)
+        self.good.append(CheckedHead(size, self.root(), head.timestamp, head.document["key_id"]))
+
+    def _finish(self) -> None:
+        if self.count < self.declared_size:
+            self._fail(Bad("index", self.count, f"missing: the log's size is {self.declared_size}"))
+        while self.pending:
+            head = heapq.heappop(self.pending)[3]
+            self._signed(head)
+            self._fail(Bad("index", self.count, f"missing: signed tree head {head.tree_size} covers "
+                           f"{head.tree_size} entries, the log has {self.count}"))
+        self._resolve()
+        covered = self.good[-1].tree_size if self.good else 0
+        if covered < self.count:
+            self.notes.append(f"entries [{covered}, {self.count}) are not covered by a signed tree head yet: "
+                              "they are checked against their stored hashes only")
+
+    def _fail(self, bad: Bad) -> NoReturn:
+        """Stop at the first failure by position: an unresolved disagreeing head comes before anything later."""
+        self._resolve()
+        raise _Stop(bad)
+
+    def _resolve(self) -> None:
+        """No later head agreed with the entries a signed head disagrees with: blame the entries it covers."""
+        if self.suspect is not None:
+            size, last_good = self.suspect
+            raise _Stop(Bad("index", last_good, f"the entries [{last_good}, {size}) do not match signed tree head "
+                            f"{size}: one of them was altered, removed or inserted (or that head is forged)"))
+
+    def root(self) -> bytes:
+        """MTH of the entries so far, from the compact range: fold right to left (RFC 9162 §2.1.1)."""
+        if self._root is None:
+            if not self.stack:
+                self._root = empty_root()
+            else:
+                acc = self.stack[-1][1]
+                for _, h in reversed(self.stack[:-1]):
+                    acc = node_hash(h, acc)
+                self._root = acc
+        return self._root
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _unhex(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return None
+    return raw if len(raw) == HASH_SIZE else None
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m parcelguard.verify FILE --public-key [KEYID=]HEX`: 0 and `ok <size> <root>`, or 1."""
+    parser = argparse.ArgumentParser(
+        prog="python -m parcelguard.verify",
+        description="Verify a parcelguard audit log export (JSON lines from `parcelguard audit export`): "
+                    "recompute its Merkle tree, check every entry and every signed tree head.")
+    parser.add_argument("file", help="the export; - reads standard input")
+    parser.add_argument("--public-key", action="append", default=[], metavar="[KEYID=]HEX",
+                        help="the carrier's published Ed25519 audit-log key (repeat for older keys); without "
+                             "one, the keys inside the file are used, which proves integrity, not authorship")
+    args = parser.parse_args(argv)
+    try:
+        by_id, any_id = parse_public_keys(args.public_key)
+    except ValueError as exc:
+        parser.error(str(exc))
+    trust_file_keys = not args.public_key
+    try:
+        if args.file == "-":
+            report = verify_log(read_records(sys.stdin), by_id, any_id_keys=any_id, trust_file_keys=trust_file_keys)
+        else:
+            with open(args.file, encoding="utf-8", errors="surrogateescape") as fh:
+                report = verify_log(read_records(fh), by_id, any_id_keys=any_id, trust_file_keys=trust_file_keys)
+    except OSError as exc:
+        print(f"verify: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except LogFormatError as exc:
+        print(f"verify: {args.file}: not an audit log export: {exc}", file=sys.stderr)
+        return 1
+    for note in report.notes:
+        print(f"verify: note: {note}", file=sys.stderr)
+    print(report.line())
+    return 0 if report.ok else 1
+
+
 __all__ = [
-    "leaf_hash", "node_hash", "empty_root", "merkle_root", "root_of_leaf_hashes", "verify_inclusion",
-    "verify_consistency", "root_from_inclusion_proof", "tree_head_message", "verify_tree_head",
+    "Bad", "CheckedHead", "LogFormatError", "LogReport", "canonical_entry", "empty_root", "leaf_hash",
+    "main", "merkle_root", "node_hash", "parse_public_keys", "read_records", "root_from_inclusion_proof",
+    "root_of_leaf_hashes", "tree_head_message", "verify_consistency", "verify_inclusion", "verify_log",
+    "verify_tree_head",
 ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from parcelguard import verify
 from parcelguard.audit import log as service
@@ -149,7 +149,8 @@ def test_a_quiet_log_is_signed_by_the_periodic_signer(engine: Engine, keyring: K
     with db.make_sessionmaker(engine)() as s, pytest.raises(NotFound):
         service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
     with db.make_sessionmaker(engine)() as s, s.begin():
-        assert service.sign_due_heads(db_session=s, keyring=keyring) >= 1
+        signed, failed = service.sign_due_heads(db_session=s, keyring=keyring)
+        assert signed >= 1 and tenant.carrier_id not in [c for c, _ in failed]
     with db.make_sessionmaker(engine)() as s, s.begin():
         head = service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
         assert head.tree_size == 3
@@ -180,3 +181,25 @@ def test_the_server_signs_heads_every_t_seconds(
     with db.make_sessionmaker(engine)() as s:
         keys = public(db_session=s, carrier_id=tenant.carrier_id, purpose=service.LOG_KEY_PURPOSE)
     assert verify.verify_tree_head(service.tree_head_document(head), keys[head.key_id])
+
+
+def test_no_head_is_signed_over_a_history_that_disagrees_with_the_last_one(
+    engine: Engine, keyring: Keyring, tenant: Tenant
+) -> None:
+    """Rewriting the stored tree does not earn a fresh signature: signing stops and HQ security is alerted."""
+    from parcelguard.audit import service as gate
+    from parcelguard.audit.models import Alert
+
+    _append(engine, keyring, tenant.carrier_id, [entry(i) for i in range(8)], head_every=8)
+    with engine.begin() as conn:
+        conn.execute(update(AuditNode).where(AuditNode.carrier_id == tenant.carrier_id, AuditNode.level == 3,
+                                             AuditNode.idx == 0).values(hash=b"\x00" * 32))
+    _append(engine, keyring, tenant.carrier_id, [entry(8)], head_every=1000)
+    with db.make_sessionmaker(engine)() as s, s.begin(), pytest.raises(service.LogCorrupt, match="tree head 8"):
+        service.sign_tree_head(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id)
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        gate.sign_due_heads(db_session=s, keyring=keyring)
+    with db.make_sessionmaker(engine)() as s:
+        assert service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id).tree_size == 8
+        [alert] = s.scalars(select(Alert).where(Alert.carrier_id == tenant.carrier_id)).all()
+        assert alert.kind == "audit_log_inconsistent" and "tree head 8" in alert.detail["reason"]

@@ -105,10 +105,8 @@ def latest_tree_head(actor: LogReader, db_session: SessionDep, carrier: CarrierQ
              summary="Sign a tree head for the log as it stands now")
 def sign_tree_head(request: Request, actor: LogReader, db_session: SessionDep,
                    carrier: CarrierQuery = None) -> TreeHeadOut:
-    carrier_id = _log_of(db_session, actor, carrier)
-    if log.size_of(db_session=db_session, carrier_id=carrier_id) == 0:
-        raise Invalid("The log is empty: there is nothing to sign yet.", code="log_empty")
-    return _head_out(log.sign_tree_head(db_session=db_session, keyring=_keyring(request), carrier_id=carrier_id))
+    return _head_out(log.sign_tree_head(db_session=db_session, keyring=_keyring(request),
+                                        carrier_id=_log_of(db_session, actor, carrier)))
 
 
 @router.get("/audit/public-keys", response_model=PublicKeysOut, tags=["audit"],

@@ -30,9 +30,8 @@ ENTRY_FIELDS = ("time", "actor", "role", "subject", "fields", "purpose", "case_i
                 "request_id")
 
 
-def canonical(obj: Any) -> bytes:
-    """Canonical JSON: sorted keys, UTF-8, no spaces: the bytes a leaf hashes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+# Canonical JSON: sorted keys, UTF-8, no spaces: the bytes a leaf hashes (the verifier's definition).
+canonical = verify.canonical_entry
 
 
 @dataclass(frozen=True)
@@ -138,13 +137,23 @@ def root(*, db_session: Session, carrier_id: uuid.UUID, tree_size: int) -> bytes
 # -- tree heads -----------------------------------------------------------------------------------
 
 def sign_tree_head(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> TreeHead:
-    """Sign a head for the log as it stands now (on demand)."""
-    size = size_of(db_session=db_session, carrier_id=carrier_id)
-    return _sign_head(db_session, keyring, carrier_id, size, root(db_session=db_session, carrier_id=carrier_id,
-                                                                   tree_size=size))
+    """Sign a head for the log as it stands now (on demand).
+
+    Takes the log's row lock first, as an append does, so a head is never signed over a size that an
+    append in progress is about to pass with a head of its own: heads' timestamps follow their sizes.
+    """
+    size = db_session.execute(
+        update(AuditLog).where(AuditLog.carrier_id == carrier_id).values(size=AuditLog.size)
+        .returning(AuditLog.size)
+    ).scalar_one_or_none()
+    if not size:
+        raise Invalid("The log is empty: there is nothing to sign yet.", code="log_empty")
+    return _sign_head(db_session, keyring, carrier_id, int(size), root(db_session=db_session, carrier_id=carrier_id,
+                                                                        tree_size=int(size)))
 
 
 def _sign_head(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, size: int, root_hash: bytes) -> TreeHead:
+    _check_against_last_head(db_session, keyring, carrier_id, size)
     signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=LOG_KEY_PURPOSE)
     timestamp = int(time.time() * 1000)
     head = TreeHead(carrier_id=carrier_id, tree_size=size, root_hash=root_hash, timestamp_ms=timestamp,
@@ -155,8 +164,25 @@ def _sign_head(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, siz
     return head
 
 
+def _check_against_last_head(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, size: int) -> None:
+    """Refuse to sign over a history that disagrees with the newest genuine signed head: whoever rewrote
+    entries and stored hashes alike must not get a fresh signature over the rewrite. O(log n) reads."""
+    keys = keyring.public_keys(db_session=db_session, carrier_id=carrier_id, purpose=LOG_KEY_PURPOSE)
+    heads = db_session.scalars(select(TreeHead).where(TreeHead.carrier_id == carrier_id, TreeHead.tree_size <= size)
+                               .order_by(TreeHead.tree_size.desc(), TreeHead.id.desc()).limit(16))
+    for head in heads:
+        key = keys.get(head.key_id)
+        if key is None or not verify.verify_tree_head(tree_head_document(head), key):
+            continue  # a forged row: `parcelguard audit verify` names it; it proves nothing here
+        if root(db_session=db_session, carrier_id=carrier_id, tree_size=head.tree_size) != head.root_hash:
+            raise LogCorrupt(f"the stored tree no longer matches signed tree head {head.tree_size}")
+        return
+
+
 def latest_tree_head(*, db_session: Session, carrier_id: uuid.UUID) -> TreeHead:
-    head = db_session.scalar(select(TreeHead).where(TreeHead.carrier_id == carrier_id)
+    """The head of the largest tree (a row claiming more entries than the log holds is not a candidate)."""
+    size = size_of(db_session=db_session, carrier_id=carrier_id)
+    head = db_session.scalar(select(TreeHead).where(TreeHead.carrier_id == carrier_id, TreeHead.tree_size <= size)
                              .order_by(TreeHead.tree_size.desc(), TreeHead.timestamp_ms.desc(), TreeHead.id.desc())
                              .limit(1))
     if head is None:
@@ -214,18 +240,24 @@ def consistency_proof(*, db_session: Session, carrier_id: uuid.UUID, first: int,
                             first_root=builder.root(first), second_root=builder.root(second))
 
 
-def sign_due_heads(*, db_session: Session, keyring: Keyring) -> int:
-    """Sign a head for every carrier log that has entries no signed head covers yet. The server runs
-    this every `audit_head_seconds`, so a quiet log is still signed within that time."""
+def sign_due_heads(*, db_session: Session, keyring: Keyring) -> tuple[int, list[tuple[uuid.UUID, str]]]:
+    """Sign a head for every carrier log that has entries no signed head covers yet. Answers how many
+    were signed, and the logs that could not be (each in its own savepoint, with the reason)."""
     latest = (select(TreeHead.carrier_id, func.max(TreeHead.tree_size).label("size"))
               .group_by(TreeHead.carrier_id).subquery())
     due = db_session.execute(
         select(AuditLog.carrier_id).outerjoin(latest, latest.c.carrier_id == AuditLog.carrier_id)
         .where(AuditLog.size > func.coalesce(latest.c.size, 0))
     ).scalars().all()
+    signed, failed = 0, []
     for carrier_id in due:
-        sign_tree_head(db_session=db_session, keyring=keyring, carrier_id=carrier_id)
-    return len(due)
+        try:
+            with db_session.begin_nested():
+                sign_tree_head(db_session=db_session, keyring=keyring, carrier_id=carrier_id)
+            signed += 1
+        except LogCorrupt as exc:
+            failed.append((carrier_id, str(exc)))
+    return signed, failed
 
 
 # -- reading entries ------------------------------------------------------------------------------

@@ -496,6 +496,19 @@ def _case(db_session: Session, actor: Actor, case_id: uuid.UUID) -> Case:
     return case
 
 
+# -- tree heads on a timer -----------------------------------------------------------------------
+
+def sign_due_heads(*, db_session: Session, keyring: Keyring) -> int:
+    """Sign every log with unsigned entries (the server calls this every `audit_head_seconds`). A log
+    whose stored tree disagrees with its last signed head is not signed: HQ security gets an alert."""
+    signed, failed = log.sign_due_heads(db_session=db_session, keyring=keyring)
+    for carrier_id, reason in failed:
+        raise_alert(db_session=db_session, carrier_id=carrier_id, kind="audit_log_inconsistent",
+                    dedupe_key=f"audit_log_inconsistent:{now().date().isoformat()}",
+                    detail={"reason": reason, "action": "run `parcelguard audit verify`"})
+    return signed
+
+
 # -- alerts ---------------------------------------------------------------------------------------
 
 def raise_alert(*, db_session: Session, carrier_id: uuid.UUID, kind: str, dedupe_key: str,

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from parcelguard import __version__
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
-from parcelguard.audit import log as audit_log
+from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
 from parcelguard.core import db, errors
 from parcelguard.core.auth import ActorCache
@@ -87,7 +87,7 @@ async def _sign_heads_periodically(app: FastAPI) -> None:
 
 def _sign_due_heads(state: object) -> None:
     with state.sessionmaker() as session, session.begin():  # type: ignore[attr-defined]
-        signed = audit_log.sign_due_heads(db_session=session, keyring=state.keyring)  # type: ignore[attr-defined]
+        signed = audit_service.sign_due_heads(db_session=session, keyring=state.keyring)  # type: ignore[attr-defined]
     if signed:
         structlog.get_logger("parcelguard.audit").info("tree heads signed", logs=signed)
 
