@@ -56,9 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # -- keys, servers and tenants --------------------------------------------------------------------
 
-from parcelguard.crypto.keyring import Keyring  # noqa: E402
-from tests.servers import LiveServer, platform_process  # noqa: E402
-from tests.tenants import Tenant  # noqa: E402
+from parcelguard.crypto.keyring import Keyring
+from tests.servers import LiveServer, platform_process
+from tests.tenants import Tenant
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import parcelguard.verify as verify
+from parcelguard import verify
 from parcelguard.audit.merkle import ProofBuilder, perfect_subtrees
 from parcelguard.crypto import signing
 

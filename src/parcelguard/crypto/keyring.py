@@ -69,7 +69,7 @@ class _Pending:
 
 
 class Keyring:
-    __slots__ = ("_root", "_ttl", "_data_keys", "_current", "_field_keys", "_signers")
+    __slots__ = ("_current", "_data_keys", "_field_keys", "_root", "_signers", "_ttl")
 
     def __init__(self, root_key: bytes, *, cache_ttl_seconds: float = 60.0) -> None:
         if len(root_key) != 32:
@@ -342,4 +342,4 @@ def _signing_context(row: SigningKey) -> bytes:
     return f"signing|{row.id}|{row.carrier_id}|{row.purpose}|{row.version}".encode()
 
 
-__all__ = ["Aad", "DecryptionFailed", "Encrypted", "Keyring", "KeyUnavailable", "Signer"]
+__all__ = ["Aad", "DecryptionFailed", "Encrypted", "KeyUnavailable", "Keyring", "Signer"]

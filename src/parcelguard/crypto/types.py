@@ -33,7 +33,7 @@ class Aad:
     code and may not hold `|`; the row id comes last, so the encoding is unambiguous whatever it holds.
     """
 
-    __slots__ = ("table", "column", "row_id", "encoded")
+    __slots__ = ("column", "encoded", "row_id", "table")
 
     def __init__(self, table: str, column: str, row_id: str | uuid.UUID | int) -> None:
         if "|" in table or "|" in column:

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-import parcelguard.core.db
 
+import parcelguard.core.db
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -7,15 +7,13 @@ Create Date: 2026-11-25 18:49:01.743142
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import uuid
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import parcelguard.core.db
-
 
 revision: str = '0002'
 down_revision: str | None = '0001'
