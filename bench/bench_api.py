@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.servers import free_port, wait_until_up  # noqa: E402
+from tests.servers import free_port, wait_until_up
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
@@ -72,7 +72,7 @@ def load(url: str, headers: dict[str, str]) -> dict[str, float]:
         cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
         for k, v in headers.items():
             cmd += ["-H", f"{k}: {v}"]
-        out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=SECONDS + 30).stdout
+        out = subprocess.run([*cmd, url], check=False, capture_output=True, text=True, timeout=SECONDS + 30).stdout
         result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
         for pct in ("50", "99"):
             m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)

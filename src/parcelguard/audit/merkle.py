@@ -58,6 +58,22 @@ class ProofBuilder:
             raise ValueError("index outside the tree")
         return self.ranges_hash(list(inclusion_ranges(index, 0, size)))
 
+    def inclusion_with_root(self, index: int, size: int) -> tuple[bytes, list[bytes], bytes]:
+        """The leaf hash, PATH(index, D[0:size]) and the root, from a single read."""
+        if not 0 <= index < size:
+            raise ValueError("index outside the tree")
+        ranges = list(inclusion_ranges(index, 0, size))
+        *path, leaf, root = self.ranges_hash([*ranges, (index, index + 1), (0, size)])
+        return leaf, path, root
+
+    def consistency_with_roots(self, first: int, second: int) -> tuple[list[bytes], bytes, bytes]:
+        """PROOF(first, D[0:second]) and both roots, from a single read."""
+        if not 0 < first <= second:
+            raise ValueError("sizes out of order")
+        ranges = [] if first == second else list(consistency_ranges(first, 0, second, True))
+        *proof, first_root, second_root = self.ranges_hash([*ranges, (0, first), (0, second)])
+        return proof, first_root, second_root
+
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1 PROOF(first, D[0:second])."""
         if not 0 < first <= second:
