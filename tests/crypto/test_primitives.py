@@ -64,6 +64,21 @@ def test_seal_then_open_gives_back_the_record(record: bytes) -> None:
     assert sealing.open_sealed(private, sealing.seal(public, record, b"batch-1"), b"batch-1") == record
 
 
+@given(records=st.lists(st.binary(max_size=200), min_size=1, max_size=20))
+def test_a_sealing_session_seals_records_that_each_open_alone_and_only_with_their_aad(records: list[bytes]) -> None:
+    private, public = sealing.generate_x25519_keypair()
+    session = sealing.SealingSession(public, max_records=len(records))
+    sealed = [session.seal(r, f"record-{i}".encode()) for i, r in enumerate(records)]
+    assert [sealing.open_sealed(private, s, f"record-{i}".encode()) for i, s in enumerate(sealed)] == records
+    assert len({s[1 + 32 : 1 + 32 + 12] for s in sealed}) == len(sealed)  # one ephemeral key, a fresh nonce each
+    assert len({s[1 : 1 + 32] for s in sealed}) == 1
+    if len(sealed) > 1:
+        with pytest.raises(DecryptionFailed):  # swapping records between ids is caught
+            sealing.open_sealed(private, sealed[1], b"record-0")
+    with pytest.raises(RuntimeError):
+        session.seal(b"one too many", b"aad")
+
+
 @given(record=st.binary(min_size=1, max_size=64), where=st.data())
 def test_any_changed_byte_of_a_sealed_record_fails(record: bytes, where: st.DataObject) -> None:
     private, public = sealing.generate_x25519_keypair()
