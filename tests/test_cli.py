@@ -131,7 +131,9 @@ def test_keys_rotate_then_rewrap_moves_data_keys_to_the_new_version(dev_env: dic
         ({}, "no root key"),
         ({"PARCELGUARD_ROOT_KEY_FILE": "DEVKEY", "PARCELGUARD_DATABASE_URL": "postgresql+psycopg://x@h/db"},
          "development key"),
-        ({"PARCELGUARD_ROOT_KEY": "A" * 43}, "SQLite"),
+        ({"PARCELGUARD_ROOT_KEY": "A" * 43, "PARCELGUARD_DATABASE_URL": "postgresql+psycopg://x@h/db"},
+         "no regulator public key"),
+        ({"PARCELGUARD_ROOT_KEY": "A" * 43, "PARCELGUARD_REGULATOR_PUBLIC_KEY": "B" * 43}, "SQLite"),
     ],
 )
 def test_production_refuses_to_start_on_development_settings(

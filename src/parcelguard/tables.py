@@ -6,4 +6,7 @@ Alembic's environment and the schema test import this one module; a new domain a
 import parcelguard.accounts.models
 import parcelguard.audit.models
 import parcelguard.crypto.models
-import parcelguard.shipments.models  # noqa: F401
+import parcelguard.identity.models
+import parcelguard.regulator.models
+import parcelguard.shipments.models
+import parcelguard.waybills.models  # noqa: F401

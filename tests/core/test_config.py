@@ -45,9 +45,13 @@ def test_production_lists_what_it_refuses(tmp_path: Path) -> None:
     pg = "postgresql+psycopg://app@db/parcelguard"
     assert "no root key" in Settings(env="prod", database_url=pg).production_problems()[0]
     assert "development key" in Settings(env="prod", database_url=pg, root_key_file=dev_key).production_problems()[0]
-    assert "SQLite" in Settings(env="prod", root_key=SecretStr(KEY)).production_problems()[0]
-    assert Settings(env="prod", root_key=SecretStr(KEY), allow_sqlite_in_prod=True).production_problems() == []
-    assert Settings(env="prod", root_key=SecretStr(KEY), database_url=pg).production_problems() == []
+    assert "no regulator public key" in Settings(env="prod", root_key=SecretStr(KEY),
+                                                 database_url=pg).production_problems()[0]
+    keyed = {"root_key": SecretStr(KEY), "regulator_public_key": KEY}
+    assert "SQLite" in Settings(env="prod", **keyed).production_problems()[0]
+    assert Settings(env="prod", allow_sqlite_in_prod=True, **keyed).production_problems() == []
+    assert Settings(env="prod", database_url=pg, **keyed).production_problems() == []
+    assert Settings(env="prod", database_url=pg, **keyed).load_regulator_public_key() == bytes(range(32))
 
 
 def test_the_root_key_never_shows_in_the_settings_repr() -> None:

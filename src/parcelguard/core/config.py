@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     log_level: str = "info"
+    # The regulator's X25519 public key that real-name records are sealed to (base64url of 32 bytes),
+    # or a file holding it. `parcelguard init` makes a development pair in var/ (issue 6 moves the
+    # private half to the regulator platform).
+    regulator_public_key: str | None = None
+    regulator_public_key_file: Path | None = None
     # The audit log signs a tree head whenever it passes a multiple of this many entries ...
     audit_head_every: int = Field(default=1000, ge=1)
     # ... and the server signs one for any log with unsigned entries at least this often.
@@ -76,6 +81,9 @@ class Settings(BaseSettings):
             key_file.resolve() == self.dev_key_file.resolve() or _is_dev_key_file(key_file)
         ):
             problems.append(f"the root key file {key_file} is a development key")
+        if self.regulator_public_key is None and self.regulator_public_key_file is None:
+            problems.append("no regulator public key: set PARCELGUARD_REGULATOR_PUBLIC_KEY "
+                            "(the State Post Bureau's real-name platform key)")
         if self.is_sqlite and not self.allow_sqlite_in_prod:
             problems.append(
                 "SQLite is the development store: set PARCELGUARD_DATABASE_URL to PostgreSQL "
@@ -100,13 +108,38 @@ class Settings(BaseSettings):
         return decode_root_key(lines[0], source=str(path))
 
 
-def decode_root_key(text: str, *, source: str) -> bytes:
+    @property
+    def dev_regulator_key_files(self) -> tuple[Path, Path]:
+        """(private, public) of the development regulator key pair that `parcelguard init` makes."""
+        return self.var_dir / "regulator.key", self.var_dir / "regulator.pub"
+
+    def load_regulator_public_key(self) -> bytes:
+        """The regulator's 32-byte X25519 public key: from the environment, the file, or in dev the
+        pair `parcelguard init` made."""
+        if self.regulator_public_key is not None:
+            return decode_root_key(self.regulator_public_key, source="PARCELGUARD_REGULATOR_PUBLIC_KEY",
+                                   what="regulator public key")
+        path = self.regulator_public_key_file
+        if path is None and self.env == "dev":
+            path = self.dev_regulator_key_files[1]
+        if path is None:
+            raise ConfigError("no regulator public key: set PARCELGUARD_REGULATOR_PUBLIC_KEY")
+        try:
+            lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        except OSError as exc:
+            raise ConfigError(f"cannot read the regulator public key file {path}: {exc.strerror}") from None
+        if len(lines) != 1:
+            raise ConfigError(f"the regulator public key file {path} must hold one base64 line")
+        return decode_root_key(lines[0], source=str(path), what="regulator public key")
+
+
+def decode_root_key(text: str, *, source: str, what: str = "root key") -> bytes:
     try:
         key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
     except (binascii.Error, ValueError):
-        raise ConfigError(f"the root key in {source} is not base64") from None
+        raise ConfigError(f"the {what} in {source} is not base64") from None
     if len(key) != ROOT_KEY_BYTES:
-        raise ConfigError(f"the root key in {source} must be {ROOT_KEY_BYTES} bytes, not {len(key)}")
+        raise ConfigError(f"the {what} in {source} must be {ROOT_KEY_BYTES} bytes, not {len(key)}")
     return key
 
 

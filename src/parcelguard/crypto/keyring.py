@@ -267,6 +267,22 @@ class Keyring:
         pending.publish.append(lambda: self._field_keys.__setitem__((carrier_id, field), key))
         return key
 
+    def stable_key(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> bytes:
+        """A 32-byte key for `purpose` that never changes for this carrier (waybill numbering: a new key
+        would renumber, and old and new numbers could collide). Derived from the carrier's first index
+        key, which rotation keeps."""
+        cached = self._field_keys.get((carrier_id, "stable:" + purpose))
+        if cached is not None:
+            return cached
+        first = db_session.scalar(select(IndexKey).where(IndexKey.carrier_id == carrier_id)
+                                  .order_by(IndexKey.version).limit(1))
+        if first is None:
+            raise KeyUnavailable(0)
+        raw = envelope.unwrap(first.wrapped_key, self._root, _index_context(carrier_id, first.version))
+        key = bi.field_key(raw, "stable:" + purpose)
+        self._field_keys[(carrier_id, "stable:" + purpose)] = key
+        return key
+
     # -- signing ----------------------------------------------------------------------------------
 
     def signing_key(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> Signer:

@@ -1,8 +1,10 @@
-"""Shipments and their assignments to couriers.
+"""Shipments, their items, and their assignments to couriers.
 
 The personal fields of a shipment are stored only as AES-GCM ciphertexts under the carrier's keys,
 bound to (table, column, row): nothing but the gate (`audit.service.reveal`) turns them back into text.
-Intake (issue 5) adds the waybill number, the real-name record and the contents to this table.
+What may be shown stays beside them in masked form (张*), and the recipient's province, city and
+district stay in clear because sorting needs them. The sender's document is not here at all: it is
+sealed for the regulator (`identity.models.RealNameRecord`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -23,10 +25,22 @@ class Shipment(Base):
         Index(None, "carrier_id", "origin_station_id"),
         Index(None, "carrier_id", "destination_station_id"),
         Index(None, "carrier_id", "customer_id"),
+        UniqueConstraint("carrier_id", "waybill_no"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    # Prefix + 12 digits + check digit (`waybills.numbers`); None only for shipments made before intake.
+    waybill_no: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="accepted", server_default=text("'accepted'"))
+    # walk_in: verified per parcel; contract: a 协议客户 verified once in its agreement
+    sender_kind: Mapped[str] = mapped_column(String(16), default="walk_in", server_default=text("'walk_in'"))
+    taken_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    sender_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    recipient_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    recipient_province: Mapped[str] = mapped_column(String(32), server_default=text("''"))
+    recipient_city: Mapped[str] = mapped_column(String(32), server_default=text("''"))
+    recipient_district: Mapped[str] = mapped_column(String(32), server_default=text("''"))
     origin_station_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stations.id"))
     destination_station_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stations.id"))
     # The enterprise account that shipped it, when one did.
@@ -57,3 +71,17 @@ class Assignment(Base):
     task: Mapped[str] = mapped_column(String(16))
     opened_at: Mapped[datetime] = mapped_column(default=now)
     closed_at: Mapped[datetime | None]
+
+
+class ShipmentItem(Base):
+    """What is inside. The description is user information too (2014 rules), so it is encrypted; the
+    category stays in clear for the prohibited-items rules and statistics."""
+
+    __tablename__ = "shipment_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[bytes] = mapped_column(LargeBinary)
+    quantity: Mapped[int]
+    declared_value_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -20,6 +20,7 @@ from parcelguard.core.errors import Conflict, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
 from parcelguard.shipments.models import Assignment, Shipment
+from parcelguard.waybills.masking import mask_name
 
 MAX_FIELD_CHARS = 500
 
@@ -74,7 +75,9 @@ def create(
         for name in PERSONAL_FIELDS
     }
     shipment = Shipment(id=shipment_id, carrier_id=carrier_id, origin_station_id=origin_station_id,
-                        destination_station_id=destination_station_id, customer_id=customer_id, **encrypted)
+                        destination_station_id=destination_station_id, customer_id=customer_id,
+                        sender_name_masked=mask_name(parties.sender_name),
+                        recipient_name_masked=mask_name(parties.recipient_name), **encrypted)
     db_session.add(shipment)
     db_session.flush()
     return shipment

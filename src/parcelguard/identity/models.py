@@ -1,0 +1,47 @@
+"""Real-name records: what the carrier keeps of a sender's identity document.
+
+The record itself (`{doc_type, doc_number, name}`) is sealed to the regulator's X25519 key at intake;
+the carrier cannot open it (promise 2) and deletes the sealed copy once the regulator's signed
+receipt names it. What stays is the masked view (张*, 1101**********002X) and a keyed blind index for
+matching (the same document used again, a courier's own document).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parcelguard.core.clock import now
+from parcelguard.core.db import Base
+
+
+class RealNameRecord(Base):
+    __tablename__ = "realname_records"
+    __table_args__ = (Index(None, "carrier_id", "blind_index", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    doc_type: Mapped[str] = mapped_column(String(32))
+    doc_masked: Mapped[str] = mapped_column(String(40))
+    name_masked: Mapped[str] = mapped_column(String(64))
+    blind_index: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # gone once the regulator's receipt names it
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    receipt_at: Mapped[datetime | None]
+
+
+class StaffDocument(Base):
+    """A staff member's own identity document, as a blind index only: an intake whose sender matches
+    the courier taking it in is the cheat the rules were written against (`courier_own_id`)."""
+
+    __tablename__ = "staff_documents"
+    __table_args__ = (Index(None, "carrier_id", "blind_index"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    blind_index: Mapped[bytes] = mapped_column(LargeBinary(32))
+    registered_at: Mapped[datetime] = mapped_column(default=now)
