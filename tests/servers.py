@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from parcelguard.core.config import encode_root_key
 
@@ -59,9 +60,15 @@ class LiveServer:
         return text
 
 
+# The regulator's key pair in tests: servers seal to the public half; tests open with the private one.
+TEST_REGULATOR_PRIVATE = bytes(range(32, 64))
+TEST_REGULATOR_PUBLIC = X25519PrivateKey.from_private_bytes(TEST_REGULATOR_PRIVATE).public_key().public_bytes_raw()
+
+
 def server_env(*, database_url: str, root_key: bytes, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_") or k.startswith("PARCELGUARD_TEST_")}
     env.update(PARCELGUARD_DATABASE_URL=database_url, PARCELGUARD_ROOT_KEY=encode_root_key(root_key),
+               PARCELGUARD_REGULATOR_PUBLIC_KEY=encode_root_key(TEST_REGULATOR_PUBLIC),
                PARCELGUARD_LOG_LEVEL="info", **extra)
     return env
 

@@ -38,6 +38,7 @@ class Tenant:
     engine: Engine
     carrier_id: uuid.UUID
     slug: str
+    prefix: str
     stations: list[uuid.UUID]
     accounts: dict[tuple[Role, int], Account] = field(default_factory=dict)
 
@@ -53,7 +54,7 @@ class Tenant:
                                        region_code="110105").id
                 for n in (1, 2)
             ]
-            return cls(engine=engine, carrier_id=carrier.id, slug=slug, stations=stations)
+            return cls(engine=engine, carrier_id=carrier.id, slug=slug, prefix=prefix, stations=stations)
 
     def account(self, role: Role, *, station: int = 0, n: int = 0) -> Account:
         """The n-th account of `role` (at station index `station` for station roles), made once."""

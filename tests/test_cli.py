@@ -48,6 +48,11 @@ def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
     assert first.returncode == 0, first.stderr
     key = tmp_path / "var" / "root.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    # The development regulator pair intake seals to: the public half loads, the private half is 0600.
+    assert stat.S_IMODE((tmp_path / "var" / "regulator.key").stat().st_mode) == 0o600
+    from parcelguard.core.config import Settings
+    public = Settings(var_dir=tmp_path / "var").load_regulator_public_key()
+    regulator_before = (tmp_path / "var" / "regulator.pub").read_bytes()
     for username in ("demo-courier-1", "demo-courier-3", "demo-manager", "demo-security", "demo-auditor",
                      "demo-shop", "regulator"):
         assert username in first.stdout
@@ -61,6 +66,7 @@ def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
     assert "created" not in second.stdout.split("demo logins")[1]
     assert {m: _count(url, m) for m in counts} == counts
     assert key.read_bytes() == key_before
+    assert (tmp_path / "var" / "regulator.pub").read_bytes() == regulator_before and len(public) == 32
 
 
 def test_users_add_reads_the_password_from_stdin(dev_env: dict[str, str]) -> None:

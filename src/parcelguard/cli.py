@@ -31,11 +31,15 @@ users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys: rotation, re-wrapping, a new root key.", no_args_is_help=True)
 carriers_app = typer.Typer(help="Carriers and their stations.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log: export it, verify it.", no_args_is_help=True)
+waybill_app = typer.Typer(help="Waybill numbers: check one.", no_args_is_help=True)
+id_app = typer.Typer(help="Identity documents and organisation codes: check one.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(carriers_app, name="carriers")
 app.add_typer(audit_app, name="audit")
+app.add_typer(waybill_app, name="waybill")
+app.add_typer(id_app, name="id")
 
 out = Console()
 err = Console(stderr=True)
@@ -96,6 +100,26 @@ def ensure_dev_root_key(settings: Settings) -> Path | None:
     return path
 
 
+def ensure_dev_regulator_keys(settings: Settings) -> Path | None:
+    """Create a development regulator key pair (private 0600, public beside it) when none is configured,
+    so intake can seal records in development. The regulator platform (issue 6) takes the private half."""
+    if settings.regulator_public_key is not None or settings.regulator_public_key_file is not None:
+        return None
+    private_path, public_path = settings.dev_regulator_key_files
+    if public_path.exists():
+        return None
+    from parcelguard.crypto.sealing import generate_x25519_keypair
+
+    private, public = generate_x25519_keypair()
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"# parcelguard development regulator private key (X25519): never use in production\n"
+                 f"{encode_root_key(private)}\n")
+    public_path.write_text(f"# parcelguard development regulator public key (X25519)\n{encode_root_key(public)}\n")
+    return public_path
+
+
 @app.command()
 def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
     """Prepare this machine: root key (development), migrations, and the demo data if asked."""
@@ -104,6 +128,9 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
         created = ensure_dev_root_key(settings)
         if created:
             out.print(f"created development root key [bold]{created}[/] (mode 0600)")
+        regulator = ensure_dev_regulator_keys(settings)
+        if regulator:
+            out.print(f"created development regulator key pair [bold]{regulator}[/] (private half mode 0600)")
     settings.load_root_key()
     db.upgrade(settings.resolved_database_url)
     out.print(f"database at migration [bold]{db.head_revision()}[/]: {_safe_url(settings)}")
@@ -368,6 +395,51 @@ def _log_carrier(session: Session, slug: str | None):  # type: ignore[no-untyped
         raise UserError("there is no carrier yet" if not slugs else
                         "there is more than one carrier: name one with --carrier SLUG")
     return _carrier(session, slugs[0])
+
+
+@waybill_app.command("check")
+def waybill_check(
+    number: Annotated[str, typer.Argument(help="A waybill number; spaces, hyphens and lower case are fine.")],
+    prefix: Annotated[str | None, typer.Option(help="The carrier prefix it must have, e.g. DE.")] = None,
+) -> None:
+    """Check a number's shape and Damm check digit (no key, no database): `valid NUMBER` or `invalid CODE`."""
+    from parcelguard.waybills import numbers
+
+    result = numbers.check(number, prefix=prefix.upper() if prefix else None)
+    if result.waybill is None:
+        print(f"invalid {result.reason}")
+        raise typer.Exit(1)
+    print(f"valid {result.waybill.value}")
+
+
+@id_app.command("check")
+def id_check(
+    number: Annotated[str, typer.Argument(help="The document number; - reads it from standard input, which keeps "
+                                               "it out of the shell history.")],
+    doc_type: Annotated[str | None, typer.Option(
+        "--type", metavar="TYPE",
+        help="resident_id, temporary_resident_id, hmt_residence_permit, foreign_permanent_resident_id, "
+             "hk_macao_travel_permit, taiwan_travel_permit, military_officer_id, armed_police_officer_id, "
+             "foreign_passport or uscc; taken from the number's shape when left out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of a line.")] = False,
+) -> None:
+    """Check a document number (no database): `valid TYPE MASKED` or `invalid REASON`. Never prints the number."""
+    import json
+
+    from parcelguard.identity import documents
+
+    if number == "-":
+        number = sys.stdin.readline().rstrip("\r\n")
+    try:
+        document = documents.parse(number, doc_type)
+    except documents.InvalidDocument as exc:
+        print(json.dumps({"valid": False, "reason": exc.code}) if as_json else f"invalid {exc.code}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps({"valid": True, "type": document.doc_type.value, "masked": str(document.masked)},
+                         ensure_ascii=False))
+    else:
+        print(f"valid {document.doc_type.value} {document.masked}")
 
 
 @app.command()

@@ -17,6 +17,10 @@ DECRYPTING = {"decrypt", "field_opener", "unwrap", "open_sealed", "unseal"}
 # Modules that reach for raw ciphers instead of the keyring.
 RAW_CIPHERS = ("cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.primitives.keywrap")
 GATE = ("audit/service.py", "reveal")
+# Inverse permutations that are not personal data, each with its reason.
+NOT_PERSONAL = {
+    ("waybills/numbers.py", "counter_of"),  # FF1 inverse: a waybill number back to its database counter
+}
 
 
 def _called_name(node: ast.Call) -> str | None:
@@ -61,7 +65,7 @@ def decrypting_calls(source: dict[str, str] | None = None) -> list[tuple[str, st
 
 
 def test_only_the_gate_decrypts() -> None:
-    assert decrypting_calls() == [GATE]
+    assert [c for c in decrypting_calls() if c not in NOT_PERSONAL] == [GATE]
 
 
 def test_no_module_outside_crypto_uses_a_raw_cipher() -> None:

@@ -203,6 +203,9 @@ def sign_in(
 def _record_failure(*, db_session: Session, username: str, max_failures: int, lockout: timedelta) -> None:
     moment = now()
     bind = db_session.get_bind()
+    # The request fails: end its transaction first, so the count never waits on the request's own
+    # locks (on SQLite a writing request holds the database's write lock from its start).
+    db_session.rollback()
     insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     with Session(bind=bind) as counter, counter.begin():
         stmt = insert(LoginThrottle).values(username=username, failures=1, last_failure_at=moment)

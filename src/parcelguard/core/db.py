@@ -81,12 +81,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # SQLAlchemy's documented recipe for real transactions on pysqlite.
-    conn.exec_driver_sql("BEGIN")
+    # SQLAlchemy's documented recipe for real transactions on pysqlite. A transaction that will write
+    # takes the write lock up front (BEGIN IMMEDIATE): a deferred one that read first cannot write
+    # once another writer has committed meanwhile, and fails at once ("database is locked") instead
+    # of waiting its turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+_WRITE = "parcelguard_write"
+
+
+def begin_write(session: Session) -> None:
+    """Start `session`'s transaction as one that will write: on SQLite it waits for the write lock now,
+    so reading first and writing later cannot fail under concurrency. Call before the first statement."""
+    session.connection(execution_options={_WRITE: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -97,6 +112,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     session: Session = request.app.state.sessionmaker()
     try:
+        if request.method not in _READ_METHODS:
+            begin_write(session)
         yield session
         session.commit()
     except BaseException:

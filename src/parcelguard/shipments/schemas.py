@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from parcelguard.shipments.service import Task
 
@@ -27,3 +27,77 @@ class AssignmentOut(BaseModel):
     task: Task
     opened_at: datetime
     closed_at: datetime | None
+
+
+# -- intake ---------------------------------------------------------------------------------------
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = Field(default=None, max_length=32, description="Document type; detected from the number "
+                             "when left out (see docs/intake.md).", examples=["resident_id"])
+    number: str = Field(max_length=40)
+    name: str = Field(max_length=64, description="The name on the document.")
+
+
+class SenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document: DocumentIn
+    phone: str = Field(max_length=32)
+    address: str = Field(max_length=200)
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    province: str = Field(max_length=32)
+    city: str = Field(max_length=32)
+    district: str = Field(max_length=32)
+    detail: str = Field(max_length=200)
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=64)
+    phone: str = Field(max_length=32)
+    address: AddressIn
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(max_length=200)
+    category: str = Field(pattern=r"^[a-z][a-z_]{0,31}$", examples=["clothing"])
+    quantity: int = Field(ge=1, le=10_000)
+    declared_value_cents: int = Field(default=0, ge=0, le=10**11)
+
+
+class IntakeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: SenderIn
+    recipient: RecipientIn
+    items: list[ItemIn] = Field(min_length=1, max_length=100)
+    destination_station_id: uuid.UUID | None = None
+
+
+class MaskedSenderOut(BaseModel):
+    name: str = Field(description="Masked: the surname only.")
+    document_type: str
+    document: str = Field(description="Masked document number.")
+
+
+class MaskedRecipientOut(BaseModel):
+    name: str = Field(description="Masked: the surname only.")
+    province: str
+    city: str
+    district: str
+
+
+class IntakeOut(BaseModel):
+    id: uuid.UUID
+    waybill_no: str
+    sender: MaskedSenderOut
+    recipient: MaskedRecipientOut

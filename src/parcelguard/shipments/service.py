@@ -6,6 +6,7 @@ the gate. Knows nothing of HTTP, and never decrypts: plaintext comes out only th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -19,7 +20,7 @@ from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
-from parcelguard.shipments.models import Assignment, Shipment
+from parcelguard.shipments.models import Assignment, Shipment, ShipmentItem
 from parcelguard.waybills.masking import mask_name
 
 MAX_FIELD_CHARS = 500
@@ -51,9 +52,28 @@ def aad(shipment_id: uuid.UUID, field: str) -> Aad:
     return Aad(Shipment.__tablename__, field, shipment_id)
 
 
+@dataclass(frozen=True)
+class Item:
+    description: str
+    category: str
+    quantity: int
+    declared_value_cents: int = 0
+
+
+@dataclass(frozen=True)
+class Region:
+    """Province, city and district: in clear on the shipment, since sorting needs them."""
+
+    province: str = ""
+    city: str = ""
+    district: str = ""
+
+
 def create(
     *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, origin_station_id: uuid.UUID,
     parties: Parties, destination_station_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
+    waybill_no: str | None = None, taken_in_by: uuid.UUID | None = None, sender_kind: str = "walk_in",
+    recipient_region: Region = Region(), items: Sequence[Item] = (),
 ) -> Shipment:
     accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=origin_station_id)
     if destination_station_id is not None:
@@ -77,8 +97,20 @@ def create(
     shipment = Shipment(id=shipment_id, carrier_id=carrier_id, origin_station_id=origin_station_id,
                         destination_station_id=destination_station_id, customer_id=customer_id,
                         sender_name_masked=mask_name(parties.sender_name),
-                        recipient_name_masked=mask_name(parties.recipient_name), **encrypted)
+                        recipient_name_masked=mask_name(parties.recipient_name), waybill_no=waybill_no,
+                        taken_in_by=taken_in_by, sender_kind=sender_kind,
+                        recipient_province=recipient_region.province, recipient_city=recipient_region.city,
+                        recipient_district=recipient_region.district, **encrypted)
     db_session.add(shipment)
+    for item in items:
+        item_id = uuid.uuid4()
+        db_session.add(ShipmentItem(
+            id=item_id, shipment_id=shipment_id, category=item.category, quantity=item.quantity,
+            declared_value_cents=item.declared_value_cents,
+            description=keyring.encrypt(db_session=db_session, carrier_id=carrier_id, plaintext=item.description,
+                                        aad=Aad(ShipmentItem.__tablename__, "description", item_id),
+                                        data_class="waybill"),
+        ))
     db_session.flush()
     return shipment
 

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.keyring = Keyring(settings.load_root_key())
+    app.state.regulator_public_key = _regulator_key(settings)
     app.state.authenticator = accounts_service.authenticate
     app.state.actor_cache = ActorCache(settings.auth_cache_seconds)
     app.state.head_revision = db.head_revision()
@@ -72,6 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(shipments_router)
     app.include_router(api)
     return app
+
+
+def _regulator_key(settings: Settings) -> bytes | None:
+    """None when none is configured (development without `parcelguard init`): intake answers 503 then.
+    Production refuses to start without one (`Settings.production_problems`)."""
+    try:
+        return settings.load_regulator_public_key()
+    except ConfigError:
+        return None
 
 
 async def _sign_heads_periodically(app: FastAPI) -> None:

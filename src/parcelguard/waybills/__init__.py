@@ -1,0 +1,1 @@
+"""Waybills (运单): their numbers, masking policies and labels."""

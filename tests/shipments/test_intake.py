@@ -1,0 +1,169 @@
+"""Real-name intake on both engines and over HTTP: the document is sealed for the regulator, the
+carrier keeps masked views, blind indexes and ciphertexts only, and nothing reaches the terminal."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from parcelguard.audit.models import Alert
+from parcelguard.core import db
+from parcelguard.core.auth import Actor, Role
+from parcelguard.core.errors import Forbidden, Invalid
+from parcelguard.crypto import sealing
+from parcelguard.identity import service as identity
+from parcelguard.identity.models import RealNameRecord
+from parcelguard.regulator.models import OutboxEntry
+from parcelguard.shipments import flows, service
+from parcelguard.shipments.models import Shipment, ShipmentItem
+from parcelguard.waybills import numbers
+from tests.servers import TEST_REGULATOR_PRIVATE, TEST_REGULATOR_PUBLIC, LiveServer
+from tests.tenants import Tenant
+
+# The GB 11643-1999 sample number (valid check character X) and phones no one uses in tests elsewhere.
+ID_NUMBER = "11010519491231002X"
+SENDER_PHONE, RECIPIENT_PHONE = "13911112222", "+86 137 3333 4444"
+CANARIES = [ID_NUMBER, "11010519491231002", "13911112222", "8613911112222", "13733334444", "欧阳寄件人",
+            "司马收件人", "收件大道9号", "羽绒服"]
+
+
+def request(**changes: object) -> flows.IntakeRequest:
+    base = {
+        "sender_document": flows.SenderDocument(doc_type="resident_id", number=ID_NUMBER, name="欧阳寄件人"),
+        "sender_phone": SENDER_PHONE, "sender_address": "北京市朝阳区寄件路1号",
+        "recipient_name": "司马收件人", "recipient_phone": RECIPIENT_PHONE,
+        "recipient_region": service.Region("上海市", "上海市", "浦东新区"), "recipient_detail": "收件大道9号 1202室",
+        "items": [service.Item(description="羽绒服", category="clothing", quantity=1, declared_value_cents=59900)],
+    }
+    return flows.IntakeRequest(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def courier_on_terminal(tenant: Tenant) -> Actor:
+    actor = tenant.actor(Role.COURIER)
+    return Actor(**{**{s: getattr(actor, s) for s in actor.__slots__}, "terminal_id": uuid.uuid4()})
+
+
+def take_in(engine: Engine, keyring, actor: Actor, req: flows.IntakeRequest) -> flows.Intake:  # type: ignore[no-untyped-def]
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        return flows.take_in(db_session=s, keyring=keyring, actor=actor, request=req,
+                             regulator_public_key=TEST_REGULATOR_PUBLIC)
+
+
+def counts(engine: Engine, carrier: uuid.UUID) -> tuple[int, ...]:
+    with engine.connect() as conn:
+        return tuple(conn.scalar(select(func.count()).select_from(t).where(t.carrier_id == carrier)) or 0
+                     for t in (Shipment, RealNameRecord, OutboxEntry))
+
+
+def test_intake_seals_the_document_for_the_regulator_and_keeps_only_masked_views(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    courier = courier_on_terminal(tenant)
+    intake = take_in(engine, keyring, courier, request())
+    assert numbers.check(intake.waybill_no).ok and intake.waybill_no.startswith(tenant.prefix)
+    assert (intake.sender_name_masked, intake.sender_doc_masked, intake.recipient_name_masked) == (
+        "欧阳***", "1101**********002X", "司马***")
+    with engine.connect() as conn:
+        record = conn.execute(select(RealNameRecord).where(RealNameRecord.shipment_id == intake.shipment_id)).one()
+        outbox = conn.execute(select(OutboxEntry).where(OutboxEntry.record_id == record.id)).one()
+        shipment = conn.execute(select(Shipment).where(Shipment.id == intake.shipment_id)).one()
+        items = conn.execute(select(ShipmentItem).where(ShipmentItem.shipment_id == intake.shipment_id)).all()
+    assert outbox.delivered_at is None and shipment.taken_in_by == courier.user_id
+    assert (shipment.recipient_province, shipment.recipient_district) == ("上海市", "浦东新区")
+    # Only the regulator's key opens the record, and only as this carrier's record.
+    opened = json.loads(sealing.open_sealed(TEST_REGULATOR_PRIVATE, record.sealed,
+                                            identity.seal_context(tenant.carrier_id, record.id)))
+    assert opened == {"doc_type": "resident_id", "doc_number": ID_NUMBER, "name": "欧阳寄件人"}
+    with pytest.raises(Exception):  # noqa: B017  (DecryptionFailed: any other context fails)
+        sealing.open_sealed(TEST_REGULATOR_PRIVATE, record.sealed, identity.seal_context(uuid.uuid4(), record.id))
+    # Nothing the carrier stored holds a canary in clear.
+    stored = repr([tuple(record), tuple(outbox), tuple(shipment), [tuple(i) for i in items]])
+    assert not [c for c in CANARIES if c in stored or c.encode().hex() in stored]
+    # The same document gives the same blind index: matching works without the number.
+    second = take_in(engine, keyring, courier, request())
+    with engine.connect() as conn:
+        indexes = conn.execute(select(RealNameRecord.blind_index).where(
+            RealNameRecord.shipment_id.in_([intake.shipment_id, second.shipment_id]))).scalars().all()
+    assert len(set(indexes)) == 1 and second.waybill_no != intake.waybill_no
+
+
+def test_every_bad_field_gets_its_own_code_and_nothing_is_written(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    courier = courier_on_terminal(tenant)
+    bad = request(
+        sender_document=flows.SenderDocument(doc_type="resident_id", number="110105194912310021", name=" "),
+        sender_phone="12", recipient_phone="call me",
+        recipient_region=service.Region("上海市", "", "浦东新区"), items=[],
+    )
+    with pytest.raises(Invalid) as caught:
+        take_in(engine, keyring, courier, bad)
+    got = {(e.pointer, e.code) for e in caught.value.errors}
+    assert got == {("/sender/document/number", "id_check_digit"), ("/sender/phone", "phone_invalid"),
+                   ("/recipient/phone", "phone_invalid"), ("/sender/document/name", "field_length"),
+                   ("/recipient/address/city", "field_length"), ("/items", "items_empty")}
+    assert not any("110105194912310021" in e.detail for e in caught.value.errors)
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
+
+
+def test_only_a_courier_on_a_terminal_takes_parcels_in(engine: Engine, keyring, tenant: Tenant) -> None:  # type: ignore[no-untyped-def]
+    for actor, code in ((tenant.actor(Role.COURIER), "terminal_required"),
+                        (tenant.actor(Role.STATION_MANAGER), "role_not_allowed")):
+        with pytest.raises(Forbidden) as caught:
+            take_in(engine, keyring, actor, request())
+        assert caught.value.code == code
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
+
+
+def test_a_courier_entering_their_own_document_raises_an_alert(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    courier = courier_on_terminal(tenant)
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        identity.register_staff_document(db_session=s, keyring=keyring, actor=tenant.actor(Role.STATION_MANAGER),
+                                         user_id=courier.user_id, doc_type="resident_id", number=ID_NUMBER)
+    intake = take_in(engine, keyring, courier, request())
+    assert intake.alerts == ["courier_own_id"]
+    with engine.connect() as conn:
+        alert = conn.execute(select(Alert).where(Alert.carrier_id == tenant.carrier_id)).one()
+    assert alert.kind == "courier_own_id" and alert.actor_id == courier.user_id
+    assert alert.detail["shipment_id"] == str(intake.shipment_id)
+    # A colleague entering the same document is not that cheat.
+    colleague = Actor(**{**{s: getattr(courier, s) for s in courier.__slots__},
+                         "user_id": tenant.actor(Role.COURIER, n=1).user_id})
+    assert take_in(engine, keyring, colleague, request()).alerts == []
+
+
+def test_the_terminal_never_sees_a_document_number_or_a_phone(
+    http: httpx.Client, server: LiveServer, tenant: Tenant
+) -> None:
+    manager = tenant.login(http, Role.STATION_MANAGER)
+    terminal = http.post("/api/v1/terminals", headers=manager, json={"serial": f"PDA-{uuid.uuid4().hex[:8]}",
+                                                                      "label": "handheld"}).json()["id"]
+    courier = tenant.login(http, Role.COURIER, terminal_id=terminal)
+    body = {
+        "sender": {"document": {"type": "resident_id", "number": ID_NUMBER, "name": "欧阳寄件人"},
+                   "phone": SENDER_PHONE, "address": "北京市朝阳区寄件路1号"},
+        "recipient": {"name": "司马收件人", "phone": RECIPIENT_PHONE,
+                      "address": {"province": "上海市", "city": "上海市", "district": "浦东新区",
+                                  "detail": "收件大道9号 1202室"}},
+        "items": [{"description": "羽绒服", "category": "clothing", "quantity": 1}],
+    }
+    responses = [http.post("/api/v1/shipments", json=body, headers=courier)]
+    assert responses[0].status_code == 201, responses[0].text
+    got = responses[0].json()
+    assert got["sender"] == {"name": "欧阳***", "document_type": "resident_id", "document": "1101**********002X"}
+    assert got["recipient"]["name"] == "司马***"
+    bad = {**body, "sender": {**body["sender"], "document": {**body["sender"]["document"],
+                                                             "number": ID_NUMBER[:-1] + "1"}}}
+    responses.append(http.post("/api/v1/shipments", json=bad, headers=courier))
+    assert responses[-1].status_code == 422 and responses[-1].json()["errors"][0]["code"] == "id_check_digit"
+    responses.append(http.post("/api/v1/shipments", json={**body, "items": "羽绒服"}, headers=courier))
+    assert responses[-1].status_code == 422
+    responses.append(http.get("/api/v1/assignments", headers=courier))
+    seen = "".join(r.text + json.dumps(dict(r.headers)) for r in responses) + server.log_text()
+    assert not [c for c in CANARIES if c in seen]
