@@ -56,6 +56,7 @@ GOALS = {
     "audit_inclusion_proof_1m_pg_p50_ms": Goal("value", "<=", 2),
     "audit_inclusion_proof_1m_sqlite_p50_ms": Goal("value", "<=", 2),
     "audit_verify_inclusion_1m_p50_ms": Goal("value", "<=", 0.2),
+    "intake_batch_pg": Goal("value", ">=", 3_000),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,6 +99,25 @@ def begin_write(session: Session) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def bulk_insert(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows of one table in the session's transaction: by COPY on PostgreSQL (executemany
+    sends one INSERT per row and costs several times as much), by executemany on SQLite. Every row has
+    the same keys; no Python-side column default applies, so give every column that needs a value."""
+    if not rows:
+        return
+    table = getattr(table, "__table__", table)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    driver = connection.connection.driver_connection  # psycopg: the same connection, the same transaction
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

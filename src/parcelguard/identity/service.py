@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
 from parcelguard.audit import service as audit
+from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Invalid, NotFound
@@ -62,54 +64,83 @@ def seal_context(carrier_id: uuid.UUID, record_id: uuid.UUID) -> bytes:
     return f"{SEAL_CONTEXT}|{carrier_id}|{record_id}".encode()
 
 
-def record_sender(
-    *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, shipment_id: uuid.UUID,
-    document: CheckedDocument, name: str, regulator_public_key: bytes,
+@dataclass(frozen=True)
+class SenderRecord:
+    """What the carrier keeps of one sender's identity (the row of `RealNameRecord` minus the seal)."""
+
+    id: uuid.UUID
+    shipment_id: uuid.UUID
+    doc_type: str
+    doc_masked: str
+    name_masked: str
+    blind_index: bytes
+
+
+def record_senders(
+    *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+    senders: Sequence[tuple[uuid.UUID, CheckedDocument, str]], regulator_public_key: bytes,
     sealer: sealing.SealingSession | None = None,
-) -> RealNameRecord:
-    """Seal `{doc_type, doc_number, name}` to the regulator, keep the masked view and blind index, and
-    queue the record for upload, in the caller's transaction."""
-    record_id = uuid.uuid4()
-    payload = json.dumps({"doc_type": document.doc_type, "doc_number": document.number, "name": name.strip()},
-                         sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    sealer = sealer or sealing.SealingSession(regulator_public_key, max_records=1)
-    record = RealNameRecord(
-        id=record_id, carrier_id=carrier_id, shipment_id=shipment_id, doc_type=document.doc_type,
-        doc_masked=document.masked, name_masked=mask_name(name),
-        blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier_id, document=document),
-        sealed=sealer.seal(payload, seal_context(carrier_id, record_id)),
-    )
-    db_session.add(record)
-    db_session.flush()  # the outbox row refers to it
-    db_session.add(OutboxEntry(carrier_id=carrier_id, record_id=record_id))
-    db_session.flush()
-    return record
+) -> list[SenderRecord]:
+    """For each (shipment id, document, name): seal `{doc_type, doc_number, name}` to the regulator,
+    keep the masked view and blind index, and queue the record for upload; bulk, in the caller's
+    transaction."""
+    sealer = sealer or sealing.SealingSession(regulator_public_key, max_records=max(len(senders), 1))
+    moment = now()
+    records, rows, outbox = [], [], []
+    for shipment_id, document, name in senders:
+        record = SenderRecord(
+            id=uuid.uuid4(), shipment_id=shipment_id, doc_type=document.doc_type, doc_masked=document.masked,
+            name_masked=mask_name(name),
+            blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
+                                    document=document),
+        )
+        payload = json.dumps({"doc_type": document.doc_type, "doc_number": document.number, "name": name.strip()},
+                             sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        records.append(record)
+        rows.append({"id": record.id, "carrier_id": carrier_id, "shipment_id": shipment_id,
+                     "doc_type": record.doc_type, "doc_masked": record.doc_masked, "name_masked": record.name_masked,
+                     "blind_index": record.blind_index, "created_at": moment,
+                     "sealed": sealer.seal(payload, seal_context(carrier_id, record.id))})
+        outbox.append({"carrier_id": carrier_id, "record_id": record.id, "created_at": moment, "attempts": 0})
+    db.bulk_insert(db_session, RealNameRecord, rows)
+    db.bulk_insert(db_session, OutboxEntry, outbox)
+    return records
 
 
-def check_sender(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, record: RealNameRecord,
-                 request_id: str | None = None) -> list[str]:
-    """Raise the alerts this intake deserves; answers their kinds. A courier who enters their own
-    document as the sender's (`courier_own_id`), and one document behind an unusual number of parcels
-    in a day (`document_overused`)."""
-    raised = []
-    own = db_session.scalar(select(StaffDocument.user_id).where(
-        StaffDocument.carrier_id == carrier_id, StaffDocument.blind_index == record.blind_index))
-    if own is not None and own == actor.user_id:
-        audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="courier_own_id",
-                          dedupe_key=f"courier_own_id:{record.id}", actor_id=actor.user_id,
-                          detail={"shipment_id": str(record.shipment_id), "station_id": str(actor.station_id),
-                                  "request_id": request_id})
-        raised.append("courier_own_id")
-    since = now() - timedelta(days=1)
-    used = db_session.scalar(select(func.count()).select_from(RealNameRecord).where(
-        RealNameRecord.carrier_id == carrier_id, RealNameRecord.blind_index == record.blind_index,
-        RealNameRecord.created_at >= since)) or 0
-    if used > DOCUMENT_DAILY_ALERT:
-        audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="document_overused",
-                          dedupe_key=f"document_overused:{record.blind_index.hex()[:32]}:{now().date()}",
-                          actor_id=actor.user_id,
-                          detail={"parcels_in_24h": int(used), "latest_shipment_id": str(record.shipment_id)})
-        raised.append("document_overused")
+def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, records: Sequence[SenderRecord],
+                  request_id: str | None = None) -> dict[uuid.UUID, list[str]]:
+    """Raise the alerts these intakes deserve (two queries, whatever their number); answers the alert
+    kinds by record id. A courier who enters their own document as the sender's (`courier_own_id`), and
+    one document behind an unusual number of parcels in a day (`document_overused`)."""
+    raised: dict[uuid.UUID, list[str]] = {r.id: [] for r in records}
+    indexes = {r.blind_index for r in records}
+    if not indexes:
+        return raised
+    own = set(db_session.scalars(select(StaffDocument.blind_index).where(
+        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id == actor.user_id,
+        StaffDocument.blind_index.in_(indexes))))
+    for record in records:
+        if record.blind_index in own:
+            audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="courier_own_id",
+                              dedupe_key=f"courier_own_id:{record.id}", actor_id=actor.user_id,
+                              detail={"shipment_id": str(record.shipment_id), "station_id": str(actor.station_id),
+                                      "request_id": request_id})
+            raised[record.id].append("courier_own_id")
+    used = {index: count for index, count in db_session.execute(
+        select(RealNameRecord.blind_index, func.count()).where(
+            RealNameRecord.carrier_id == carrier_id, RealNameRecord.blind_index.in_(indexes),
+            RealNameRecord.created_at >= now() - timedelta(days=1))
+        .group_by(RealNameRecord.blind_index))}
+    alerted: set[bytes] = set()
+    for record in records:
+        count = used.get(record.blind_index, 0)
+        if count > DOCUMENT_DAILY_ALERT and record.blind_index not in alerted:
+            alerted.add(record.blind_index)  # one alert a day per document: the rest would be no-ops
+            audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="document_overused",
+                              dedupe_key=f"document_overused:{record.blind_index.hex()[:32]}:{now().date()}",
+                              actor_id=actor.user_id,
+                              detail={"parcels_in_24h": int(count), "latest_shipment_id": str(record.shipment_id)})
+            raised[record.id].append("document_overused")
     return raised
 
 

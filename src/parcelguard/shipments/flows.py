@@ -4,6 +4,7 @@ demo shipments for `parcelguard init --demo` (plainly fictitious people, so the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from parcelguard.identity import service as identity_service
 from parcelguard.shipments import service
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import service as waybill_service
+from parcelguard.waybills.masking import mask_name
 
 # Names from no one's ID card; phone numbers in the 13800000xxx range the trade uses for examples.
 _DEMO_PARTIES = (
@@ -89,42 +91,64 @@ class Intake:
 def take_in(*, db_session: Session, keyring: Keyring, actor: Actor, request: IntakeRequest,
             regulator_public_key: bytes, sealer: sealing.SealingSession | None = None,
             request_id: str | None = None) -> Intake:
-    """Real-name intake in the caller's transaction: validate every field, then allocate the waybill
-    number, seal the sender's document for the regulator, keep only its masked view and blind index,
-    encrypt the contact fields, and write the shipment, its real-name record and the outbox row.
-    Any failure raises before the caller commits, so nothing is left behind."""
+    """One parcel (see `take_in_batch`); raises `Invalid` with every field's problem."""
+    [result] = take_in_batch(db_session=db_session, keyring=keyring, actor=actor, requests=[request],
+                             regulator_public_key=regulator_public_key, sealer=sealer, request_id=request_id)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, requests: Sequence[IntakeRequest],
+                  regulator_public_key: bytes, sealer: sealing.SealingSession | None = None,
+                  request_id: str | None = None) -> list[Intake | Invalid]:
+    """Real-name intake of many parcels in the caller's transaction; one answer per request, in order:
+    the `Intake`, or the `Invalid` with every problem of that parcel (a bad parcel does not sink the
+    good ones). For the good ones: allocate the waybill numbers, encrypt the contact fields, seal each
+    sender's document for the regulator under one sealing session, keep only masked views and blind
+    indexes, and write the shipments, their real-name records and outbox rows in bulk. Any failure past
+    validation raises, so the caller's rollback leaves nothing behind."""
     if actor.role != Role.COURIER or actor.carrier_id is None or actor.station_id is None:
         raise Forbidden("Only a courier takes parcels in.", code="role_not_allowed")
     if actor.terminal_id is None:
         raise Forbidden("Intake runs on a registered terminal: sign in with X-Terminal-Id.",
                         code="terminal_required")
-    document, sender_phone, recipient_phone = _validate(request)
-    carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
-    [waybill_no] = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
-                                            prefix=carrier.waybill_prefix)
-    region = request.recipient_region
-    parties = service.Parties(
-        sender_name=request.sender_document.name, sender_phone=sender_phone,
-        sender_address=request.sender_address, recipient_name=request.recipient_name,
-        recipient_phone=recipient_phone,
-        recipient_address=" ".join(p for p in (region.province, region.city, region.district,
-                                               request.recipient_detail.strip()) if p),
-    )
-    shipment = service.create(
-        db_session=db_session, keyring=keyring, carrier_id=carrier.id, origin_station_id=actor.station_id,
-        destination_station_id=request.destination_station_id, parties=parties, waybill_no=waybill_no,
-        taken_in_by=actor.user_id, recipient_region=region, items=request.items,
-    )
-    record = identity_service.record_sender(
-        db_session=db_session, keyring=keyring, carrier_id=carrier.id, shipment_id=shipment.id,
-        document=document, name=request.sender_document.name, regulator_public_key=regulator_public_key,
-        sealer=sealer,
-    )
-    alerts = identity_service.check_sender(db_session=db_session, carrier_id=carrier.id, actor=actor,
-                                           record=record, request_id=request_id)
-    return Intake(shipment_id=shipment.id, waybill_no=waybill_no, sender_name_masked=record.name_masked,
-                  sender_doc_type=record.doc_type, sender_doc_masked=record.doc_masked,
-                  recipient_name_masked=shipment.recipient_name_masked, recipient_region=region, alerts=alerts)
+    results: list[Intake | Invalid | None] = [None] * len(requests)
+    good = []
+    for i, request in enumerate(requests):
+        try:
+            good.append((i, request, *_validate(request)))
+        except Invalid as exc:
+            results[i] = exc
+    if good:
+        carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
+        numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
+                                           prefix=carrier.waybill_prefix, count=len(good))
+        specs = [service.NewShipment(
+            parties=service.Parties(
+                sender_name=r.sender_document.name, sender_phone=sender_phone, sender_address=r.sender_address,
+                recipient_name=r.recipient_name, recipient_phone=recipient_phone,
+                recipient_address=" ".join(p for p in (r.recipient_region.province, r.recipient_region.city,
+                                                       r.recipient_region.district, r.recipient_detail.strip()) if p),
+            ),
+            origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,
+            waybill_no=number, taken_in_by=actor.user_id, recipient_region=r.recipient_region, items=r.items,
+        ) for (_, r, _, sender_phone, recipient_phone), number in zip(good, numbers, strict=True)]
+        shipment_ids = service.create_many(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
+                                           shipments=specs)
+        records = identity_service.record_senders(
+            db_session=db_session, keyring=keyring, carrier_id=carrier.id, regulator_public_key=regulator_public_key,
+            sealer=sealer, senders=[(sid, document, r.sender_document.name)
+                                    for (_, r, document, _, _), sid in zip(good, shipment_ids, strict=True)],
+        )
+        alerts = identity_service.check_senders(db_session=db_session, carrier_id=carrier.id, actor=actor,
+                                                records=records, request_id=request_id)
+        for (i, r, *_), number, record in zip(good, numbers, records, strict=True):
+            results[i] = Intake(shipment_id=record.shipment_id, waybill_no=number,
+                                sender_name_masked=record.name_masked, sender_doc_type=record.doc_type,
+                                sender_doc_masked=record.doc_masked, recipient_name_masked=mask_name(r.recipient_name),
+                                recipient_region=r.recipient_region, alerts=alerts[record.id])
+    return [r for r in results if r is not None]
 
 
 def _validate(request: IntakeRequest):  # type: ignore[no-untyped-def]

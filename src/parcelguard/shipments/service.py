@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
+from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, Invalid, NotFound
@@ -69,50 +70,87 @@ class Region:
     district: str = ""
 
 
+@dataclass(frozen=True)
+class NewShipment:
+    parties: Parties
+    origin_station_id: uuid.UUID
+    destination_station_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    waybill_no: str | None = None
+    taken_in_by: uuid.UUID | None = None
+    sender_kind: str = "walk_in"
+    recipient_region: Region = Region()
+    items: Sequence[Item] = ()
+
+
 def create(
     *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, origin_station_id: uuid.UUID,
     parties: Parties, destination_station_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
     waybill_no: str | None = None, taken_in_by: uuid.UUID | None = None, sender_kind: str = "walk_in",
     recipient_region: Region = Region(), items: Sequence[Item] = (),
 ) -> Shipment:
-    accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=origin_station_id)
-    if destination_station_id is not None:
-        accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=destination_station_id)
-    if customer_id is not None:
+    """One shipment (see `create_many`)."""
+    [shipment_id] = create_many(db_session=db_session, keyring=keyring, carrier_id=carrier_id, shipments=[NewShipment(
+        parties=parties, origin_station_id=origin_station_id, destination_station_id=destination_station_id,
+        customer_id=customer_id, waybill_no=waybill_no, taken_in_by=taken_in_by, sender_kind=sender_kind,
+        recipient_region=recipient_region, items=items)])
+    shipment = db_session.get(Shipment, shipment_id)
+    assert shipment is not None
+    return shipment
+
+
+def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                shipments: Sequence[NewShipment]) -> list[uuid.UUID]:
+    """Store shipments with their personal fields and item descriptions encrypted (each bound to its row
+    and column) and their names masked, by bulk insert in the caller's transaction."""
+    stations = {s.origin_station_id for s in shipments} | {s.destination_station_id for s in shipments
+                                                           if s.destination_station_id is not None}
+    for station_id in stations:
+        accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=station_id)
+    for customer_id in {s.customer_id for s in shipments if s.customer_id is not None}:
         customer = accounts.get_user(db_session=db_session, carrier_id=carrier_id, user_id=customer_id)
         if customer.role != Role.ENTERPRISE:
             raise Invalid("A shipment's customer is an enterprise account.", code="customer_not_enterprise",
                           field="/customer_id")
-    for name in PERSONAL_FIELDS:
-        value = getattr(parties, name)
-        if not value.strip() or len(value) > MAX_FIELD_CHARS:
-            raise Invalid(f"{name} must hold 1 to {MAX_FIELD_CHARS} characters.", code="field_length",
-                          field=f"/{name}")
-    shipment_id = uuid.uuid4()
-    encrypted = {
-        name: keyring.encrypt(db_session=db_session, carrier_id=carrier_id, plaintext=getattr(parties, name).strip(),
-                              aad=aad(shipment_id, name), data_class="waybill")
-        for name in PERSONAL_FIELDS
-    }
-    shipment = Shipment(id=shipment_id, carrier_id=carrier_id, origin_station_id=origin_station_id,
-                        destination_station_id=destination_station_id, customer_id=customer_id,
-                        sender_name_masked=mask_name(parties.sender_name),
-                        recipient_name_masked=mask_name(parties.recipient_name), waybill_no=waybill_no,
-                        taken_in_by=taken_in_by, sender_kind=sender_kind,
-                        recipient_province=recipient_region.province, recipient_city=recipient_region.city,
-                        recipient_district=recipient_region.district, **encrypted)
-    db_session.add(shipment)
-    for item in items:
-        item_id = uuid.uuid4()
-        db_session.add(ShipmentItem(
-            id=item_id, shipment_id=shipment_id, category=item.category, quantity=item.quantity,
-            declared_value_cents=item.declared_value_cents,
-            description=keyring.encrypt(db_session=db_session, carrier_id=carrier_id, plaintext=item.description,
-                                        aad=Aad(ShipmentItem.__tablename__, "description", item_id),
-                                        data_class="waybill"),
-        ))
-    db_session.flush()
-    return shipment
+    moment = now()
+    rows, item_rows, ids = [], [], []
+    for spec in shipments:
+        for name in PERSONAL_FIELDS:
+            value = getattr(spec.parties, name)
+            if not value.strip() or len(value) > MAX_FIELD_CHARS:
+                raise Invalid(f"{name} must hold 1 to {MAX_FIELD_CHARS} characters.", code="field_length",
+                              field=f"/{name}")
+        shipment_id = uuid.uuid4()
+        ids.append(shipment_id)
+        row = {
+            "id": shipment_id, "carrier_id": carrier_id, "waybill_no": spec.waybill_no, "status": "accepted",
+            "sender_kind": spec.sender_kind, "taken_in_by": spec.taken_in_by,
+            "origin_station_id": spec.origin_station_id, "destination_station_id": spec.destination_station_id,
+            "customer_id": spec.customer_id, "created_at": moment,
+            "sender_name_masked": mask_name(spec.parties.sender_name),
+            "recipient_name_masked": mask_name(spec.parties.recipient_name),
+            "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
+            "recipient_district": spec.recipient_region.district,
+        }
+        for name in PERSONAL_FIELDS:
+            row[name] = keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
+                                        plaintext=getattr(spec.parties, name).strip(), aad=aad(shipment_id, name),
+                                        data_class="waybill")
+        rows.append(row)
+        for item in spec.items:
+            item_id = uuid.uuid4()
+            item_rows.append({
+                "id": item_id, "shipment_id": shipment_id, "category": item.category, "quantity": item.quantity,
+                "declared_value_cents": item.declared_value_cents,
+                "description": keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
+                                               plaintext=item.description,
+                                               aad=Aad(ShipmentItem.__tablename__, "description", item_id),
+                                               data_class="waybill"),
+            })
+    db_session.flush()  # keys the keyring made for this transaction go first
+    db.bulk_insert(db_session, Shipment, rows)
+    db.bulk_insert(db_session, ShipmentItem, item_rows)
+    return ids
 
 
 def get(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> Shipment:
