@@ -167,3 +167,19 @@ def test_the_terminal_never_sees_a_document_number_or_a_phone(
     responses.append(http.get("/api/v1/assignments", headers=courier))
     seen = "".join(r.text + json.dumps(dict(r.headers)) for r in responses) + server.log_text()
     assert not [c for c in CANARIES if c in seen]
+
+
+def test_a_batch_answers_each_parcel_and_a_bad_one_does_not_sink_the_good(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    courier = courier_on_terminal(tenant)
+    bad = request(recipient_phone="nope")
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        results = flows.take_in_batch(db_session=s, keyring=keyring, actor=courier,
+                                      requests=[request(), bad, request(recipient_name="上官收件")],
+                                      regulator_public_key=TEST_REGULATOR_PUBLIC)
+    assert [type(r).__name__ for r in results] == ["Intake", "Invalid", "Intake"]
+    assert [(e.pointer, e.code) for e in results[1].errors] == [("/recipient/phone", "phone_invalid")]
+    assert results[2].recipient_name_masked == "上官**"
+    assert len({results[0].waybill_no, results[2].waybill_no}) == 2
+    assert counts(engine, tenant.carrier_id) == (2, 2, 2)
