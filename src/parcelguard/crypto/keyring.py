@@ -312,6 +312,12 @@ class Keyring:
         pending.publish.append(lambda: self._signers.__setitem__((carrier_id, purpose), signer))
         return signer
 
+    def signing_key_owner(self, *, db_session: Session, key_id: int) -> tuple[uuid.UUID, str, bytes] | None:
+        """(carrier, purpose, public key) of a signing key, by its id: how a token names its issuer."""
+        row = db_session.execute(select(SigningKey.carrier_id, SigningKey.purpose, SigningKey.public_key)
+                                 .where(SigningKey.id == key_id)).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     def public_keys(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> dict[int, bytes]:
         """Every public key the carrier has used for `purpose`, by key id (to verify old signatures)."""
         rows = db_session.execute(select(SigningKey.id, SigningKey.public_key)

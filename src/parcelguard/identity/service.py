@@ -19,8 +19,8 @@ from parcelguard.audit import service as audit
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Invalid, NotFound
-from parcelguard.crypto import sealing
+from parcelguard.core.errors import Forbidden, Invalid, NotFound
+from parcelguard.crypto import sealing, tokens
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import BlindIndex
 from parcelguard.identity import documents
@@ -164,3 +164,59 @@ def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Act
     else:
         row.blind_index, row.registered_at = index, now()
     db_session.flush()
+
+
+# -- courier QR: the public can tell a genuine courier from a fake one -----------------------------
+
+COURIER_TOKEN_PURPOSE = "token:courier"
+
+
+@dataclass(frozen=True)
+class CourierToken:
+    token: str
+    expires_at: int  # POSIX seconds
+
+
+def courier_token(*, db_session: Session, keyring: Keyring, actor: Actor) -> CourierToken:
+    """A short-lived signed token for the courier's QR code: it names the courier's account, nothing else."""
+    if actor.role != Role.COURIER or actor.carrier_id is None:
+        raise Forbidden("Only a courier shows a courier QR code.", code="role_not_allowed")
+    signer = keyring.signing_key(db_session=db_session, carrier_id=actor.carrier_id, purpose=COURIER_TOKEN_PURPOSE)
+    token = tokens.issue(signer, kind="courier", subject=actor.user_id)
+    return CourierToken(token=token, expires_at=tokens.verify(token, {signer.key_id: signer.public_key},
+                                                              kind="courier").expires_at)
+
+
+@dataclass(frozen=True)
+class CourierCheck:
+    """The public answer, the same shape whether or not the courier is genuine."""
+
+    genuine: bool
+    reason: str | None = None
+    carrier: str | None = None
+    station: str | None = None
+    courier: str | None = None  # masked name
+    status: str | None = None  # active | inactive
+
+
+def verify_courier(*, db_session: Session, keyring: Keyring, token: str) -> CourierCheck:
+    try:
+        owner = keyring.signing_key_owner(db_session=db_session, key_id=tokens.key_id_of(token))
+        if owner is None or owner[1] != COURIER_TOKEN_PURPOSE:
+            raise tokens.TokenInvalid("token_signature")
+        carrier_id, _, public = owner
+        verified = tokens.verify(token, {tokens.key_id_of(token): public}, kind="courier")
+    except tokens.TokenInvalid as exc:
+        return CourierCheck(genuine=False, reason=exc.reason)
+    try:
+        user = accounts.get_user(db_session=db_session, carrier_id=carrier_id, user_id=verified.subject_uuid)
+    except NotFound:
+        return CourierCheck(genuine=False, reason="courier_unknown")
+    carrier = accounts.get_carrier(db_session=db_session, carrier_id=carrier_id)
+    station = (accounts.get_station(db_session=db_session, carrier_id=carrier_id, station_id=user.station_id)
+               if user.station_id else None)
+    if user.role != Role.COURIER:
+        return CourierCheck(genuine=False, reason="courier_unknown")
+    return CourierCheck(genuine=user.active, reason=None if user.active else "courier_inactive", carrier=carrier.name,
+                        station=station.name if station else None, courier=mask_name(user.display_name),
+                        status="active" if user.active else "inactive")
