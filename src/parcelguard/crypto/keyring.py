@@ -166,6 +166,14 @@ class Keyring:
             raise KeyUnavailable(envelope.key_id_of(ciphertext))
         return entry[1](ciphertext, aad)
 
+    def rebind(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes, aad: Aad, to: Aad,
+               data_class: str = "default") -> Encrypted:
+        """The same plaintext bound to another (table, column, row), without handing it to the caller:
+        a field moves from one row to another (a sender's registration to a shipment) unread."""
+        return self.encrypt(db_session=db_session, carrier_id=carrier_id, aad=to, data_class=data_class,
+                            plaintext=self.decrypt(db_session=db_session, carrier_id=carrier_id,
+                                                   ciphertext=ciphertext, aad=aad))
+
     def _current_data_key(
         self, db_session: Session, carrier_id: uuid.UUID, data_class: str
     ) -> tuple[int, Sealer, float, bytes]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
+from parcelguard.core.errors import ServiceUnavailable
 from parcelguard.identity import service
-from parcelguard.identity.schemas import CourierCheckOut, CourierTokenOut
+from parcelguard.identity.schemas import (
+    CourierCheckOut,
+    CourierTokenOut,
+    RealNameTokenOut,
+    RefreshIn,
+    RegistrationIn,
+)
 
 router = APIRouter(tags=["couriers"])
 Courier = Annotated[Actor, require(Role.COURIER)]
@@ -29,3 +37,29 @@ def verify_courier(request: Request, db_session: SessionDep,
     check = service.verify_courier(db_session=db_session, keyring=request.app.state.keyring, token=token)
     return CourierCheckOut(genuine=check.genuine, reason=check.reason, carrier=check.carrier, station=check.station,
                            courier=check.courier, status=check.status)
+
+
+@router.post("/public/carriers/{carrier}/realname", response_model=RealNameTokenOut, status_code=201,
+             tags=["real-name QR"], summary="A sender registers once and gets a real-name QR token (public)")
+def register_sender(carrier: str, body: RegistrationIn, request: Request, db_session: SessionDep) -> RealNameTokenOut:
+    """The document is checked and sealed for the regulator at once; the carrier keeps a masked view. The
+    token (10 minutes) goes in a QR code the courier scans at pickup; `refresh_secret` fetches new ones."""
+    key = request.app.state.regulator_public_key
+    if key is None:
+        raise ServiceUnavailable("Registration is off: no regulator public key is configured.",
+                                 code="regulator_key_missing")
+    issued = service.register_sender(db_session=db_session, keyring=request.app.state.keyring, carrier_slug=carrier,
+                                     doc_type=body.document.type, number=body.document.number,
+                                     name=body.document.name, phone=body.phone, regulator_public_key=key)
+    return RealNameTokenOut(registration_id=issued.registration_id, token=issued.token,
+                            expires_at=issued.expires_at, refresh_secret=issued.refresh_secret)
+
+
+@router.post("/public/carriers/{carrier}/realname/{registration_id}/token", response_model=RealNameTokenOut,
+             tags=["real-name QR"], summary="A fresh real-name QR token (public; needs the refresh secret)")
+def refresh_token(carrier: str, registration_id: uuid.UUID, body: RefreshIn, request: Request,
+                  db_session: SessionDep) -> RealNameTokenOut:
+    issued = service.refresh_realname_token(db_session=db_session, keyring=request.app.state.keyring,
+                                            carrier_slug=carrier, registration_id=registration_id,
+                                            secret=body.refresh_secret)
+    return RealNameTokenOut(registration_id=issued.registration_id, token=issued.token, expires_at=issued.expires_at)

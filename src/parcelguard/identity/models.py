@@ -30,8 +30,32 @@ class RealNameRecord(Base):
     name_masked: Mapped[str] = mapped_column(String(64))
     blind_index: Mapped[bytes] = mapped_column(LargeBinary(32))
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # gone once the regulator's receipt names it
+    # The associated data the seal is bound to: the record's own, or the sender registration's whose
+    # sealed document it carries (a real-name QR intake).
+    seal_context: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=now)
     receipt_at: Mapped[datetime | None]
+
+
+class SenderRegistration(Base):
+    """A sender who registered once (real-name QR, like the public 安易递 app). The document is sealed
+    to the regulator here as for a parcel; name and phone are encrypted under the carrier's keys and
+    move to each shipment unread (`Keyring.rebind`). The QR carries a signed token naming this row."""
+
+    __tablename__ = "realname_registrations"
+    __table_args__ = (Index(None, "carrier_id", "blind_index"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    doc_type: Mapped[str] = mapped_column(String(32))
+    doc_masked: Mapped[str] = mapped_column(String(40))
+    name_masked: Mapped[str] = mapped_column(String(64))
+    blind_index: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
+    phone: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
+    refresh_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of the sender's refresh secret
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class StaffDocument(Base):

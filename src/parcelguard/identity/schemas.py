@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CourierTokenOut(BaseModel):
@@ -18,3 +20,32 @@ class CourierCheckOut(BaseModel):
     station: str | None
     courier: str | None = Field(description="The courier's name, masked (surname only).")
     status: str | None
+
+
+class RegistrationDocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = Field(default=None, max_length=32, examples=["resident_id"])
+    number: str = Field(max_length=40)
+    name: str = Field(max_length=64)
+
+
+class RegistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document: RegistrationDocumentIn
+    phone: str = Field(max_length=32)
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_secret: str = Field(max_length=100)
+
+
+class RealNameTokenOut(BaseModel):
+    registration_id: uuid.UUID
+    token: str = Field(description="Show it as a QR code; valid 10 minutes; no personal data in it.")
+    expires_at: int
+    refresh_secret: str | None = Field(default=None, description="Given once, at registration: keep it to "
+                                                                 "fetch fresh tokens.")

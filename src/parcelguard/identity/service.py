@@ -5,7 +5,10 @@ against. Knows nothing of HTTP. Nothing here can open a sealed record: the carri
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +22,13 @@ from parcelguard.audit import service as audit
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Forbidden, Invalid, NotFound
+from parcelguard.core.errors import FieldError, Forbidden, Invalid, NotFound
 from parcelguard.crypto import sealing, tokens
+from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
-from parcelguard.crypto.types import BlindIndex
+from parcelguard.crypto.types import Aad, BlindIndex
 from parcelguard.identity import documents
-from parcelguard.identity.models import RealNameRecord, StaffDocument
+from parcelguard.identity.models import RealNameRecord, SenderRegistration, StaffDocument
 from parcelguard.regulator.models import OutboxEntry
 from parcelguard.waybills.masking import mask_name
 
@@ -64,6 +68,16 @@ def seal_context(carrier_id: uuid.UUID, record_id: uuid.UUID) -> bytes:
     return f"{SEAL_CONTEXT}|{carrier_id}|{record_id}".encode()
 
 
+def registration_context(carrier_id: uuid.UUID, registration_id: uuid.UUID) -> bytes:
+    """The associated data of a sender registration's seal (carried by each of its parcels' records)."""
+    return f"{SEAL_CONTEXT}|{carrier_id}|registration:{registration_id}".encode()
+
+
+def _sealed_payload(document: CheckedDocument, name: str) -> bytes:
+    return json.dumps({"doc_type": document.doc_type, "doc_number": document.number, "name": name.strip()},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 @dataclass(frozen=True)
 class SenderRecord:
     """What the carrier keeps of one sender's identity (the row of `RealNameRecord` minus the seal)."""
@@ -76,31 +90,47 @@ class SenderRecord:
     blind_index: bytes
 
 
+@dataclass(frozen=True)
+class TypedSender:
+    """A sender whose document the courier entered at pickup."""
+
+    document: CheckedDocument
+    name: str
+
+
 def record_senders(
     *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
-    senders: Sequence[tuple[uuid.UUID, CheckedDocument, str]], regulator_public_key: bytes,
+    senders: Sequence[tuple[uuid.UUID, TypedSender | SenderRegistration]], regulator_public_key: bytes,
     sealer: sealing.SealingSession | None = None,
 ) -> list[SenderRecord]:
-    """For each (shipment id, document, name): seal `{doc_type, doc_number, name}` to the regulator,
-    keep the masked view and blind index, and queue the record for upload; bulk, in the caller's
-    transaction."""
+    """For each (shipment id, sender): seal `{doc_type, doc_number, name}` to the regulator (a registered
+    sender's record carries the seal made at registration), keep the masked view and blind index, and
+    queue the record for upload; bulk, in the caller's transaction."""
     sealer = sealer or sealing.SealingSession(regulator_public_key, max_records=max(len(senders), 1))
     moment = now()
     records, rows, outbox = [], [], []
-    for shipment_id, document, name in senders:
-        record = SenderRecord(
-            id=uuid.uuid4(), shipment_id=shipment_id, doc_type=document.doc_type, doc_masked=document.masked,
-            name_masked=mask_name(name),
-            blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
-                                    document=document),
-        )
-        payload = json.dumps({"doc_type": document.doc_type, "doc_number": document.number, "name": name.strip()},
-                             sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    for shipment_id, sender in senders:
+        record_id = uuid.uuid4()
+        if isinstance(sender, SenderRegistration):
+            record = SenderRecord(id=record_id, shipment_id=shipment_id, doc_type=sender.doc_type,
+                                  doc_masked=sender.doc_masked, name_masked=sender.name_masked,
+                                  blind_index=sender.blind_index)
+            sealed, context = sender.sealed, registration_context(carrier_id, sender.id)
+        else:
+            document = sender.document
+            record = SenderRecord(
+                id=record_id, shipment_id=shipment_id, doc_type=document.doc_type, doc_masked=document.masked,
+                name_masked=mask_name(sender.name),
+                blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
+                                        document=document),
+            )
+            context = seal_context(carrier_id, record_id)
+            sealed = sealer.seal(_sealed_payload(document, sender.name), context)
         records.append(record)
         rows.append({"id": record.id, "carrier_id": carrier_id, "shipment_id": shipment_id,
                      "doc_type": record.doc_type, "doc_masked": record.doc_masked, "name_masked": record.name_masked,
-                     "blind_index": record.blind_index, "created_at": moment,
-                     "sealed": sealer.seal(payload, seal_context(carrier_id, record.id))})
+                     "blind_index": record.blind_index, "created_at": moment, "sealed": sealed,
+                     "seal_context": context.decode()})
         outbox.append({"carrier_id": carrier_id, "record_id": record.id, "created_at": moment, "attempts": 0})
     db.bulk_insert(db_session, RealNameRecord, rows)
     db.bulk_insert(db_session, OutboxEntry, outbox)
@@ -220,3 +250,102 @@ def verify_courier(*, db_session: Session, keyring: Keyring, token: str) -> Cour
     return CourierCheck(genuine=user.active, reason=None if user.active else "courier_inactive", carrier=carrier.name,
                         station=station.name if station else None, courier=mask_name(user.display_name),
                         status="active" if user.active else "inactive")
+
+
+# -- real-name QR: a sender registers once and shows a signed, short-lived token ------------------
+
+REALNAME_TOKEN_PURPOSE = "token:realname"
+
+
+@dataclass(frozen=True)
+class RealNameToken:
+    registration_id: uuid.UUID
+    token: str
+    expires_at: int  # POSIX seconds
+    refresh_secret: str | None = None  # given once, at registration: it fetches fresh tokens
+
+
+def register_sender(*, db_session: Session, keyring: Keyring, carrier_slug: str, doc_type: str | None,
+                    number: str, name: str, phone: str, regulator_public_key: bytes) -> RealNameToken:
+    """A sender registers once: the document is checked and sealed to the regulator, name and phone are
+    encrypted for the carrier, and the answer is a token for the QR code plus a secret to refresh it."""
+    carrier = accounts.get_carrier_by_slug(db_session=db_session, slug=carrier_slug)
+    if carrier is None:
+        raise NotFound("No such carrier.", code="carrier_unknown")
+    errors: list[FieldError] = []
+    document = None
+    try:
+        document = parse_document(doc_type, number)
+    except Invalid as exc:
+        errors.append(FieldError("/document/number", exc.code, exc.detail))
+    try:
+        phone = normalise_phone(phone)
+    except NotNormalisable:
+        errors.append(FieldError("/phone", "phone_invalid", "Not a phone number."))
+    if not name.strip() or len(name) > 64:
+        errors.append(FieldError("/document/name", "field_length", "Between 1 and 64 characters."))
+    if errors or document is None:
+        raise Invalid("The registration cannot be accepted: see errors.", code="registration_invalid",
+                      errors=errors)
+    registration_id = uuid.uuid4()
+    secret = secrets.token_urlsafe(32)
+    table = SenderRegistration.__tablename__
+    db_session.add(SenderRegistration(
+        id=registration_id, carrier_id=carrier.id, doc_type=document.doc_type, doc_masked=document.masked,
+        name_masked=mask_name(name),
+        blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier.id, document=document),
+        sealed=sealing.seal(regulator_public_key, _sealed_payload(document, name),
+                            registration_context(carrier.id, registration_id)),
+        name=keyring.encrypt(db_session=db_session, carrier_id=carrier.id, plaintext=name.strip(),
+                             aad=Aad(table, "name", registration_id), data_class="realname"),
+        phone=keyring.encrypt(db_session=db_session, carrier_id=carrier.id, plaintext=phone,
+                              aad=Aad(table, "phone", registration_id), data_class="realname"),
+        refresh_hash=hashlib.sha256(secret.encode()).digest(),
+    ))
+    db_session.flush()
+    issued = _realname_token(db_session, keyring, carrier.id, registration_id)
+    return RealNameToken(registration_id, issued.token, issued.expires_at, refresh_secret=secret)
+
+
+def refresh_realname_token(*, db_session: Session, keyring: Keyring, carrier_slug: str,
+                           registration_id: uuid.UUID, secret: str) -> RealNameToken:
+    """A fresh token for a registered sender who holds the refresh secret; anything else is unknown."""
+    carrier = accounts.get_carrier_by_slug(db_session=db_session, slug=carrier_slug)
+    row = None if carrier is None else db_session.scalar(select(SenderRegistration).where(
+        SenderRegistration.id == registration_id, SenderRegistration.carrier_id == carrier.id))
+    given = hashlib.sha256(secret.encode()).digest()
+    if row is None or not hmac.compare_digest(row.refresh_hash, given):
+        raise NotFound("No such registration.", code="registration_unknown")
+    return _realname_token(db_session, keyring, row.carrier_id, row.id)
+
+
+def _realname_token(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                    registration_id: uuid.UUID) -> RealNameToken:
+    signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=REALNAME_TOKEN_PURPOSE)
+    token = tokens.issue(signer, kind="realname", subject=registration_id)
+    expires = tokens.verify(token, {signer.key_id: signer.public_key}, kind="realname").expires_at
+    return RealNameToken(registration_id, token, expires)
+
+
+def resolve_realname_token(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                           token: str) -> SenderRegistration:
+    """The registration a scanned real-name QR names, for this carrier; `Invalid` with the token's
+    reason code (`token_expired`, `token_signature`, ...) or `realname_token_unknown`."""
+    keys = keyring.public_keys(db_session=db_session, carrier_id=carrier_id, purpose=REALNAME_TOKEN_PURPOSE)
+    try:
+        verified = tokens.verify(token, keys, kind="realname")
+    except tokens.TokenInvalid as exc:
+        raise Invalid("The real-name QR code cannot be used: ask the sender to refresh it.", code=exc.reason,
+                      field="/sender/realname_token") from None
+    row = db_session.scalar(select(SenderRegistration).where(SenderRegistration.id == verified.subject_uuid,
+                                                             SenderRegistration.carrier_id == carrier_id))
+    if row is None:
+        raise Invalid("The real-name QR code names no registration.", code="realname_token_unknown",
+                      field="/sender/realname_token")
+    return row
+
+
+def registration_field(registration: SenderRegistration, field: str) -> tuple[bytes, Aad]:
+    """A registration's encrypted name or phone with the associated data it is bound to (for
+    `Keyring.rebind`: it moves to a shipment unread)."""
+    return getattr(registration, field), Aad(SenderRegistration.__tablename__, field, registration.id)

@@ -38,8 +38,10 @@ def take_in(body: IntakeIn, request: Request, actor: Courier, db_session: Sessio
         db_session=db_session, keyring=request.app.state.keyring, actor=actor, regulator_public_key=regulator_key,
         request_id=getattr(request.state, "request_id", None),
         request=flows.IntakeRequest(
-            sender_document=flows.SenderDocument(doc_type=body.sender.document.type,
-                                                 number=body.sender.document.number, name=body.sender.document.name),
+            sender_document=None if body.sender.document is None else flows.SenderDocument(
+                doc_type=body.sender.document.type, number=body.sender.document.number,
+                name=body.sender.document.name),
+            realname_token=body.sender.realname_token,
             sender_phone=body.sender.phone, sender_address=body.sender.address,
             recipient_name=body.recipient.name, recipient_phone=body.recipient.phone,
             recipient_region=service.Region(province=body.recipient.address.province,

@@ -17,6 +17,7 @@ from parcelguard.crypto import sealing
 from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
+from parcelguard.identity.models import SenderRegistration
 from parcelguard.shipments import service
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import service as waybill_service
@@ -63,8 +64,8 @@ class SenderDocument:
 
 @dataclass(frozen=True)
 class IntakeRequest:
-    sender_document: SenderDocument
-    sender_phone: str
+    sender_document: SenderDocument | None  # typed at pickup, or ...
+    sender_phone: str | None
     sender_address: str
     recipient_name: str
     recipient_phone: str
@@ -72,6 +73,7 @@ class IntakeRequest:
     recipient_detail: str
     items: list[service.Item]
     destination_station_id: uuid.UUID | None = None
+    realname_token: str | None = None  # ... the sender's real-name QR (name and phone come with it)
 
 
 @dataclass(frozen=True)
@@ -116,30 +118,29 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     results: list[Intake | Invalid | None] = [None] * len(requests)
     good = []
     for i, request in enumerate(requests):
+        registration, problem = None, None
+        if request.realname_token is not None and request.sender_document is None:
+            try:
+                registration = identity_service.resolve_realname_token(
+                    db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, token=request.realname_token)
+            except Invalid as exc:
+                problem = exc
         try:
-            good.append((i, request, *_validate(request)))
+            sender, sender_phone, recipient_phone = _validate(request, registration, problem)
+            good.append((i, request, sender, sender_phone, recipient_phone))
         except Invalid as exc:
             results[i] = exc
     if good:
         carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
         numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            prefix=carrier.waybill_prefix, count=len(good))
-        specs = [service.NewShipment(
-            parties=service.Parties(
-                sender_name=r.sender_document.name, sender_phone=sender_phone, sender_address=r.sender_address,
-                recipient_name=r.recipient_name, recipient_phone=recipient_phone,
-                recipient_address=" ".join(p for p in (r.recipient_region.province, r.recipient_region.city,
-                                                       r.recipient_region.district, r.recipient_detail.strip()) if p),
-            ),
-            origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,
-            waybill_no=number, taken_in_by=actor.user_id, recipient_region=r.recipient_region, items=r.items,
-        ) for (_, r, _, sender_phone, recipient_phone), number in zip(good, numbers, strict=True)]
+        specs = [_new_shipment(actor, r, sender, sender_phone, recipient_phone, number)
+                 for (_, r, sender, sender_phone, recipient_phone), number in zip(good, numbers, strict=True)]
         shipment_ids = service.create_many(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            shipments=specs)
         records = identity_service.record_senders(
             db_session=db_session, keyring=keyring, carrier_id=carrier.id, regulator_public_key=regulator_public_key,
-            sealer=sealer, senders=[(sid, document, r.sender_document.name)
-                                    for (_, r, document, _, _), sid in zip(good, shipment_ids, strict=True)],
+            sealer=sealer, senders=[(sid, sender) for (_, _, sender, _, _), sid in zip(good, shipment_ids, strict=True)],
         )
         alerts = identity_service.check_senders(db_session=db_session, carrier_id=carrier.id, actor=actor,
                                                 records=records, request_id=request_id)
@@ -151,23 +152,56 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     return [r for r in results if r is not None]
 
 
-def _validate(request: IntakeRequest):  # type: ignore[no-untyped-def]
-    """Every field checked before anything is written; all the problems at once, each with its code."""
+def _new_shipment(actor: Actor, r: IntakeRequest, sender: identity_service.TypedSender | SenderRegistration,
+                  sender_phone: str | None, recipient_phone: str, number: str) -> service.NewShipment:
+    region = r.recipient_region
+    registered = isinstance(sender, SenderRegistration)
+    return service.NewShipment(
+        parties=service.Parties(
+            # A registered sender's name and phone move over encrypted (below); "-" stands in for them here.
+            sender_name="-" if registered else sender.name, sender_phone=sender_phone or "-",
+            sender_address=r.sender_address, recipient_name=r.recipient_name, recipient_phone=recipient_phone,
+            recipient_address=" ".join(p for p in (region.province, region.city, region.district,
+                                                   r.recipient_detail.strip()) if p),
+        ),
+        encrypted_fields={f"sender_{f}": identity_service.registration_field(sender, f) for f in ("name", "phone")}
+        if registered else {},
+        sender_name_masked=sender.name_masked if registered else None,
+        origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,  # type: ignore[arg-type]
+        waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items,
+    )
+
+
+def _validate(request: IntakeRequest, registration: SenderRegistration | None, token_problem: Invalid | None):  # type: ignore[no-untyped-def]
+    """Every field checked before anything is written; all the problems at once, each with its code.
+    Answers the sender (typed, or the registration a real-name QR named) and the normalised phones."""
     errors: list[FieldError] = []
-    document = None
-    try:
-        document = identity_service.parse_document(request.sender_document.doc_type,
-                                                   request.sender_document.number)
-    except DomainError as exc:
-        errors.append(FieldError("/sender/document/number", exc.code, exc.detail))
-    phones = []
-    for pointer, value in (("/sender/phone", request.sender_phone), ("/recipient/phone", request.recipient_phone)):
+    sender: identity_service.TypedSender | SenderRegistration | None = registration
+    sender_phone = None
+    typed = request.sender_document
+    if (typed is None) == (request.realname_token is None):
+        errors.append(FieldError("/sender", "sender_identity_required",
+                                 "Give the sender's real-name QR token or their document, not both."))
+    elif token_problem is not None:
+        errors.extend(token_problem.errors)
+    if typed is not None:
         try:
-            phones.append(normalise_phone(value))
+            sender = identity_service.TypedSender(
+                identity_service.parse_document(typed.doc_type, typed.number), typed.name)
+        except DomainError as exc:
+            errors.append(FieldError("/sender/document/number", exc.code, exc.detail))
+        if not typed.name.strip() or len(typed.name) > 64:
+            errors.append(FieldError("/sender/document/name", "field_length", "Between 1 and 64 characters."))
+        try:
+            sender_phone = normalise_phone(request.sender_phone or "")
         except NotNormalisable:
-            errors.append(FieldError(pointer, "phone_invalid", "Not a phone number."))
+            errors.append(FieldError("/sender/phone", "phone_invalid", "Not a phone number."))
+    recipient_phone = ""
+    try:
+        recipient_phone = normalise_phone(request.recipient_phone)
+    except NotNormalisable:
+        errors.append(FieldError("/recipient/phone", "phone_invalid", "Not a phone number."))
     for pointer, value, limit in (
-        ("/sender/document/name", request.sender_document.name, 64),
         ("/sender/address", request.sender_address, 200),
         ("/recipient/name", request.recipient_name, 64),
         ("/recipient/address/province", request.recipient_region.province, 32),
@@ -187,6 +221,6 @@ def _validate(request: IntakeRequest):  # type: ignore[no-untyped-def]
         if not 0 <= item.declared_value_cents <= 10**11:
             errors.append(FieldError(f"/items/{i}/declared_value_cents", "value_out_of_range",
                                      "Not negative, at most 10^9 yuan."))
-    if errors:
+    if errors or sender is None:
         raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
-    return document, phones[0], phones[1]
+    return sender, sender_phone, recipient_phone

@@ -43,8 +43,10 @@ class DocumentIn(BaseModel):
 class SenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document: DocumentIn
-    phone: str = Field(max_length=32)
+    document: DocumentIn | None = Field(default=None, description="Typed at pickup; or give realname_token.")
+    realname_token: str | None = Field(default=None, max_length=400,
+                                       description="The sender's real-name QR, scanned: name and phone come with it.")
+    phone: str | None = Field(default=None, max_length=32, description="Needed with a typed document.")
     address: str = Field(max_length=200)
 
 

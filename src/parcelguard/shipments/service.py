@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
 
@@ -81,6 +82,10 @@ class NewShipment:
     sender_kind: str = "walk_in"
     recipient_region: Region = Region()
     items: Sequence[Item] = ()
+    # Fields that arrive already encrypted elsewhere (a registered sender's name and phone), with the
+    # associated data they are bound to: they move to this shipment unread (`Keyring.rebind`).
+    encrypted_fields: dict[str, tuple[bytes, Aad]] = dataclass_field(default_factory=dict)
+    sender_name_masked: str | None = None
 
 
 def create(
@@ -127,15 +132,20 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "sender_kind": spec.sender_kind, "taken_in_by": spec.taken_in_by,
             "origin_station_id": spec.origin_station_id, "destination_station_id": spec.destination_station_id,
             "customer_id": spec.customer_id, "created_at": moment,
-            "sender_name_masked": mask_name(spec.parties.sender_name),
+            "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
             "recipient_name_masked": mask_name(spec.parties.recipient_name),
             "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
             "recipient_district": spec.recipient_region.district,
         }
         for name in PERSONAL_FIELDS:
-            row[name] = keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
-                                        plaintext=getattr(spec.parties, name).strip(), aad=aad(shipment_id, name),
-                                        data_class="waybill")
+            if name in spec.encrypted_fields:
+                ciphertext, bound = spec.encrypted_fields[name]
+                row[name] = keyring.rebind(db_session=db_session, carrier_id=carrier_id, ciphertext=ciphertext,
+                                           aad=bound, to=aad(shipment_id, name), data_class="waybill")
+            else:
+                row[name] = keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
+                                            plaintext=getattr(spec.parties, name).strip(),
+                                            aad=aad(shipment_id, name), data_class="waybill")
         rows.append(row)
         for item in spec.items:
             item_id = uuid.uuid4()

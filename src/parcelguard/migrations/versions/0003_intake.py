@@ -1,9 +1,10 @@
-"""Real-name intake: sealed real-name records and their outbox, staff documents (blind indexes),
-shipment items, waybill numbers and the shipment's masked and sorting columns.
+"""Real-name intake: sealed real-name records and their outbox, sender registrations (real-name QR),
+staff documents (blind indexes), shipment items, waybill counters and the shipment's masked and
+sorting columns.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 19:41:06.287061
+Create Date: 2026-11-25 20:13:49.621473
 """
 from __future__ import annotations
 
@@ -21,6 +22,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('realname_registrations',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('carrier_id', sa.Uuid(), nullable=False),
+    sa.Column('doc_type', sa.String(length=32), nullable=False),
+    sa.Column('doc_masked', sa.String(length=40), nullable=False),
+    sa.Column('name_masked', sa.String(length=64), nullable=False),
+    sa.Column('blind_index', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('name', sa.LargeBinary(), nullable=False),
+    sa.Column('phone', sa.LargeBinary(), nullable=False),
+    sa.Column('refresh_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('created_at', parcelguard.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_realname_registrations_carrier_id_carriers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_realname_registrations'))
+    )
+    with op.batch_alter_table('realname_registrations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_realname_registrations_carrier_id_blind_index'), ['carrier_id', 'blind_index'], unique=False)
+
     op.create_table('waybill_counters',
     sa.Column('carrier_id', sa.Uuid(), nullable=False),
     sa.Column('next_value', sa.BigInteger(), nullable=False),
@@ -48,6 +67,7 @@ def upgrade() -> None:
     sa.Column('name_masked', sa.String(length=64), nullable=False),
     sa.Column('blind_index', sa.LargeBinary(length=32), nullable=False),
     sa.Column('sealed', sa.LargeBinary(), nullable=True),
+    sa.Column('seal_context', sa.String(length=200), nullable=False),
     sa.Column('created_at', parcelguard.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('receipt_at', parcelguard.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['carrier_id'], ['carriers.id'], name=op.f('fk_realname_records_carrier_id_carriers')),
@@ -89,14 +109,14 @@ def upgrade() -> None:
 
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('waybill_no', sa.String(length=20), nullable=True))
-        batch_op.add_column(sa.Column('status', sa.String(length=16), nullable=False, server_default=sa.text("'accepted'")))
-        batch_op.add_column(sa.Column('sender_kind', sa.String(length=16), nullable=False, server_default=sa.text("'walk_in'")))
+        batch_op.add_column(sa.Column('status', sa.String(length=16), server_default=sa.text("'accepted'"), nullable=False))
+        batch_op.add_column(sa.Column('sender_kind', sa.String(length=16), server_default=sa.text("'walk_in'"), nullable=False))
         batch_op.add_column(sa.Column('taken_in_by', sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column('sender_name_masked', sa.String(length=64), nullable=False, server_default=sa.text("''")))
-        batch_op.add_column(sa.Column('recipient_name_masked', sa.String(length=64), nullable=False, server_default=sa.text("''")))
-        batch_op.add_column(sa.Column('recipient_province', sa.String(length=32), nullable=False, server_default=sa.text("''")))
-        batch_op.add_column(sa.Column('recipient_city', sa.String(length=32), nullable=False, server_default=sa.text("''")))
-        batch_op.add_column(sa.Column('recipient_district', sa.String(length=32), nullable=False, server_default=sa.text("''")))
+        batch_op.add_column(sa.Column('sender_name_masked', sa.String(length=64), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(sa.Column('recipient_name_masked', sa.String(length=64), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(sa.Column('recipient_province', sa.String(length=32), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(sa.Column('recipient_city', sa.String(length=32), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(sa.Column('recipient_district', sa.String(length=32), server_default=sa.text("''"), nullable=False))
         batch_op.create_unique_constraint(batch_op.f('uq_shipments_carrier_id_waybill_no'), ['carrier_id', 'waybill_no'])
         batch_op.create_foreign_key(batch_op.f('fk_shipments_taken_in_by_users'), 'users', ['taken_in_by'], ['id'])
 
@@ -133,3 +153,7 @@ def downgrade() -> None:
 
     op.drop_table('staff_documents')
     op.drop_table('waybill_counters')
+    with op.batch_alter_table('realname_registrations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_realname_registrations_carrier_id_blind_index'))
+
+    op.drop_table('realname_registrations')
