@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
@@ -17,10 +18,23 @@ from parcelguard.identity.schemas import (
     RealNameTokenOut,
     RefreshIn,
     RegistrationIn,
+    StaffDocumentIn,
 )
 
 router = APIRouter(tags=["couriers"])
 Courier = Annotated[Actor, require(Role.COURIER)]
+StaffManager = Annotated[Actor, require(Role.STATION_MANAGER, Role.HQ_SECURITY, Role.ADMIN)]
+
+
+@router.put("/staff/{user_id}/document", status_code=204, tags=["staff"],
+            summary="Register a staff member's own identity document (kept as a blind index only)")
+def register_staff_document(user_id: uuid.UUID, body: StaffDocumentIn, request: Request, actor: StaffManager,
+                            db_session: SessionDep) -> Response:
+    """At onboarding: an intake whose sender document equals the taking courier's own then raises the
+    alert `courier_own_id`. A station manager registers their own station's staff."""
+    service.register_staff_document(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                    user_id=user_id, doc_type=body.type, number=body.number)
+    return Response(status_code=204)
 
 
 @router.post("/couriers/me/qr-token", response_model=CourierTokenOut,

@@ -49,3 +49,10 @@ class RealNameTokenOut(BaseModel):
     expires_at: int
     refresh_secret: str | None = Field(default=None, description="Given once, at registration: keep it to "
                                                                  "fetch fresh tokens.")
+
+
+class StaffDocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = Field(default=None, max_length=32, examples=["resident_id"])
+    number: str = Field(max_length=40, description="Kept only as a blind index; never shown again.")
