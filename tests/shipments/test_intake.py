@@ -183,3 +183,27 @@ def test_a_batch_answers_each_parcel_and_a_bad_one_does_not_sink_the_good(
     assert results[2].recipient_name_masked == "上官**"
     assert len({results[0].waybill_no, results[2].waybill_no}) == 2
     assert counts(engine, tenant.carrier_id) == (2, 2, 2)
+
+
+def test_prohibited_items_are_refused_and_restricted_ones_need_an_inspection(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    courier = courier_on_terminal(tenant)
+    cases = [
+        ([service.Item(description="生日蜡烛和烟 花", category="household", quantity=1)], False,
+         ("/items/0/description", "item_prohibited")),
+        ([service.Item(description="充电宝 20000mAh", category="electronics", quantity=1)], False,
+         ("/inspection/inspected", "inspection_required")),
+        ([service.Item(description="羽绒服", category="spaceships", quantity=1)], False,
+         ("/items/0/category", "category_unknown")),
+    ]
+    for items, inspected, expected in cases:
+        with pytest.raises(Invalid) as caught:
+            take_in(engine, keyring, courier, request(items=items, inspected=inspected))
+        assert [(e.pointer, e.code) for e in caught.value.errors] == [expected]
+        assert "生日蜡烛" not in caught.value.errors[0].detail
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
+    # Inspected, the restricted parcel goes, and the inspection is recorded.
+    intake = take_in(engine, keyring, courier, request(items=cases[1][0], inspected=True))
+    with engine.connect() as conn:
+        assert conn.scalar(select(Shipment.inspected).where(Shipment.id == intake.shipment_id)) is True

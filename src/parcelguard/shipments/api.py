@@ -11,6 +11,7 @@ from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
 from parcelguard.shipments import flows, service
+from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -21,6 +22,18 @@ from parcelguard.shipments.schemas import (
 )
 
 router = APIRouter(tags=["assignments"])
+
+
+@router.get("/catalogue", tags=["intake"], summary="Item categories and the prohibited and restricted items rules")
+async def catalogue() -> dict[str, object]:
+    """Public data: what a terminal offers as categories, and what intake refuses (`item_prohibited`) or
+    takes only after an inspection (`inspection_required`)."""
+    data = Catalogue.default()
+    return {
+        "categories": [{"code": c.code, "label_zh": c.label_zh, "label_en": c.label_en} for c in data.categories()],
+        "rules": [{"id": r.id, "level": r.level, "label_zh": r.label_zh, "label_en": r.label_en}
+                  for r in data.rules],
+    }
 Courier = Annotated[Actor, require(Role.COURIER)]
 
 
@@ -50,7 +63,7 @@ def take_in(body: IntakeIn, request: Request, actor: Courier, db_session: Sessio
             recipient_detail=body.recipient.address.detail,
             items=[service.Item(description=i.description, category=i.category, quantity=i.quantity,
                                 declared_value_cents=i.declared_value_cents) for i in body.items],
-            destination_station_id=body.destination_station_id,
+            destination_station_id=body.destination_station_id, inspected=body.inspection.inspected,
         ),
     )
     return IntakeOut(

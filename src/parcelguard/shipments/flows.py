@@ -19,6 +19,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
 from parcelguard.identity.models import SenderRegistration
 from parcelguard.shipments import service
+from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import service as waybill_service
 from parcelguard.waybills.masking import mask_name
@@ -74,6 +75,7 @@ class IntakeRequest:
     items: list[service.Item]
     destination_station_id: uuid.UUID | None = None
     realname_token: str | None = None  # ... the sender's real-name QR (name and phone come with it)
+    inspected: bool = False  # the courier opened and checked the parcel (开箱验视)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def _new_shipment(actor: Actor, r: IntakeRequest, sender: identity_service.Typed
         if registered else {},
         sender_name_masked=sender.name_masked if registered else None,
         origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,  # type: ignore[arg-type]
-        waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items,
+        waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items, inspected=r.inspected,
     )
 
 
@@ -213,9 +215,24 @@ def _validate(request: IntakeRequest, registration: SenderRegistration | None, t
             errors.append(FieldError(pointer, "field_length", f"Between 1 and {limit} characters."))
     if not request.items:
         errors.append(FieldError("/items", "items_empty", "Name at least one item."))
+    catalogue = Catalogue.default()
     for i, item in enumerate(request.items):
         if not item.description.strip() or len(item.description) > 200:
             errors.append(FieldError(f"/items/{i}/description", "field_length", "Between 1 and 200 characters."))
+        elif not catalogue.is_known_category(item.category):
+            errors.append(FieldError(f"/items/{i}/category", "category_unknown",
+                                     "Not a known item category (GET /api/v1/catalogue lists them)."))
+        else:
+            hit = catalogue.match(item.category, item.description)
+            if hit is not None and hit.level == "prohibited":
+                rule = catalogue.rule(hit.rule_id)
+                errors.append(FieldError(f"/items/{i}/description", "item_prohibited",
+                                         f"Prohibited by rule {hit.rule_id} ({rule.label_zh}, {rule.label_en}); "
+                                         f"matched on the {hit.matched_on} {hit.term!r}."))
+            elif hit is not None and not request.inspected:
+                errors.append(FieldError("/inspection/inspected", "inspection_required",
+                                         f"Item {i} falls under the restricted rule {hit.rule_id}: open and check "
+                                         "the parcel, then record the inspection."))
         if not 1 <= item.quantity <= 10_000:
             errors.append(FieldError(f"/items/{i}/quantity", "quantity_out_of_range", "Between 1 and 10000."))
         if not 0 <= item.declared_value_cents <= 10**11:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -36,6 +36,8 @@ class Shipment(Base):
     # walk_in: verified per parcel; contract: a 协议客户 verified once in its agreement
     sender_kind: Mapped[str] = mapped_column(String(16), default="walk_in", server_default=text("'walk_in'"))
     taken_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The courier opened and checked the parcel (开箱验视); restricted items need it.
+    inspected: Mapped[bool] = mapped_column(default=False, server_default=false())
     sender_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     recipient_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     recipient_province: Mapped[str] = mapped_column(String(32), server_default=text("''"))

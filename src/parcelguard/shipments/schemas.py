@@ -76,12 +76,19 @@ class ItemIn(BaseModel):
     declared_value_cents: int = Field(default=0, ge=0, le=10**11)
 
 
+class InspectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inspected: bool = Field(description="The courier opened and checked the parcel (开箱验视).")
+
+
 class IntakeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sender: SenderIn
     recipient: RecipientIn
     items: list[ItemIn] = Field(min_length=1, max_length=100)
+    inspection: InspectionIn = InspectionIn(inspected=False)
     destination_station_id: uuid.UUID | None = None
 
 

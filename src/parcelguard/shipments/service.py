@@ -86,6 +86,7 @@ class NewShipment:
     # associated data they are bound to: they move to this shipment unread (`Keyring.rebind`).
     encrypted_fields: dict[str, tuple[bytes, Aad]] = dataclass_field(default_factory=dict)
     sender_name_masked: str | None = None
+    inspected: bool = False
 
 
 def create(
@@ -131,7 +132,7 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "id": shipment_id, "carrier_id": carrier_id, "waybill_no": spec.waybill_no, "status": "accepted",
             "sender_kind": spec.sender_kind, "taken_in_by": spec.taken_in_by,
             "origin_station_id": spec.origin_station_id, "destination_station_id": spec.destination_station_id,
-            "customer_id": spec.customer_id, "created_at": moment,
+            "customer_id": spec.customer_id, "created_at": moment, "inspected": spec.inspected,
             "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
             "recipient_name_masked": mask_name(spec.parties.recipient_name),
             "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
