@@ -1,10 +1,12 @@
 """Allocating waybill numbers: a per-carrier database counter, permuted by the carrier's key.
 
-On PostgreSQL counters are taken in blocks, in a short transaction of their own, so concurrent
-intakes never wait on one another's counter row; a block a process does not use up leaves a gap,
-which the permutation hides. SQLite lets one writer in at a time anyway, and a second transaction
-could not write after the caller's has read: there the counter moves in the caller's transaction,
-by exactly what it takes (a rollback gives the numbers back).
+On PostgreSQL counters come in blocks of BLOCK from the sequence `waybill_blocks` (made by migration
+0003): `nextval` takes no lock and does not wait for the caller's transaction, so concurrent intakes
+never queue on a counter row, and it runs on the caller's own connection (a second connection per
+request would exhaust the pool under load). Blocks are global, so every carrier's counters stay
+unique; a block a process does not use up is a gap, which the permutation hides. SQLite lets one
+writer in at a time anyway: there the carrier's counter row moves in the caller's transaction, by
+exactly what it takes (a rollback gives the numbers back).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,26 +41,30 @@ def allocate(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, pr
 
 
 def _counters(db_session: Session, carrier_id: uuid.UUID, count: int) -> list[int]:
-    engine = db_session.get_bind()
-    if engine.dialect.name != "postgresql":
-        start, end = _take(db_session.connection(), carrier_id, count)
+    connection = db_session.connection()
+    if connection.dialect.name != "postgresql":
+        start, end = _take(connection, carrier_id, count)
         return list(range(start, end))
-    key = (id(engine), carrier_id)
+    key = (id(db_session.get_bind()), carrier_id)
     out: list[int] = []
-    with _lock:
-        while len(out) < count:
+    while len(out) < count:
+        with _lock:
             start, end = _blocks.get(key, (0, 0))
-            if start >= end:
-                start, end = _take_block(engine, carrier_id, max(BLOCK, count - len(out)))
             take = min(end - start, count - len(out))
+            if take > 0:
+                _blocks[key] = (start + take, end)
+        if take > 0:
             out.extend(range(start, start + take))
-            _blocks[key] = (start + take, end)
-    return out
-
-
-def _take_block(engine: Engine, carrier_id: uuid.UUID, size: int) -> tuple[int, int]:
-    with engine.begin() as conn:
-        return _take(conn, carrier_id, size)
+            continue
+        blocks = -(-(count - len(out)) // BLOCK)  # whole blocks for what is still missing
+        numbers = connection.execute(text("SELECT nextval('waybill_blocks') FROM generate_series(1, :n)"),
+                                     {"n": blocks}).scalars().all()
+        fresh = [(n * BLOCK, (n + 1) * BLOCK) for n in numbers]
+        for start, end in fresh[:-1]:
+            out.extend(range(start, end))
+        with _lock:  # the last block goes to the cache; whatever another thread left there is dropped
+            _blocks[key] = fresh[-1]
+    return out[:count]
 
 
 def _take(conn: Connection, carrier_id: uuid.UUID, size: int) -> tuple[int, int]:

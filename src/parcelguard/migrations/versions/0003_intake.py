@@ -22,6 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Blocks of 100 waybill counters (waybills.service): nextval takes no lock.
+        op.execute("CREATE SEQUENCE waybill_blocks START 1")
     op.create_table('realname_registrations',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('carrier_id', sa.Uuid(), nullable=False),
@@ -124,6 +127,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE IF EXISTS waybill_blocks")
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_shipments_taken_in_by_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_shipments_carrier_id_waybill_no'), type_='unique')
