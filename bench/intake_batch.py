@@ -23,12 +23,10 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from audit_append import postgres_database  # bench/, first on sys.path when run as a script
+from sqlalchemy import select
 
 from parcelguard.accounts import flows as account_flows
 from parcelguard.accounts import service as accounts
@@ -40,7 +38,6 @@ from parcelguard.identity.documents import id_check_character
 from parcelguard.shipments import flows, service
 from parcelguard.shipments.models import Shipment
 
-PG_ADMIN_URL = os.environ.get("PARCELGUARD_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BATCH = 1_000
 BATCHES = int(os.environ.get("BENCH_BATCHES", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -51,22 +48,6 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 def figure(name: str, value: float, unit: str, ratio_to: str | None = None, ratio: float | None = None) -> None:
     print(json.dumps({"name": name, "value": round(value), "unit": unit, "ratio_to": ratio_to,
                       "ratio": None if ratio is None else round(ratio, 3)}), flush=True)
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"pg_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        db.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def requests(count: int, rng: random.Random) -> list[flows.IntakeRequest]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.audit_append import postgres_database
 from bench.bench_api import serve
-from bench.intake_batch import postgres_database
 from tests.servers import free_port
 
 TERMINALS = 50

@@ -3,6 +3,7 @@ carrier keeps masked views, blind indexes and ciphertexts only, and nothing reac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -43,8 +44,7 @@ def request(**changes: object) -> flows.IntakeRequest:
 
 
 def courier_on_terminal(tenant: Tenant) -> Actor:
-    actor = tenant.actor(Role.COURIER)
-    return Actor(**{**{s: getattr(actor, s) for s in actor.__slots__}, "terminal_id": uuid.uuid4()})
+    return dataclasses.replace(tenant.actor(Role.COURIER), terminal_id=uuid.uuid4())
 
 
 def take_in(engine: Engine, keyring, actor: Actor, req: flows.IntakeRequest) -> flows.Intake:  # type: ignore[no-untyped-def]
@@ -133,8 +133,7 @@ def test_a_courier_entering_their_own_document_raises_an_alert(
     assert alert.kind == "courier_own_id" and alert.actor_id == courier.user_id
     assert alert.detail["shipment_id"] == str(intake.shipment_id)
     # A colleague entering the same document is not that cheat.
-    colleague = Actor(**{**{s: getattr(courier, s) for s in courier.__slots__},
-                         "user_id": tenant.actor(Role.COURIER, n=1).user_id})
+    colleague = dataclasses.replace(courier, user_id=tenant.actor(Role.COURIER, n=1).user_id)
     assert take_in(engine, keyring, colleague, request()).alerts == []
 
 
