@@ -5,6 +5,8 @@ Alembic's environment and the schema test import this one module; a new domain a
 
 import parcelguard.accounts.models
 import parcelguard.audit.models
+import parcelguard.contracts.models
+import parcelguard.core.ratelimit
 import parcelguard.crypto.models
 import parcelguard.identity.models
 import parcelguard.regulator.models

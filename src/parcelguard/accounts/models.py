@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -22,6 +22,9 @@ class Carrier(Base):
     name: Mapped[str] = mapped_column(String(200))
     waybill_prefix: Mapped[str] = mapped_column(String(4), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Settings an admin changes (`PATCH /api/v1/carrier/settings`), each change logged.
+    # Refuse an intake whose sender document is the taking courier's own (the alert is raised either way).
+    refuse_courier_own_id: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Station(Base):

@@ -11,7 +11,6 @@ from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
 from parcelguard.shipments import flows, service
-from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -24,16 +23,6 @@ from parcelguard.shipments.schemas import (
 router = APIRouter(tags=["assignments"])
 
 
-@router.get("/catalogue", tags=["intake"], summary="Item categories and the prohibited and restricted items rules")
-async def catalogue() -> dict[str, object]:
-    """Public data: what a terminal offers as categories, and what intake refuses (`item_prohibited`) or
-    takes only after an inspection (`inspection_required`)."""
-    data = Catalogue.default()
-    return {
-        "categories": [{"code": c.code, "label_zh": c.label_zh, "label_en": c.label_en} for c in data.categories()],
-        "rules": [{"id": r.id, "level": r.level, "label_zh": r.label_zh, "label_en": r.label_en}
-                  for r in data.rules],
-    }
 Courier = Annotated[Actor, require(Role.COURIER)]
 
 

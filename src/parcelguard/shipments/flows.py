@@ -18,7 +18,7 @@ from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
 from parcelguard.identity.models import SenderRegistration
-from parcelguard.shipments import service
+from parcelguard.shipments import catalogue_store, service
 from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import service as waybill_service
@@ -119,6 +119,7 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
                         code="terminal_required")
     results: list[Intake | Invalid | None] = [None] * len(requests)
     good = []
+    catalogue = catalogue_store.current(db_session=db_session, carrier_id=actor.carrier_id)
     for i, request in enumerate(requests):
         registration, problem = None, None
         if request.realname_token is not None and request.sender_document is None:
@@ -128,7 +129,7 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
             except Invalid as exc:
                 problem = exc
         try:
-            sender, sender_phone, recipient_phone = _validate(request, registration, problem)
+            sender, sender_phone, recipient_phone = _validate(request, registration, problem, catalogue)
             good.append((i, request, sender, sender_phone, recipient_phone))
         except Invalid as exc:
             results[i] = exc
@@ -174,7 +175,8 @@ def _new_shipment(actor: Actor, r: IntakeRequest, sender: identity_service.Typed
     )
 
 
-def _validate(request: IntakeRequest, registration: SenderRegistration | None, token_problem: Invalid | None):  # type: ignore[no-untyped-def]
+def _validate(request: IntakeRequest, registration: SenderRegistration | None, token_problem: Invalid | None,
+              catalogue: Catalogue):  # type: ignore[no-untyped-def]
     """Every field checked before anything is written; all the problems at once, each with its code.
     Answers the sender (typed, or the registration a real-name QR named) and the normalised phones."""
     errors: list[FieldError] = []
@@ -215,7 +217,6 @@ def _validate(request: IntakeRequest, registration: SenderRegistration | None, t
             errors.append(FieldError(pointer, "field_length", f"Between 1 and {limit} characters."))
     if not request.items:
         errors.append(FieldError("/items", "items_empty", "Name at least one item."))
-    catalogue = Catalogue.default()
     for i, item in enumerate(request.items):
         if not item.description.strip() or len(item.description) > 200:
             errors.append(FieldError(f"/items/{i}/description", "field_length", "Between 1 and 200 characters."))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -38,6 +38,13 @@ class Shipment(Base):
     taken_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # The courier opened and checked the parcel (开箱验视); restricted items need it.
     inspected: Mapped[bool] = mapped_column(default=False, server_default=false())
+    inspected_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    inspected_at: Mapped[datetime | None]
+    # A contract customer's parcel drawn for inspection at pickup, and why: `random` (the agreement's
+    # share) or `restricted` (an item the catalogue restricts); None when no draw applies.
+    inspection_draw: Mapped[str | None] = mapped_column(String(16))
+    # The agreement (协议客户) a contract parcel was sent under: it verified the sender once.
+    agreement_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_agreements.id"))
     sender_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     recipient_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     recipient_province: Mapped[str] = mapped_column(String(32), server_default=text("''"))
@@ -87,3 +94,33 @@ class ShipmentItem(Base):
     description: Mapped[bytes] = mapped_column(LargeBinary)
     quantity: Mapped[int]
     declared_value_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class InspectionPhoto(Base):
+    """A photo taken at the inspection (开箱验视): it may show what is inside and whose it is, so the
+    image is stored only encrypted under the carrier's keys, bound to its row."""
+
+    __tablename__ = "inspection_photos"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))  # as sniffed from the bytes, not as declared
+    size: Mapped[int]
+    image: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
+    taken_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class CatalogueVersion(Base):
+    """A carrier's prohibited and restricted items catalogue, as an admin last saved it: every save is a
+    new version, so what intake checked a parcel against can be found again. `data` is the catalogue
+    as JSON (the shape of `data/prohibited.toml`); None means the catalogue shipped with parcelguard."""
+
+    __tablename__ = "catalogue_versions"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[str | None] = mapped_column(Text)
+    saved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    saved_at: Mapped[datetime] = mapped_column(default=now)

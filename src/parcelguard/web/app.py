@@ -25,6 +25,7 @@ from parcelguard.core.middleware import RequestContext
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.api import router as identity_router
 from parcelguard.shipments.api import router as shipments_router
+from parcelguard.shipments.catalogue_api import router as catalogue_router
 from parcelguard.web.pages import router as pages_router
 
 API_PREFIX = "/api/v1"
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(accounts_router)
     api.include_router(audit_router)
     api.include_router(shipments_router)
+    api.include_router(catalogue_router)
     api.include_router(identity_router)
     app.include_router(api)
     return app
