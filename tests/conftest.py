@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # -- keys, servers and tenants --------------------------------------------------------------------
 
+from parcelguard.core.config import Settings
 from parcelguard.crypto.keyring import Keyring
 from tests.servers import LiveServer, platform_process
 from tests.tenants import Tenant
@@ -70,7 +71,10 @@ def keyring() -> Keyring:
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The platform as `parcelguard run` starts it, in its own process, on the test database."""
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with platform_process(database_url=database_url, root_key=TEST_ROOT_KEY, log_path=log_path) as live:
+    # The whole suite reaches this server from 127.0.0.1, so its public routes get far higher limits than
+    # the defaults; tests/identity/test_rate_limits.py checks the limits on servers of its own.
+    limits = {f"PARCELGUARD_RATE_LIMIT_{name.upper()}": "100000/minute" for name in Settings().rate_limits}
+    with platform_process(database_url=database_url, root_key=TEST_ROOT_KEY, log_path=log_path, **limits) as live:
         yield live
 
 

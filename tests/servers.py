@@ -99,7 +99,7 @@ def app_in_thread(app: Any) -> Iterator[str]:
     """Serve an ASGI app object with uvicorn on a loopback port in a thread; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
+                                           lifespan="on", proxy_headers=False))  # as `parcelguard run`
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

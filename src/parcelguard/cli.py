@@ -161,8 +161,10 @@ def run(
     settings.load_root_key()
     host, port = host or settings.host, port or settings.port
     print(f"parcelguard {__version__} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)", flush=True)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and ::1 (its
+    # default) and overwrite the client address; PARCELGUARD_TRUSTED_PROXIES decides that in the app.
     uvicorn.run("parcelguard.web.app:create_app", factory=True, host=host, port=port, log_config=None,
-                access_log=False, server_header=False)
+                access_log=False, server_header=False, proxy_headers=False)
 
 
 @db_app.command("upgrade")

@@ -134,11 +134,11 @@ def test_a_wrapped_key_needs_the_same_wrapping_key_and_context(key: bytes, wrapp
         envelope.unwrap(wrapped, wrapping, b"kek|c|2")
 
 
-@given(st.text("0123456789", min_size=10, max_size=10))
-def test_the_phone_fast_path_agrees_with_phonenumbers(rest: str) -> None:
+@given(st.sampled_from("3456789"), st.text("0123456789", min_size=9, max_size=9))
+def test_the_phone_fast_path_agrees_with_phonenumbers(second: str, rest: str) -> None:
     import phonenumbers
 
-    number = "1" + rest
+    number = "1" + second + rest
     full = phonenumbers.format_number(phonenumbers.parse(number, "CN"), phonenumbers.PhoneNumberFormat.E164)
     assert blind_index.normalise_phone(number) == full
     assert blind_index.normalise_phone("+86" + number) == full

@@ -16,6 +16,7 @@ from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.errors import Forbidden, Invalid
 from parcelguard.crypto import sealing
+from parcelguard.identity import documents
 from parcelguard.identity import service as identity
 from parcelguard.identity.models import RealNameRecord
 from parcelguard.regulator.models import OutboxEntry
@@ -107,6 +108,18 @@ def test_every_bad_field_gets_its_own_code_and_nothing_is_written(
                    ("/recipient/phone", "phone_invalid"), ("/sender/document/name", "field_length"),
                    ("/recipient/address/city", "field_length"), ("/items", "items_empty")}
     assert not any("110105194912310021" in e.detail for e in caught.value.errors)
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
+
+
+def test_an_organisation_code_is_not_a_walk_in_senders_document(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    body = "91110105MA01C3XR7"
+    uscc = body + documents.uscc_check_character(body)
+    with pytest.raises(Invalid) as caught:
+        take_in(engine, keyring, courier_on_terminal(tenant), request(
+            sender_document=flows.SenderDocument(doc_type=None, number=uscc, name="演示电子商务有限公司")))
+    assert [(e.pointer, e.code) for e in caught.value.errors] == [("/sender/document/number", "document_not_personal")]
     assert counts(engine, tenant.carrier_id) == (0, 0, 0)
 
 
@@ -206,3 +219,45 @@ def test_prohibited_items_are_refused_and_restricted_ones_need_an_inspection(
     intake = take_in(engine, keyring, courier, request(items=cases[1][0], inspected=True))
     with engine.connect() as conn:
         assert conn.scalar(select(Shipment.inspected).where(Shipment.id == intake.shipment_id)) is True
+
+
+def test_a_carrier_can_refuse_a_couriers_own_document_and_the_alert_outlives_the_refusal(
+    http: httpx.Client, engine: Engine, tenant: Tenant
+) -> None:
+    admin = tenant.login(http, Role.ADMIN)
+    assert http.get("/api/v1/carrier/settings", headers=admin).json() == {"refuse_courier_own_id": False}
+    assert http.patch("/api/v1/carrier/settings", json={"refuse_courier_own_id": True},
+                      headers=tenant.login(http, Role.STATION_MANAGER)).status_code == 403
+    on = http.patch("/api/v1/carrier/settings", json={"refuse_courier_own_id": True}, headers=admin)
+    assert on.status_code == 200 and on.json() == {"refuse_courier_own_id": True}
+    manager = tenant.login(http, Role.STATION_MANAGER)
+    me = tenant.account(Role.COURIER)
+    assert http.put(f"/api/v1/staff/{me.user_id}/document", json={"type": "resident_id", "number": ID_NUMBER},
+                    headers=manager).status_code == 204
+    terminal = http.post("/api/v1/terminals", headers=manager, json={"serial": f"PDA-{uuid.uuid4().hex[:8]}",
+                                                                      "label": "handheld"}).json()["id"]
+    courier = tenant.login(http, Role.COURIER, terminal_id=terminal)
+    body = {
+        "sender": {"document": {"type": "resident_id", "number": ID_NUMBER, "name": "欧阳寄件人"},
+                   "phone": SENDER_PHONE, "address": "北京市朝阳区寄件路1号"},
+        "recipient": {"name": "司马收件人", "phone": RECIPIENT_PHONE,
+                      "address": {"province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "9号"}},
+        "items": [{"description": "羽绒服", "category": "clothing", "quantity": 1}],
+    }
+    r = http.post("/api/v1/shipments", json=body, headers=courier)
+    assert r.status_code == 422 and [e["code"] for e in r.json()["errors"]] == ["courier_own_id"]
+    assert ID_NUMBER not in r.text
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
+    # The request failed, but its alert is there for HQ security, marked as a refusal.
+    alerts = http.get("/api/v1/alerts", headers=tenant.login(http, Role.HQ_SECURITY)).json()
+    assert [(a["kind"], a["detail"]["refused"]) for a in alerts] == [("courier_own_id", True)]
+    # In a batch the refused parcel is answered on its own; a colleague's parcel goes through.
+    other = {**body, "sender": {**body["sender"], "document": {"type": "resident_id", "number": "110105194912310038",
+                                                               "name": "上官寄件人"}}}
+    batch = http.post("/api/v1/shipments:batch", json={"shipments": [body, other]}, headers=courier).json()
+    assert [x["status"] for x in batch["results"]] == [422, 201]
+    assert counts(engine, tenant.carrier_id) == (1, 1, 1)
+    # The setting's change is an entry of the tamper-evident log.
+    entries = http.get("/api/v1/audit/entries", params={"subject": "setting:refuse_courier_own_id"},
+                       headers=tenant.login(http, Role.AUDITOR)).json()["items"]
+    assert [e["entry"]["purpose"] for e in entries] == ["setting_on"]

@@ -10,8 +10,16 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.responses import Response
 
-from parcelguard.accounts import service
-from parcelguard.accounts.schemas import MeOut, StationOut, TerminalIn, TerminalOut, TokenOut
+from parcelguard.accounts import flows, service
+from parcelguard.accounts.schemas import (
+    CarrierSettingsOut,
+    CarrierSettingsPatch,
+    MeOut,
+    StationOut,
+    TerminalIn,
+    TerminalOut,
+    TokenOut,
+)
 from parcelguard.core.auth import (
     TERMINAL_HEADER,
     Actor,
@@ -108,3 +116,23 @@ def revoke_terminal(request: Request, terminal_id: uuid.UUID, actor: StaffManage
     terminal = service.revoke_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id)
     forget_cached_actors(request)  # which cached tokens were bound to it is not known here: drop all
     return TerminalOut.model_validate(terminal)
+
+
+CarrierReader = Annotated[Actor, require(Role.ADMIN, Role.HQ_SECURITY, Role.AUDITOR)]
+Admin = Annotated[Actor, require(Role.ADMIN)]
+
+
+@router.get("/carrier/settings", response_model=CarrierSettingsOut, tags=["carrier"],
+            summary="The carrier's settings")
+def get_carrier_settings(actor: CarrierReader, db_session: SessionDep) -> CarrierSettingsOut:
+    return CarrierSettingsOut(**vars(flows.carrier_settings(db_session=db_session, actor=actor)))
+
+
+@router.patch("/carrier/settings", response_model=CarrierSettingsOut, tags=["carrier"],
+              summary="Change the carrier's settings (admin); each change is logged")
+def change_carrier_settings(body: CarrierSettingsPatch, request: Request, actor: Admin,
+                            db_session: SessionDep) -> CarrierSettingsOut:
+    changed = flows.change_carrier_settings(
+        db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+        refuse_courier_own_id=body.refuse_courier_own_id, request_id=getattr(request.state, "request_id", None))
+    return CarrierSettingsOut(**vars(changed))

@@ -1,4 +1,5 @@
-"""Steps that span accounts and the keyring: a new carrier gets its keys with it; the demo seed."""
+"""Steps that span accounts and other domains: a new carrier gets its keys with it; a carrier's settings
+change in the audit log; the demo seed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service
 from parcelguard.accounts.models import Carrier
+from parcelguard.audit import service as audit
 from parcelguard.core.auth import Actor, Role
+from parcelguard.core.errors import Forbidden, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments import flows as shipment_flows
 
@@ -21,6 +24,33 @@ def create_carrier(*, db_session: Session, keyring: Keyring, slug: str, name: st
     carrier = service.create_carrier(db_session=db_session, slug=slug, name=name, waybill_prefix=waybill_prefix)
     keyring.ensure_carrier_keys(db_session=db_session, carrier_id=carrier.id)
     return carrier
+
+
+@dataclass(frozen=True)
+class CarrierSettings:
+    refuse_courier_own_id: bool
+
+
+def carrier_settings(*, db_session: Session, actor: Actor) -> CarrierSettings:
+    if actor.carrier_id is None:
+        raise NotFound("There is nothing here for an account outside a carrier.", code="carrier_unknown")
+    carrier = service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
+    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id)
+
+
+def change_carrier_settings(*, db_session: Session, keyring: Keyring, actor: Actor, refuse_courier_own_id: bool | None,
+                            request_id: str | None = None) -> CarrierSettings:
+    """An admin changes the carrier's settings; each setting that changes is an entry of the audit log."""
+    if actor.role != Role.ADMIN or actor.carrier_id is None:
+        raise Forbidden("An admin changes the carrier's settings.", code="role_not_allowed")
+    carrier = service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
+    if refuse_courier_own_id is not None and refuse_courier_own_id != carrier.refuse_courier_own_id:
+        carrier.refuse_courier_own_id = refuse_courier_own_id
+        db_session.flush()
+        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor,
+                               subject="setting:refuse_courier_own_id",
+                               purpose="setting_on" if refuse_courier_own_id else "setting_off", request_id=request_id)
+    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id)
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,14 @@ class TerminalOut(BaseModel):
     label: str
     registered_at: datetime
     revoked_at: datetime | None
+
+
+class CarrierSettingsOut(BaseModel):
+    refuse_courier_own_id: bool = Field(description="Refuse an intake whose sender document is the taking "
+                                        "courier's own (the alert `courier_own_id` is raised either way).")
+
+
+class CarrierSettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refuse_courier_own_id: bool | None = None

@@ -377,7 +377,8 @@ def replace_policy(*, db_session: Session, keyring: Keyring, actor: Actor, rules
     db_session.add_all(RevealLimit(carrier_id=carrier_id, role=lim.role, period=lim.period, base=lim.base,
                                    per_assignment=lim.per_assignment) for lim in limits)
     db_session.flush()
-    _log_admin_change(db_session, keyring, actor, "policy_change", request_id)
+    log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject="policy:reveal",
+                     purpose="policy_change", request_id=request_id)
     return policy(db_session=db_session, carrier_id=carrier_id)
 
 
@@ -386,7 +387,8 @@ def reset_policy(*, db_session: Session, keyring: Keyring, actor: Actor, request
     carrier_id = _carrier(actor)
     db_session.execute(delete(RevealPolicy).where(RevealPolicy.carrier_id == carrier_id))
     db_session.execute(delete(RevealLimit).where(RevealLimit.carrier_id == carrier_id))
-    _log_admin_change(db_session, keyring, actor, "policy_reset", request_id)
+    log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject="policy:reveal",
+                     purpose="policy_reset", request_id=request_id)
     return policy(db_session=db_session, carrier_id=carrier_id)
 
 
@@ -443,11 +445,13 @@ def _validate_policy(rules: Sequence[Rule], limits: Sequence[Limit]) -> None:
         raise Invalid("The policy has invalid rules.", code="policy_invalid", errors=errors)
 
 
-def _log_admin_change(db_session: Session, keyring: Keyring, actor: Actor, purpose: str,
-                      request_id: str | None) -> None:
+def log_admin_change(*, db_session: Session, keyring: Keyring, actor: Actor, subject: str, purpose: str,
+                     request_id: str | None) -> None:
+    """An admin's change to what governs the carrier (the reveal policy, a setting, the catalogue), as an
+    entry of the tamper-evident log: `subject` names what changed, `purpose` how. No personal data."""
     assert actor.carrier_id is not None
     log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, entries=[{
-        "time": now().isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": "policy:reveal",
+        "time": now().isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": subject,
         "fields": [], "purpose": purpose, "case_id": None, "decision": "allow", "reason": None,
         "request_id": request_id}])
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A key file written by `parcelguard init` in development starts with this line, so a
 # production start can recognise it and refuse it wherever it was copied to.
@@ -19,6 +22,65 @@ ROOT_KEY_BYTES = 32
 
 class ConfigError(Exception):
     """The configuration cannot run: the message is one line for an operator."""
+
+
+_UNITS = {**dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+          **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+          **dict.fromkeys(("h", "hour", "hours"), 3600), **dict.fromkeys(("d", "day", "days"), 86400)}
+_RATE = re.compile(r"(\d+)\s*/\s*(\d*)\s*([a-z]+)")
+MAX_RATE_WINDOW_SECONDS = 7 * 86400
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A request limit: at most `limit` requests in each fixed window of `window_seconds`.
+    Written `10/hour`, `30/day`, `120/minute`, `5/10min` in the environment; `off` turns a limit off."""
+
+    limit: int
+    window_seconds: int
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ValueError("a rate limit allows at least 1 request (write `off` to turn it off)")
+        if not 1 <= self.window_seconds <= MAX_RATE_WINDOW_SECONDS:
+            raise ValueError("a rate limit's window is between 1 second and 7 days")
+
+    def __str__(self) -> str:
+        for name, unit, seconds in (("day", "d", 86400), ("hour", "h", 3600), ("minute", "min", 60)):
+            if self.window_seconds == seconds:
+                return f"{self.limit}/{name}"
+            if self.window_seconds % seconds == 0:
+                return f"{self.limit}/{self.window_seconds // seconds}{unit}"
+        return f"{self.limit}/{'second' if self.window_seconds == 1 else f'{self.window_seconds}s'}"
+
+
+def parse_rate(value: Any) -> Rate | None:
+    """`10/hour` → Rate(10, 3600); `off` → None (no limit). Rates and None pass through."""
+    if value is None or isinstance(value, Rate):
+        return value
+    text = str(value).strip().lower()
+    if text in ("off", "none", "unlimited"):
+        return None
+    match = _RATE.fullmatch(text)
+    if match is None or match.group(3) not in _UNITS:
+        raise ValueError("write a rate limit as COUNT/UNIT (`10/hour`, `30/day`, `120/minute`, `5/10min`) "
+                         "or `off`")
+    return Rate(int(match.group(1)), int(match.group(2) or 1) * _UNITS[match.group(3)])
+
+
+def parse_networks(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5, 10.1.0.0/16, fd00::/8`); empty means none."""
+    if isinstance(value, str):
+        value = [item for item in (part.strip() for part in value.split(",")) if item]
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in value or ())
+    except ValueError:
+        raise ValueError("trusted proxies are IP addresses or networks, separated by commas") from None
+
+
+RateSetting = Annotated[Rate | None, NoDecode, BeforeValidator(parse_rate)]
+Networks = Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode,
+                     BeforeValidator(parse_networks)]
 
 
 class Settings(BaseSettings):
@@ -32,7 +94,10 @@ class Settings(BaseSettings):
     root_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A JSON body: a batch of 1,000 parcels fits in 4 MiB. A multipart/form-data body (inspection photos)
+    # may reach `max_upload_bytes`; its parser checks each photo's own limit.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # How long a process may trust a token it has checked before checking it again (0: always check).
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
@@ -48,10 +113,34 @@ class Settings(BaseSettings):
     audit_head_every: int = Field(default=1000, ge=1)
     # ... and the server signs one for any log with unsigned entries at least this often.
     audit_head_seconds: float = Field(default=60.0, gt=0)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated). Without one, a
+    # client is the address that connected, whatever headers it sends: anyone can write that header.
+    trusted_proxies: Networks = ()
+    # Limits of the public (unauthenticated) routes, counted in the database per fixed window, so they
+    # hold across processes; a limit counts every request, refused or failed. `off` turns one off.
+    # Registration checks and seals a document and writes a row: costly, and a way to probe numbers.
+    # A sender registers once and reuses the QR, so a household or a shop counter needs a few an hour.
+    rate_limit_register_per_address: RateSetting = Rate(10, 3600)
+    # ... and a slow drip from one address into one carrier's registry stops at 30 a day.
+    rate_limit_register_per_carrier_address: RateSetting = Rate(30, 86400)
+    # A real-name token lives 10 minutes, so a sender's app asks at most 6 times an hour; 30 leaves room
+    # for retries and holds guesses at one registration's refresh secret to 30 an hour.
+    rate_limit_refresh_per_registration: RateSetting = Rate(30, 3600)
+    # ... and one address cannot spread guesses over many registration ids.
+    rate_limit_refresh_per_address: RateSetting = Rate(120, 3600)
+    # Checking a courier's QR is cheap and people do it a few times at a door; 2 a second from one
+    # address still serves a shared network and stops a scraper.
+    rate_limit_verify_per_address: RateSetting = Rate(120, 60)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'parcelguard.db'}"
+
+    @property
+    def rate_limits(self) -> dict[str, Rate]:
+        """Every rate limit that is on, by setting name (without the `rate_limit_` prefix)."""
+        return {name.removeprefix("rate_limit_"): rate for name in type(self).model_fields
+                if name.startswith("rate_limit_") and (rate := getattr(self, name)) is not None}
 
     @property
     def dev_key_file(self) -> Path:

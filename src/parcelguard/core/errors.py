@@ -91,6 +91,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    status = 413
+    code = "body_too_large"
+
+
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"

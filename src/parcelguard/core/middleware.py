@@ -22,9 +22,10 @@ class _BodyTooLarge(Exception):
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max(max_upload_bytes or max_body_bytes, max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,13 +40,15 @@ class RequestContext:
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
         too_large = False
+        limit = (self.max_upload_bytes if headers.get("content-type", "").lower().startswith("multipart/form-data")
+                 else self.max_body_bytes)
 
         async def send_wrapper(message: Message) -> None:
             if too_large:
                 # The app turned the interrupted body into an error of its own (FastAPI says 400):
                 # drop its answer and send, once, the 413 that names the real cause.
                 if message["type"] == "http.response.start" and not status["sent"]:
-                    await self._too_large(scope, receive, send_wrapper_raw, request_id)
+                    await self._too_large(scope, receive, send_wrapper_raw, request_id, limit)
                 return
             await send_wrapper_raw(message)
 
@@ -64,19 +67,19 @@ class RequestContext:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
 
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _BodyTooLarge
             await self.app(scope, receive_wrapper, send_wrapper)
         except _BodyTooLarge:
             if not status["sent"]:
-                await self._too_large(scope, receive, send_wrapper_raw, request_id)
+                await self._too_large(scope, receive, send_wrapper_raw, request_id, limit)
         except Exception:
             log.exception("unhandled_error", route=_route(scope))
             if not status["sent"]:
@@ -95,9 +98,9 @@ class RequestContext:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, request_id: str, limit: int) -> None:
         await problem(
-            413, "body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
+            413, "body_too_large", f"The request body is larger than {limit} bytes.",
             instance=instance_of(request_id),
         )(scope, receive, send)
 

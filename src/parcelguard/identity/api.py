@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
+from parcelguard.core.ratelimit import Rule, per_address, rate_limit
 from parcelguard.identity import service
 from parcelguard.identity.schemas import (
     CourierCheckOut,
@@ -24,6 +26,28 @@ from parcelguard.identity.schemas import (
 router = APIRouter(tags=["couriers"])
 Courier = Annotated[Actor, require(Role.COURIER)]
 StaffManager = Annotated[Actor, require(Role.STATION_MANAGER, Role.HQ_SECURITY, Role.ADMIN)]
+
+
+def _per_carrier_and_address(request: Request, address: str) -> Sequence[str]:
+    return (request.path_params["carrier"], address)
+
+
+def _per_registration(request: Request, _address: str) -> Sequence[str] | None:
+    try:  # one counter per registration however its id is spelt; a malformed id goes nowhere (422)
+        return (str(uuid.UUID(request.path_params["registration_id"])),)
+    except ValueError:
+        return None
+
+
+# The public routes' limits (settings `rate_limit_*`; see docs/security.md). Counted before the route's
+# transaction begins: a refused request writes nothing.
+REGISTER_LIMITS = rate_limit(Rule("register/address", "rate_limit_register_per_address", per_address),
+                             Rule("register/carrier-address", "rate_limit_register_per_carrier_address",
+                                  _per_carrier_and_address))
+REFRESH_LIMITS = rate_limit(Rule("refresh/registration", "rate_limit_refresh_per_registration",
+                                 _per_registration),
+                            Rule("refresh/address", "rate_limit_refresh_per_address", per_address))
+VERIFY_LIMITS = rate_limit(Rule("verify/address", "rate_limit_verify_per_address", per_address))
 
 
 @router.put("/staff/{user_id}/document", status_code=204, tags=["staff"],
@@ -44,7 +68,7 @@ def courier_token(request: Request, actor: Courier, db_session: SessionDep) -> C
     return CourierTokenOut(token=issued.token, expires_at=issued.expires_at)
 
 
-@router.get("/public/couriers/verify", response_model=CourierCheckOut,
+@router.get("/public/couriers/verify", response_model=CourierCheckOut, dependencies=[VERIFY_LIMITS],
             summary="Is this courier genuine? (public: no sign-in; the same answer shape either way)")
 def verify_courier(request: Request, db_session: SessionDep,
                    token: Annotated[str, Query(max_length=400)]) -> CourierCheckOut:
@@ -54,7 +78,8 @@ def verify_courier(request: Request, db_session: SessionDep,
 
 
 @router.post("/public/carriers/{carrier}/realname", response_model=RealNameTokenOut, status_code=201,
-             tags=["real-name QR"], summary="A sender registers once and gets a real-name QR token (public)")
+             dependencies=[REGISTER_LIMITS], tags=["real-name QR"],
+             summary="A sender registers once and gets a real-name QR token (public)")
 def register_sender(carrier: str, body: RegistrationIn, request: Request, db_session: SessionDep) -> RealNameTokenOut:
     """The document is checked and sealed for the regulator at once; the carrier keeps a masked view. The
     token (10 minutes) goes in a QR code the courier scans at pickup; `refresh_secret` fetches new ones."""
@@ -70,7 +95,8 @@ def register_sender(carrier: str, body: RegistrationIn, request: Request, db_ses
 
 
 @router.post("/public/carriers/{carrier}/realname/{registration_id}/token", response_model=RealNameTokenOut,
-             tags=["real-name QR"], summary="A fresh real-name QR token (public; needs the refresh secret)")
+             dependencies=[REFRESH_LIMITS], tags=["real-name QR"],
+             summary="A fresh real-name QR token (public; needs the refresh secret)")
 def refresh_token(carrier: str, registration_id: uuid.UUID, body: RefreshIn, request: Request,
                   db_session: SessionDep) -> RealNameTokenOut:
     issued = service.refresh_realname_token(db_session=db_session, keyring=request.app.state.keyring,

@@ -98,24 +98,63 @@ class TypedSender:
     name: str
 
 
+@dataclass(frozen=True)
+class PresealedSender:
+    """A sender whose document was checked and sealed before the parcel: a registered sender (real-name
+    QR) or a contract customer's agreement. Each parcel's record carries that seal, with its context."""
+
+    doc_type: str
+    doc_masked: str
+    name_masked: str
+    blind_index: bytes
+    sealed: bytes
+    seal_context: bytes
+
+
+def presealed(registration: SenderRegistration) -> PresealedSender:
+    return PresealedSender(doc_type=registration.doc_type, doc_masked=registration.doc_masked,
+                           name_masked=registration.name_masked, blind_index=registration.blind_index,
+                           sealed=registration.sealed,
+                           seal_context=registration_context(registration.carrier_id, registration.id))
+
+
+def agreement_context(carrier_id: uuid.UUID, agreement_id: uuid.UUID) -> bytes:
+    """The associated data of a contract customer's seal (carried by each of its parcels' records)."""
+    return f"{SEAL_CONTEXT}|{carrier_id}|agreement:{agreement_id}".encode()
+
+
+def seal_organisation(*, regulator_public_key: bytes, carrier_id: uuid.UUID, agreement_id: uuid.UUID,
+                      organisation: CheckedDocument, organisation_name: str, responsible: CheckedDocument,
+                      responsible_name: str) -> bytes:
+    """An organisation sender's identity for the regulator: its unified social credit code and name, and
+    the document of the person responsible for it (GB 32100-2015; the rules ask for both)."""
+    payload = json.loads(_sealed_payload(organisation, organisation_name))
+    payload["responsible"] = json.loads(_sealed_payload(responsible, responsible_name))
+    return sealing.seal(regulator_public_key,
+                        json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(),
+                        agreement_context(carrier_id, agreement_id))
+
+
 def record_senders(
     *, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
-    senders: Sequence[tuple[uuid.UUID, TypedSender | SenderRegistration]], regulator_public_key: bytes,
-    sealer: sealing.SealingSession | None = None,
+    senders: Sequence[tuple[uuid.UUID, TypedSender | SenderRegistration | PresealedSender]],
+    regulator_public_key: bytes, sealer: sealing.SealingSession | None = None,
 ) -> list[SenderRecord]:
     """For each (shipment id, sender): seal `{doc_type, doc_number, name}` to the regulator (a registered
-    sender's record carries the seal made at registration), keep the masked view and blind index, and
-    queue the record for upload; bulk, in the caller's transaction."""
+    sender's or a contract customer's record carries the seal made before), keep the masked view and
+    blind index, and queue the record for upload; bulk, in the caller's transaction."""
     sealer = sealer or sealing.SealingSession(regulator_public_key, max_records=max(len(senders), 1))
     moment = now()
     records, rows, outbox = [], [], []
     for shipment_id, sender in senders:
         record_id = uuid.uuid4()
         if isinstance(sender, SenderRegistration):
+            sender = presealed(sender)
+        if isinstance(sender, PresealedSender):
             record = SenderRecord(id=record_id, shipment_id=shipment_id, doc_type=sender.doc_type,
                                   doc_masked=sender.doc_masked, name_masked=sender.name_masked,
                                   blind_index=sender.blind_index)
-            sealed, context = sender.sealed, registration_context(carrier_id, sender.id)
+            sealed, context = sender.sealed, sender.seal_context
         else:
             document = sender.document
             record = SenderRecord(
@@ -146,9 +185,7 @@ def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, r
     indexes = {r.blind_index for r in records}
     if not indexes:
         return raised
-    own = set(db_session.scalars(select(StaffDocument.blind_index).where(
-        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id == actor.user_id,
-        StaffDocument.blind_index.in_(indexes))))
+    own = own_documents(db_session=db_session, carrier_id=carrier_id, user_id=actor.user_id, indexes=indexes)
     for record in records:
         if record.blind_index in own:
             audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="courier_own_id",
@@ -172,6 +209,16 @@ def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, r
                               detail={"parcels_in_24h": int(count), "latest_shipment_id": str(record.shipment_id)})
             raised[record.id].append("document_overused")
     return raised
+
+
+def own_documents(*, db_session: Session, carrier_id: uuid.UUID, user_id: uuid.UUID,
+                  indexes: set[bytes]) -> set[bytes]:
+    """Which of these blind indexes are the staff member's own registered document."""
+    if not indexes:
+        return set()
+    return set(db_session.scalars(select(StaffDocument.blind_index).where(
+        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id == user_id,
+        StaffDocument.blind_index.in_(indexes))))
 
 
 def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Actor, user_id: uuid.UUID,

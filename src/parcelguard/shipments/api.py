@@ -1,21 +1,31 @@
-"""Routes for assigning shipments to couriers. Thin: parse, call, shape."""
+"""Routes for intake (one parcel, a batch, an inspection with photos) and for assigning shipments to
+couriers. Thin: parse, call, shape."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
+from parcelguard.core import uploads
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
-from parcelguard.core.errors import ServiceUnavailable
-from parcelguard.shipments import flows, service
+from parcelguard.core.errors import DomainError, ServiceUnavailable, validation_errors
+from parcelguard.shipments import flows, photos, service
 from parcelguard.shipments.schemas import (
     AssignmentIn,
     AssignmentOut,
+    BatchIn,
+    BatchOut,
+    BatchResultOut,
+    InspectionOut,
+    InspectionRecordIn,
     IntakeIn,
     IntakeOut,
+    ItemProblemOut,
     MaskedRecipientOut,
     MaskedSenderOut,
 )
@@ -24,44 +34,157 @@ router = APIRouter(tags=["assignments"])
 
 
 Courier = Annotated[Actor, require(Role.COURIER)]
+Sender = Annotated[Actor, require(Role.COURIER, Role.ENTERPRISE)]
+
+# A multipart intake: the parcel as JSON in the part `shipment` (or `inspection`), photos in `photos` parts.
+_MULTIPART_LIMIT = photos.MAX_PHOTOS * photos.MAX_PHOTO_BYTES + 1024 * 1024
+T = TypeVar("T", bound=BaseModel)
 
 
-@router.post("/shipments", response_model=IntakeOut, status_code=201, tags=["intake"],
-             summary="Take a parcel in (实名收寄): the sender's document is sealed for the regulator")
-def take_in(body: IntakeIn, request: Request, actor: Courier, db_session: SessionDep) -> IntakeOut:
-    """A courier on a registered terminal. Every field is checked first and all problems answered at
-    once (422 `intake_invalid`, `errors[]` with a code per field). The answer carries masked views only:
-    no document number and no phone number ever reaches a terminal."""
-    regulator_key = request.app.state.regulator_public_key
-    if regulator_key is None:
-        raise ServiceUnavailable("Intake is off: no regulator public key is configured.",
-                                 code="regulator_key_missing")
-    intake = flows.take_in(
-        db_session=db_session, keyring=request.app.state.keyring, actor=actor, regulator_public_key=regulator_key,
-        request_id=getattr(request.state, "request_id", None),
-        request=flows.IntakeRequest(
-            sender_document=None if body.sender.document is None else flows.SenderDocument(
-                doc_type=body.sender.document.type, number=body.sender.document.number,
-                name=body.sender.document.name),
-            realname_token=body.sender.realname_token,
-            sender_phone=body.sender.phone, sender_address=body.sender.address,
-            recipient_name=body.recipient.name, recipient_phone=body.recipient.phone,
-            recipient_region=service.Region(province=body.recipient.address.province,
-                                            city=body.recipient.address.city,
-                                            district=body.recipient.address.district),
-            recipient_detail=body.recipient.address.detail,
-            items=[service.Item(description=i.description, category=i.category, quantity=i.quantity,
-                                declared_value_cents=i.declared_value_cents) for i in body.items],
-            destination_station_id=body.destination_station_id, inspected=body.inspection.inspected,
-        ),
+async def _json_and_photos(request: Request, model: type[T], part: str) -> tuple[T, list[photos.Photo]]:
+    """The body as `model`: JSON, or multipart/form-data with the JSON in `part` and `photos` files (read
+    in memory, never spooled to disk). Invalid JSON answers as FastAPI's own validation does."""
+    found: list[photos.Photo] = []
+    if uploads.is_multipart(request):
+        form = await uploads.read_multipart(request, max_bytes=_MULTIPART_LIMIT, max_files=photos.MAX_PHOTOS + 1)
+        raw: str | bytes = form.fields.get(part, "")
+        found = [photos.Photo(declared_type=f.content_type, data=f.data) for f in form.files if f.field == "photos"]
+        prefix: tuple[str, ...] = ("body", part)
+    else:
+        raw, prefix = await request.body(), ("body",)
+    try:
+        return model.model_validate_json(raw or b"{}" if part == "inspection" else raw), found
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors()]) from None
+
+
+async def _intake_body(request: Request) -> tuple[IntakeIn, list[photos.Photo]]:
+    return await _json_and_photos(request, IntakeIn, "shipment")
+
+
+async def _inspection_body(request: Request) -> tuple[InspectionRecordIn, list[photos.Photo]]:
+    return await _json_and_photos(request, InspectionRecordIn, "inspection")
+
+
+def _schema_of(model: type[BaseModel], part: str) -> dict[str, Any]:
+    """The request body of a route that reads JSON or multipart itself (`_json_and_photos`): FastAPI
+    cannot infer it, so it is declared here; the model's schema joins the components (`BODY_MODELS`)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": ref},
+        "multipart/form-data": {"schema": {"type": "object", "required": [part], "properties": {
+            part: {**ref, "description": f"The same JSON as the application/json body, as the part `{part}`."},
+            "photos": {"type": "array", "maxItems": photos.MAX_PHOTOS,
+                       "items": {"type": "string", "format": "binary"},
+                       "description": f"JPEG, PNG or WebP, at most {photos.MAX_PHOTO_BYTES // 2**20} MiB each."},
+        }}},
+    }}}
+
+
+# Models of bodies the routes read themselves, for the app to add to the OpenAPI components.
+BODY_MODELS: tuple[type[BaseModel], ...] = (IntakeIn, InspectionRecordIn)
+
+
+def _request(body: IntakeIn, found: list[photos.Photo] = ()) -> flows.IntakeRequest:  # type: ignore[assignment]
+    return flows.IntakeRequest(
+        sender_document=None if body.sender.document is None else flows.SenderDocument(
+            doc_type=body.sender.document.type, number=body.sender.document.number, name=body.sender.document.name),
+        realname_token=body.sender.realname_token, sender_name=body.sender.name,
+        sender_phone=body.sender.phone, sender_address=body.sender.address,
+        recipient_name=body.recipient.name, recipient_phone=body.recipient.phone,
+        recipient_region=service.Region(province=body.recipient.address.province, city=body.recipient.address.city,
+                                        district=body.recipient.address.district),
+        recipient_detail=body.recipient.address.detail,
+        items=[service.Item(description=i.description, category=i.category, quantity=i.quantity,
+                            declared_value_cents=i.declared_value_cents) for i in body.items],
+        destination_station_id=body.destination_station_id, inspected=body.inspection.inspected, photos=found,
     )
+
+
+def _out(intake: flows.Intake, photo_count: int = 0) -> IntakeOut:
     return IntakeOut(
         id=intake.shipment_id, waybill_no=intake.waybill_no,
         sender=MaskedSenderOut(name=intake.sender_name_masked, document_type=intake.sender_doc_type,
                                document=intake.sender_doc_masked),
         recipient=MaskedRecipientOut(name=intake.recipient_name_masked, province=intake.recipient_region.province,
                                      city=intake.recipient_region.city, district=intake.recipient_region.district),
+        inspection_draw=intake.inspection_draw, photos=photo_count,
     )
+
+
+def _regulator_key(request: Request) -> bytes:
+    key = request.app.state.regulator_public_key
+    if key is None:
+        raise ServiceUnavailable("Intake is off: no regulator public key is configured.",
+                                 code="regulator_key_missing")
+    return key
+
+
+@router.post("/shipments", response_model=IntakeOut, status_code=201, tags=["intake"],
+             summary="Take a parcel in (实名收寄): the sender's document is sealed for the regulator",
+             openapi_extra=_schema_of(IntakeIn, "shipment"))
+def take_in(actor: Courier, parsed: Annotated[tuple[IntakeIn, list[photos.Photo]], Depends(_intake_body)],
+            request: Request, db_session: SessionDep) -> IntakeOut:
+    """A courier on a registered terminal. Every field is checked first and all problems answered at
+    once (422 `intake_invalid`, `errors[]` with a code per field). The answer carries masked views only:
+    no document number and no phone number ever reaches a terminal. Inspection photos come as
+    multipart/form-data: the JSON in the part `shipment`, each photo in a part `photos`."""
+    body, found = parsed
+    intake = flows.take_in(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                           regulator_public_key=_regulator_key(request), request=_request(body, found),
+                           request_id=getattr(request.state, "request_id", None))
+    return _out(intake, len(found))
+
+
+@router.post("/shipments:batch", response_model=BatchOut, tags=["intake"],
+             summary="Take in up to 1,000 parcels, each answered on its own")
+def take_in_batch(body: BatchIn, actor: Sender, request: Request, db_session: SessionDep) -> BatchOut:
+    """For contract customers (an enterprise account under an agreement in force: the sender is the
+    organisation the agreement verified, and a share of the parcels is drawn for inspection at pickup)
+    and for couriers on a terminal (each parcel with its sender's document or real-name QR). Each
+    parcel is checked on its own and answered in `results` with its index: a bad parcel does not sink
+    the good ones, and a refused parcel leaves nothing behind. The good ones are written together in
+    one transaction: if writing fails, the request fails and nothing is written."""
+    results: list[BatchResultOut | None] = [None] * len(body.shipments)
+    parsed: list[tuple[int, flows.IntakeRequest]] = []
+    for i, raw in enumerate(body.shipments):
+        try:
+            parsed.append((i, _request(IntakeIn.model_validate(raw))))
+        except ValidationError as exc:
+            _, errors = validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+            results[i] = BatchResultOut(index=i, status=422, problem=ItemProblemOut(
+                code="validation_failed", detail="The parcel has invalid or missing fields.",
+                errors=[e.as_dict() for e in errors]))
+    taken = flows.take_in_batch(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                regulator_public_key=_regulator_key(request), requests=[r for _, r in parsed],
+                                request_id=getattr(request.state, "request_id", None)) if parsed else []
+    for (i, _), result in zip(parsed, taken, strict=True):
+        if isinstance(result, DomainError):
+            results[i] = BatchResultOut(index=i, status=result.status, problem=ItemProblemOut(
+                code=result.code, detail=result.detail, errors=[e.as_dict() for e in result.errors]))
+        else:
+            results[i] = BatchResultOut(index=i, status=201, shipment=_out(result))
+    done = [r for r in results if r is not None]
+    accepted = sum(r.status == 201 for r in done)
+    return BatchOut(accepted=accepted, refused=len(done) - accepted, results=done)
+
+
+@router.post("/shipments/{shipment_id}/inspection", response_model=InspectionOut, status_code=201, tags=["intake"],
+             summary="Record the inspection (开箱验视) of a parcel drawn for it, with photos",
+             openapi_extra=_schema_of(InspectionRecordIn, "inspection"))
+def record_inspection(shipment_id: uuid.UUID, actor: Courier,
+                      parsed: Annotated[tuple[InspectionRecordIn, list[photos.Photo]], Depends(_inspection_body)],
+                      request: Request, db_session: SessionDep) -> InspectionOut:
+    """A courier of the parcel's origin station, on a registered terminal, at pickup. `passed: false`
+    refuses the parcel. Once per parcel (409 `already_inspected`)."""
+    body, found = parsed
+    shipment = service.record_inspection(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                         shipment_id=shipment_id, passed=body.passed, photos=found)
+    assert shipment.inspected_at is not None
+    return InspectionOut(shipment_id=shipment.id, status=shipment.status, inspected_at=shipment.inspected_at,
+                         photos=len(found))
+
+
 Dispatcher = Annotated[Actor, require(Role.STATION_MANAGER, Role.HQ_SECURITY, Role.ADMIN)]
 TaskHolder = Annotated[Actor, require(Role.COURIER, Role.STATION_MANAGER, Role.HQ_SECURITY, Role.ADMIN)]
 

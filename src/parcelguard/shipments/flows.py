@@ -1,5 +1,6 @@
-"""Steps that span domains: real-name intake (validate → number → encrypt → seal → outbox), and the
-demo shipments for `parcelguard init --demo` (plainly fictitious people, so the tour can reveal)."""
+"""Steps that span domains: real-name intake (validate → number → encrypt → seal → outbox) of couriers'
+walk-in senders and of contract customers' parcels, and the demo shipments for `parcelguard init --demo`
+(plainly fictitious people, so the tour can reveal)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
+from parcelguard.audit import service as audit
+from parcelguard.contracts import service as contracts
+from parcelguard.contracts.models import Agreement
 from parcelguard.core.auth import Actor, Role
+from parcelguard.core.clock import now
 from parcelguard.core.errors import DomainError, FieldError, Forbidden, Invalid
 from parcelguard.crypto import sealing
 from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
+from parcelguard.identity.documents import DocType
 from parcelguard.identity.models import SenderRegistration
-from parcelguard.shipments import catalogue_store, service
+from parcelguard.shipments import catalogue_store, photos, service
 from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import service as waybill_service
@@ -58,7 +64,7 @@ def seed_demo_shipments(*, db_session: Session, keyring: Keyring, carrier_id: uu
 
 @dataclass(frozen=True)
 class SenderDocument:
-    doc_type: str
+    doc_type: str | None
     number: str
     name: str
 
@@ -76,6 +82,9 @@ class IntakeRequest:
     destination_station_id: uuid.UUID | None = None
     realname_token: str | None = None  # ... the sender's real-name QR (name and phone come with it)
     inspected: bool = False  # the courier opened and checked the parcel (开箱验视)
+    photos: Sequence[photos.Photo] = ()  # taken at that inspection
+    # A contract customer's parcel: the contact person who hands it over (the organisation when left out).
+    sender_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,25 @@ class Intake:
     recipient_name_masked: str
     recipient_region: service.Region
     alerts: list[str]
+    inspection_draw: str | None = None  # a contract parcel drawn for inspection at pickup: random | restricted
+
+
+class OwnDocumentRefused(Invalid):
+    """The carrier refuses intakes whose sender document is the taking courier's own. The alert raised
+    with the refusal must outlive the failed request (`take_in` commits it before raising)."""
+
+
+Sender = identity_service.TypedSender | SenderRegistration | identity_service.PresealedSender
+
+
+@dataclass(frozen=True)
+class _Checked:
+    index: int
+    request: IntakeRequest
+    sender: Sender
+    sender_phone: str | None
+    recipient_phone: str
+    draw: str | None = None
 
 
 def take_in(*, db_session: Session, keyring: Keyring, actor: Actor, request: IntakeRequest,
@@ -98,6 +126,10 @@ def take_in(*, db_session: Session, keyring: Keyring, actor: Actor, request: Int
     """One parcel (see `take_in_batch`); raises `Invalid` with every field's problem."""
     [result] = take_in_batch(db_session=db_session, keyring=keyring, actor=actor, requests=[request],
                              regulator_public_key=regulator_public_key, sealer=sealer, request_id=request_id)
+    if isinstance(result, OwnDocumentRefused):
+        # Nothing of the parcel was written (it failed before numbering); what the transaction holds is the
+        # alert, which must be kept although the request fails.
+        db_session.commit()
     if isinstance(result, DomainError):
         raise result
     return result
@@ -111,87 +143,167 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     good ones). For the good ones: allocate the waybill numbers, encrypt the contact fields, seal each
     sender's document for the regulator under one sealing session, keep only masked views and blind
     indexes, and write the shipments, their real-name records and outbox rows in bulk. Any failure past
-    validation raises, so the caller's rollback leaves nothing behind."""
-    if actor.role != Role.COURIER or actor.carrier_id is None or actor.station_id is None:
-        raise Forbidden("Only a courier takes parcels in.", code="role_not_allowed")
-    if actor.terminal_id is None:
-        raise Forbidden("Intake runs on a registered terminal: sign in with X-Terminal-Id.",
-                        code="terminal_required")
+    validation raises, so the caller's rollback leaves nothing behind.
+
+    Two callers: a courier on a registered terminal, whose senders are verified per parcel (walk-in:
+    a typed document or a real-name QR), and an enterprise account under an agreement in force (a
+    contract customer, 协议客户), whose parcels name the organisation verified in the agreement and of
+    which a share is drawn for inspection at pickup."""
+    agreement = _caller_agreement(db_session, actor)
+    assert actor.carrier_id is not None
+    carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
+    catalogue = catalogue_store.current(db_session=db_session, carrier_id=carrier.id)
     results: list[Intake | Invalid | None] = [None] * len(requests)
-    good = []
-    catalogue = catalogue_store.current(db_session=db_session, carrier_id=actor.carrier_id)
+    good: list[_Checked] = []
     for i, request in enumerate(requests):
-        registration, problem = None, None
-        if request.realname_token is not None and request.sender_document is None:
-            try:
-                registration = identity_service.resolve_realname_token(
-                    db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, token=request.realname_token)
-            except Invalid as exc:
-                problem = exc
         try:
-            sender, sender_phone, recipient_phone = _validate(request, registration, problem, catalogue)
-            good.append((i, request, sender, sender_phone, recipient_phone))
+            if agreement is None:
+                good.append(_check_walk_in(db_session, keyring, carrier.id, i, request, catalogue))
+            else:
+                good.append(_check_contract(agreement, i, request, catalogue))
         except Invalid as exc:
             results[i] = exc
+    if agreement is None and carrier.refuse_courier_own_id:
+        good = _refuse_own_documents(db_session, keyring, actor, good, results, request_id)
     if good:
-        carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
         numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            prefix=carrier.waybill_prefix, count=len(good))
-        specs = [_new_shipment(actor, r, sender, sender_phone, recipient_phone, number)
-                 for (_, r, sender, sender_phone, recipient_phone), number in zip(good, numbers, strict=True)]
+        specs = [_new_shipment(actor, agreement, c, number) for c, number in zip(good, numbers, strict=True)]
         shipment_ids = service.create_many(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            shipments=specs)
+        photos.store(db_session=db_session, keyring=keyring, carrier_id=carrier.id, taken_by=actor.user_id,
+                     photos=[(sid, p) for c, sid in zip(good, shipment_ids, strict=True) for p in c.request.photos])
         records = identity_service.record_senders(
             db_session=db_session, keyring=keyring, carrier_id=carrier.id, regulator_public_key=regulator_public_key,
-            sealer=sealer, senders=[(sid, sender) for (_, _, sender, _, _), sid in zip(good, shipment_ids, strict=True)],
+            sealer=sealer, senders=[(sid, c.sender) for c, sid in zip(good, shipment_ids, strict=True)],
         )
-        alerts = identity_service.check_senders(db_session=db_session, carrier_id=carrier.id, actor=actor,
-                                                records=records, request_id=request_id)
-        for (i, r, *_), number, record in zip(good, numbers, records, strict=True):
-            results[i] = Intake(shipment_id=record.shipment_id, waybill_no=number,
-                                sender_name_masked=record.name_masked, sender_doc_type=record.doc_type,
-                                sender_doc_masked=record.doc_masked, recipient_name_masked=mask_name(r.recipient_name),
-                                recipient_region=r.recipient_region, alerts=alerts[record.id])
+        alerts = ({r.id: [] for r in records} if agreement is not None else
+                  identity_service.check_senders(db_session=db_session, carrier_id=carrier.id, actor=actor,
+                                                 records=records, request_id=request_id))
+        for c, number, spec, record in zip(good, numbers, specs, records, strict=True):
+            results[c.index] = Intake(
+                shipment_id=record.shipment_id, waybill_no=number, sender_name_masked=spec.sender_name_masked
+                or record.name_masked, sender_doc_type=record.doc_type, sender_doc_masked=record.doc_masked,
+                recipient_name_masked=mask_name(c.request.recipient_name), recipient_region=c.request.recipient_region,
+                alerts=alerts[record.id], inspection_draw=c.draw)
     return [r for r in results if r is not None]
 
 
-def _new_shipment(actor: Actor, r: IntakeRequest, sender: identity_service.TypedSender | SenderRegistration,
-                  sender_phone: str | None, recipient_phone: str, number: str) -> service.NewShipment:
+def _caller_agreement(db_session: Session, actor: Actor) -> Agreement | None:
+    """None for a courier on a terminal (walk-in intake); the agreement in force for an enterprise."""
+    if actor.carrier_id is None or actor.role not in (Role.COURIER, Role.ENTERPRISE):
+        raise Forbidden("A courier takes parcels in; an enterprise sends them under its agreement.",
+                        code="role_not_allowed")
+    if actor.role == Role.ENTERPRISE:
+        agreement = contracts.active_for(db_session=db_session, carrier_id=actor.carrier_id,
+                                         customer_id=actor.user_id)
+        if agreement is None:
+            raise Forbidden("An enterprise sends parcels under an agreement in force (协议客户): ask the "
+                            "carrier's station to make one.", code="agreement_required")
+        return agreement
+    if actor.station_id is None:
+        raise Forbidden("A courier works at a station.", code="role_not_allowed")
+    if actor.terminal_id is None:
+        raise Forbidden("Intake runs on a registered terminal: sign in with X-Terminal-Id.",
+                        code="terminal_required")
+    return None
+
+
+def _refuse_own_documents(db_session: Session, keyring: Keyring, actor: Actor, good: list[_Checked],
+                          results: list[Intake | Invalid | None], request_id: str | None) -> list[_Checked]:
+    """The carrier's setting: refuse a sender document that is the taking courier's own, and raise the
+    alert all the same."""
+    assert actor.carrier_id is not None
+    indexes = {c.index: _sender_index(db_session, keyring, actor.carrier_id, c.sender) for c in good}
+    own = identity_service.own_documents(db_session=db_session, carrier_id=actor.carrier_id, user_id=actor.user_id,
+                                         indexes=set(indexes.values()))
+    if not own:
+        return good
+    kept = []
+    for c in good:
+        if indexes[c.index] not in own:
+            kept.append(c)
+            continue
+        audit.raise_alert(db_session=db_session, carrier_id=actor.carrier_id, kind="courier_own_id",
+                          dedupe_key=f"courier_own_id:refused:{uuid.uuid4()}", actor_id=actor.user_id,
+                          detail={"refused": True, "station_id": str(actor.station_id), "request_id": request_id})
+        pointer = "/sender/document/number" if c.request.sender_document is not None else "/sender/realname_token"
+        results[c.index] = OwnDocumentRefused(
+            "The parcel cannot be taken in: see errors.", code="intake_invalid",
+            errors=[FieldError(pointer, "courier_own_id", "This document is registered as your own: the "
+                               "sender's own document is needed. The refusal is reported.")])
+    return kept
+
+
+def _sender_index(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, sender: Sender) -> bytes:
+    if isinstance(sender, identity_service.TypedSender):
+        return identity_service.blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
+                                            document=sender.document)
+    return sender.blind_index
+
+
+def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number: str) -> service.NewShipment:
+    r, sender = c.request, c.sender
     region = r.recipient_region
+    recipient_address = " ".join(p for p in (region.province, region.city, region.district, r.recipient_detail.strip())
+                                 if p)
+    common = {"recipient_name": r.recipient_name, "recipient_phone": c.recipient_phone,
+              "sender_address": r.sender_address, "recipient_address": recipient_address}
+    if agreement is not None:
+        assert isinstance(sender, identity_service.PresealedSender) and c.sender_phone is not None
+        contact = (r.sender_name or "").strip()
+        return service.NewShipment(
+            parties=service.Parties(sender_name=contact or agreement.organisation_name, sender_phone=c.sender_phone,
+                                    **common),
+            sender_name_masked=mask_name(contact) if contact else sender.name_masked,
+            origin_station_id=agreement.station_id, destination_station_id=r.destination_station_id,
+            customer_id=agreement.customer_id, agreement_id=agreement.id, sender_kind="contract",
+            waybill_no=number, recipient_region=region, items=r.items, inspection_draw=c.draw,
+        )
     registered = isinstance(sender, SenderRegistration)
+    moment = now()
     return service.NewShipment(
         parties=service.Parties(
             # A registered sender's name and phone move over encrypted (below); "-" stands in for them here.
-            sender_name="-" if registered else sender.name, sender_phone=sender_phone or "-",
-            sender_address=r.sender_address, recipient_name=r.recipient_name, recipient_phone=recipient_phone,
-            recipient_address=" ".join(p for p in (region.province, region.city, region.district,
-                                                   r.recipient_detail.strip()) if p),
+            sender_name="-" if registered else sender.name,  # type: ignore[union-attr]
+            sender_phone=c.sender_phone or "-", **common,
         ),
         encrypted_fields={f"sender_{f}": identity_service.registration_field(sender, f) for f in ("name", "phone")}
-        if registered else {},
-        sender_name_masked=sender.name_masked if registered else None,
+        if isinstance(sender, SenderRegistration) else {},
+        sender_name_masked=sender.name_masked if isinstance(sender, SenderRegistration) else None,
         origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,  # type: ignore[arg-type]
-        waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items, inspected=r.inspected,
+        waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items,
+        inspected=r.inspected, inspected_by=actor.user_id if r.inspected else None,
+        inspected_at=moment if r.inspected else None,
     )
 
 
-def _validate(request: IntakeRequest, registration: SenderRegistration | None, token_problem: Invalid | None,
-              catalogue: Catalogue):  # type: ignore[no-untyped-def]
-    """Every field checked before anything is written; all the problems at once, each with its code.
-    Answers the sender (typed, or the registration a real-name QR named) and the normalised phones."""
+def _check_walk_in(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, index: int,
+                   request: IntakeRequest, catalogue: Catalogue) -> _Checked:
+    """A parcel a courier takes in: every field checked before anything is written, all the problems at
+    once, each with its code. The sender is typed at pickup or named by a real-name QR."""
     errors: list[FieldError] = []
-    sender: identity_service.TypedSender | SenderRegistration | None = registration
+    sender: Sender | None = None
     sender_phone = None
     typed = request.sender_document
     if (typed is None) == (request.realname_token is None):
         errors.append(FieldError("/sender", "sender_identity_required",
                                  "Give the sender's real-name QR token or their document, not both."))
-    elif token_problem is not None:
-        errors.extend(token_problem.errors)
+    elif request.realname_token is not None:
+        try:
+            sender = identity_service.resolve_realname_token(db_session=db_session, keyring=keyring,
+                                                             carrier_id=carrier_id, token=request.realname_token)
+        except Invalid as exc:
+            errors.extend(exc.errors)
     if typed is not None:
         try:
             sender = identity_service.TypedSender(
                 identity_service.parse_document(typed.doc_type, typed.number), typed.name)
+            if sender.document.doc_type == DocType.USCC:
+                sender = None
+                errors.append(FieldError("/sender/document/number", "document_not_personal",
+                                         "An organisation sends under an agreement (协议客户), or through the person "
+                                         "who hands the parcel in: enter that person's own document."))
         except DomainError as exc:
             errors.append(FieldError("/sender/document/number", exc.code, exc.detail))
         if not typed.name.strip() or len(typed.name) > 64:
@@ -200,6 +312,52 @@ def _validate(request: IntakeRequest, registration: SenderRegistration | None, t
             sender_phone = normalise_phone(request.sender_phone or "")
         except NotNormalisable:
             errors.append(FieldError("/sender/phone", "phone_invalid", "Not a phone number."))
+    recipient_phone, restricted = _check_parcel(request, catalogue, errors)
+    if restricted is not None and not request.inspected:
+        errors.append(FieldError("/inspection/inspected", "inspection_required",
+                                 f"Item {restricted[0]} falls under the restricted rule {restricted[1]}: open and "
+                                 "check the parcel, then record the inspection."))
+    if request.photos and not request.inspected:
+        errors.append(FieldError("/inspection/photos", "photos_without_inspection",
+                                 "Photos are taken at an inspection: record it (inspected: true)."))
+    errors.extend(photos.check(request.photos))
+    if errors or sender is None:
+        raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
+    return _Checked(index, request, sender, sender_phone, recipient_phone)
+
+
+def _check_contract(agreement: Agreement, index: int, request: IntakeRequest, catalogue: Catalogue) -> _Checked:
+    """A contract customer's parcel: the sender is the organisation its agreement verified, so no
+    document is asked; the customer gives the contact phone (and may name the contact person). A
+    restricted item, or the agreement's share drawn at random, marks it for inspection at pickup."""
+    errors: list[FieldError] = []
+    if request.sender_document is not None or request.realname_token is not None:
+        errors.append(FieldError("/sender", "sender_identity_by_agreement",
+                                 "A contract customer's parcels are sent under its agreement: leave out the "
+                                 "sender's document and real-name token."))
+    if request.sender_name is not None and not 0 < len(request.sender_name.strip()) <= 64:
+        errors.append(FieldError("/sender/name", "field_length", "Between 1 and 64 characters."))
+    sender_phone = None
+    try:
+        sender_phone = normalise_phone(request.sender_phone or "")
+    except NotNormalisable:
+        errors.append(FieldError("/sender/phone", "phone_invalid", "Not a phone number."))
+    if request.inspected or request.photos:
+        errors.append(FieldError("/inspection", "inspection_by_courier",
+                                 "The courier records the inspection at pickup, not the sender."))
+    recipient_phone, restricted = _check_parcel(request, catalogue, errors)
+    if errors:
+        raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
+    draw = ("restricted" if restricted is not None else
+            "random" if contracts.draw_for_inspection(agreement.inspection_permille) else None)
+    return _Checked(index, request, contracts.sender(agreement), sender_phone, recipient_phone, draw)
+
+
+def _check_parcel(request: IntakeRequest, catalogue: Catalogue,
+                  errors: list[FieldError]) -> tuple[str, tuple[int, str] | None]:
+    """The checks every parcel takes, whoever sends it: the recipient, the address, the items against
+    the catalogue. Appends to `errors`; answers the recipient's phone (E.164) and the first item the
+    catalogue restricts (its index and rule), if any."""
     recipient_phone = ""
     try:
         recipient_phone = normalise_phone(request.recipient_phone)
@@ -217,6 +375,7 @@ def _validate(request: IntakeRequest, registration: SenderRegistration | None, t
             errors.append(FieldError(pointer, "field_length", f"Between 1 and {limit} characters."))
     if not request.items:
         errors.append(FieldError("/items", "items_empty", "Name at least one item."))
+    restricted = None
     for i, item in enumerate(request.items):
         if not item.description.strip() or len(item.description) > 200:
             errors.append(FieldError(f"/items/{i}/description", "field_length", "Between 1 and 200 characters."))
@@ -230,15 +389,11 @@ def _validate(request: IntakeRequest, registration: SenderRegistration | None, t
                 errors.append(FieldError(f"/items/{i}/description", "item_prohibited",
                                          f"Prohibited by rule {hit.rule_id} ({rule.label_zh}, {rule.label_en}); "
                                          f"matched on the {hit.matched_on} {hit.term!r}."))
-            elif hit is not None and not request.inspected:
-                errors.append(FieldError("/inspection/inspected", "inspection_required",
-                                         f"Item {i} falls under the restricted rule {hit.rule_id}: open and check "
-                                         "the parcel, then record the inspection."))
+            elif hit is not None and restricted is None:
+                restricted = (i, hit.rule_id)
         if not 1 <= item.quantity <= 10_000:
             errors.append(FieldError(f"/items/{i}/quantity", "quantity_out_of_range", "Between 1 and 10000."))
         if not 0 <= item.declared_value_cents <= 10**11:
             errors.append(FieldError(f"/items/{i}/declared_value_cents", "value_out_of_range",
                                      "Not negative, at most 10^9 yuan."))
-    if errors or sender is None:
-        raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
-    return sender, sender_phone, recipient_phone
+    return recipient_phone, restricted

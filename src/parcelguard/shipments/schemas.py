@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,8 +47,12 @@ class SenderIn(BaseModel):
     document: DocumentIn | None = Field(default=None, description="Typed at pickup; or give realname_token.")
     realname_token: str | None = Field(default=None, max_length=400,
                                        description="The sender's real-name QR, scanned: name and phone come with it.")
-    phone: str | None = Field(default=None, max_length=32, description="Needed with a typed document.")
+    phone: str | None = Field(default=None, max_length=32, description="Needed with a typed document, and "
+                              "from a contract customer (the contact's phone).")
     address: str = Field(max_length=200)
+    name: str | None = Field(default=None, max_length=64, description="A contract customer's contact person "
+                             "(the organisation's name when left out); walk-in senders' names come with their "
+                             "document or QR.")
 
 
 class AddressIn(BaseModel):
@@ -79,7 +84,8 @@ class ItemIn(BaseModel):
 class InspectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inspected: bool = Field(description="The courier opened and checked the parcel (开箱验视).")
+    inspected: bool = Field(description="The courier opened and checked the parcel (开箱验视). Photos "
+                            "taken at it go as `photos` parts of a multipart/form-data request.")
 
 
 class IntakeIn(BaseModel):
@@ -110,3 +116,48 @@ class IntakeOut(BaseModel):
     waybill_no: str
     sender: MaskedSenderOut
     recipient: MaskedRecipientOut
+    inspection_draw: Literal["random", "restricted"] | None = Field(
+        default=None, description="A contract customer's parcel drawn for inspection at pickup: at random "
+        "(the agreement's share) or because an item is restricted. None for walk-in parcels (inspected at intake).")
+    photos: int = Field(default=0, description="Inspection photos stored (encrypted).")
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shipments: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000, description="Up to 1,000 parcels, each in the shape of "
+        "`POST /api/v1/shipments`; each is checked on its own.")
+
+
+class ItemProblemOut(BaseModel):
+    code: str
+    detail: str
+    errors: list[dict[str, str]] = Field(default_factory=list, description="`{pointer, code, detail}`, the "
+                                         "pointer relative to the parcel.")
+
+
+class BatchResultOut(BaseModel):
+    index: int
+    status: int = Field(description="201 taken in, or the status the parcel alone would have had (422, ...).")
+    shipment: IntakeOut | None = None
+    problem: ItemProblemOut | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BatchResultOut]
+
+
+class InspectionRecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    passed: bool = Field(description="False: the parcel holds what may not be sent, and is refused.")
+
+
+class InspectionOut(BaseModel):
+    shipment_id: uuid.UUID
+    status: str
+    inspected_at: datetime
+    photos: int

@@ -19,9 +19,10 @@ from parcelguard.accounts import service as accounts
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Conflict, Invalid, NotFound
+from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
+from parcelguard.shipments import photos as photo_store
 from parcelguard.shipments.models import Assignment, Shipment, ShipmentItem
 from parcelguard.waybills.masking import mask_name
 
@@ -87,6 +88,10 @@ class NewShipment:
     encrypted_fields: dict[str, tuple[bytes, Aad]] = dataclass_field(default_factory=dict)
     sender_name_masked: str | None = None
     inspected: bool = False
+    inspected_by: uuid.UUID | None = None
+    inspected_at: datetime | None = None
+    inspection_draw: str | None = None  # a contract parcel drawn for inspection: random | restricted
+    agreement_id: uuid.UUID | None = None
 
 
 def create(
@@ -133,6 +138,8 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "sender_kind": spec.sender_kind, "taken_in_by": spec.taken_in_by,
             "origin_station_id": spec.origin_station_id, "destination_station_id": spec.destination_station_id,
             "customer_id": spec.customer_id, "created_at": moment, "inspected": spec.inspected,
+            "inspected_by": spec.inspected_by, "inspected_at": spec.inspected_at,
+            "inspection_draw": spec.inspection_draw, "agreement_id": spec.agreement_id,
             "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
             "recipient_name_masked": mask_name(spec.parties.recipient_name),
             "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
@@ -197,6 +204,37 @@ def guarded(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUI
         customer_id=shipment.customer_id,
         ciphertexts={name: (getattr(shipment, name), aad(shipment.id, name)) for name in PERSONAL_FIELDS},
     )
+
+
+# -- inspection at pickup -------------------------------------------------------------------------
+
+def record_inspection(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_id: uuid.UUID,
+                      passed: bool, photos: Sequence[photo_store.Photo] = ()) -> Shipment:
+    """A courier of the shipment's origin station, on a registered terminal, opened and checked a parcel
+    after intake (开箱验视): a contract customer's parcel drawn for inspection. A parcel that fails is
+    refused (status `refused`) and not carried. Once per shipment."""
+    if actor.role != Role.COURIER or actor.carrier_id is None:
+        raise Forbidden("A courier records an inspection.", code="role_not_allowed")
+    if actor.terminal_id is None:
+        raise Forbidden("An inspection is recorded on a registered terminal: sign in with X-Terminal-Id.",
+                        code="terminal_required")
+    shipment = db_session.scalar(select(Shipment).where(Shipment.id == shipment_id,
+                                                        Shipment.carrier_id == actor.carrier_id)
+                                 .with_for_update())
+    if shipment is None or shipment.origin_station_id != actor.station_id:
+        raise NotFound("No such shipment.", code="shipment_unknown")
+    if shipment.inspected:
+        raise Conflict("This parcel's inspection is recorded already.", code="already_inspected")
+    errors = photo_store.check(photos)
+    if errors:
+        raise Invalid("The inspection cannot be recorded: see errors.", code="inspection_invalid", errors=errors)
+    shipment.inspected, shipment.inspected_by, shipment.inspected_at = True, actor.user_id, now()
+    if not passed:
+        shipment.status = "refused"
+    db_session.flush()
+    photo_store.store(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, taken_by=actor.user_id,
+                      photos=[(shipment.id, p) for p in photos])
+    return shipment
 
 
 # -- assignments ----------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
@@ -17,6 +19,7 @@ from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
 from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
+from parcelguard.contracts.api import router as contracts_router
 from parcelguard.core import db, errors
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
@@ -24,6 +27,7 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.api import router as identity_router
+from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
 from parcelguard.web.pages import router as pages_router
@@ -65,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.head_revision = db.head_revision()
 
     errors.install(app)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
 
     app.include_router(pages_router)
     app.include_router(_probes())
@@ -75,8 +80,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(shipments_router)
     api.include_router(catalogue_router)
     api.include_router(identity_router)
+    api.include_router(contracts_router)
     app.include_router(api)
+    _declare_schemas(app, BODY_MODELS)
     return app
+
+
+def _declare_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Add the schemas of bodies that routes parse themselves (JSON or multipart) to the OpenAPI
+    components, where their `openapi_extra` refers to them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                own = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in own.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+                components.setdefault(model.__name__, own)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _regulator_key(settings: Settings) -> bytes | None:
