@@ -120,6 +120,13 @@ def ensure_dev_regulator_keys(settings: Settings) -> Path | None:
     return public_path
 
 
+def _regulator_key_or_none(settings: Settings) -> bytes | None:
+    try:
+        return settings.load_regulator_public_key()
+    except ConfigError:
+        return None
+
+
 @app.command()
 def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
     """Prepare this machine: root key (development), migrations, and the demo data if asked."""
@@ -140,7 +147,8 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
         from parcelguard.accounts import flows
 
         with _session(settings) as session:
-            logins = flows.seed_demo(db_session=session, keyring=_keyring(settings))
+            logins = flows.seed_demo(db_session=session, keyring=_keyring(settings),
+                                     regulator_public_key=_regulator_key_or_none(settings))
         table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
         for column in ("username", "role", "where", "status"):
             table.add_column(column)

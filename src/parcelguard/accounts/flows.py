@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from parcelguard.accounts import service
 from parcelguard.accounts.models import Carrier
 from parcelguard.audit import service as audit
+from parcelguard.contracts import service as contracts
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.errors import Forbidden, NotFound
 from parcelguard.crypto.keyring import Keyring
@@ -73,11 +74,13 @@ _DEMO_USERS = (
     ("demo-shop", Role.ENTERPRISE, "Demo Shop Ltd.", None),
     ("demo-admin", Role.ADMIN, "Administrator", None),
 )
+_DEMO_USCC = "91110105MA01C3XR78"  # well-formed (GB 32100-2015 check character), made up
 _DEMO_REGULATOR = ("regulator", Role.REGULATOR, "State Post Bureau (demo)")
 
 
-def seed_demo(*, db_session: Session, keyring: Keyring) -> list[DemoLogin]:
-    """The demo carrier "Demo Express" with its stations and staff, and a regulator account.
+def seed_demo(*, db_session: Session, keyring: Keyring, regulator_public_key: bytes | None = None) -> list[DemoLogin]:
+    """The demo carrier "Demo Express" with its stations and staff, a regulator account, and (when the
+    regulator's key is there to seal it) the demo shop's agreement as a contract customer.
 
     Idempotent: what exists is left as it is, so a second run duplicates nothing.
     """
@@ -106,6 +109,20 @@ def seed_demo(*, db_session: Session, keyring: Keyring) -> list[DemoLogin]:
         manager=Actor(user_id=manager.id, username=manager.username, role=Role.STATION_MANAGER,
                       carrier_id=carrier.id, station_id=manager.station_id, token_id=uuid.uuid4()),
     )
+    if regulator_public_key is not None and contracts.active_for(
+            db_session=db_session, carrier_id=carrier.id, customer_id=users["demo-shop"].id) is None:
+        admin = service.get_user_by_username(db_session=db_session, username="demo-admin")
+        assert admin is not None
+        contracts.create(
+            db_session=db_session, keyring=keyring, regulator_public_key=regulator_public_key,
+            actor=Actor(user_id=admin.id, username=admin.username, role=Role.ADMIN, carrier_id=carrier.id,
+                        station_id=None, token_id=uuid.uuid4()),
+            agreement=contracts.NewAgreement(
+                customer_id=users["demo-shop"].id, station_id=stations["DE-BJ-CY01"],
+                organisation_name="演示电子商务有限公司", uscc=_DEMO_USCC, responsible_doc_type="resident_id",
+                # The sample number of GB 11643-1999 itself, and a name from no one's ID card.
+                responsible_number="11010519491231002X", responsible_name="演示负责人", inspection_permille=200),
+        )
     username, role, display_name = _DEMO_REGULATOR
     created = _ensure_user(db_session=db_session, username=username, role=role, display_name=display_name,
                            carrier_id=None, station_id=None)
