@@ -101,23 +101,35 @@ def ensure_dev_root_key(settings: Settings) -> Path | None:
 
 
 def ensure_dev_regulator_keys(settings: Settings) -> Path | None:
-    """Create a development regulator key pair (private 0600, public beside it) when none is configured,
-    so intake can seal records in development. The regulator platform (issue 6) takes the private half."""
+    """Create the development regulator's keys in var/ when none is configured: its X25519 pair (intake
+    seals to the public half, the platform opens with the private one), its Ed25519 pair (the platform
+    signs receipts, the uploader checks them) and the key its platform encrypts records under at rest.
+    Private halves are mode 0600. Answers the X25519 public key's path when it made the keys."""
     if settings.regulator_public_key is not None or settings.regulator_public_key_file is not None:
         return None
     private_path, public_path = settings.dev_regulator_key_files
     if public_path.exists():
         return None
+    from parcelguard.crypto import signing
     from parcelguard.crypto.sealing import generate_x25519_keypair
 
     private, public = generate_x25519_keypair()
+    seed, verify_key = signing.generate()
     private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"# parcelguard development regulator private key (X25519): never use in production\n"
-                 f"{encode_root_key(private)}\n")
-    public_path.write_text(f"# parcelguard development regulator public key (X25519)\n{encode_root_key(public)}\n")
+    note = "parcelguard development regulator"
+    _write_private(private_path, f"# {note} private key (X25519): never use in production", private)
+    _write_private(settings.var_dir / "regulator-signing.key", f"# {note} receipt signing key (Ed25519)", seed)
+    _write_private(settings.var_dir / "regulator-root.key", f"# {note} platform root key", os.urandom(32))
+    (settings.var_dir / "regulator-signing.pub").write_text(
+        f"# {note} receipt verifying key (Ed25519)\n{encode_root_key(verify_key)}\n")
+    public_path.write_text(f"# {note} public key (X25519)\n{encode_root_key(public)}\n")
     return public_path
+
+
+def _write_private(path: Path, comment: str, key: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{comment}\n{encode_root_key(key)}\n")
 
 
 def _regulator_key_or_none(settings: Settings) -> bytes | None:

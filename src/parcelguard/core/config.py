@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from parcelguard.crypto import signing
+
 # A key file written by `parcelguard init` in development starts with this line, so a
 # production start can recognise it and refuse it wherever it was copied to.
 DEV_KEY_MARKER = "# parcelguard development root key: never use in production"
@@ -109,6 +111,20 @@ class Settings(BaseSettings):
     # private half to the regulator platform).
     regulator_public_key: str | None = None
     regulator_public_key_file: Path | None = None
+    # The regulator's platform the uploader feeds (`parcelguard uploader run`), and the regulator's
+    # Ed25519 public key that signs its receipts (base64url of 32 bytes, or a file; in development the
+    # pair `parcelguard init` makes). A receipt this key did not sign deletes nothing.
+    regulator_url: str = "http://127.0.0.1:8001"
+    regulator_receipt_key: str | None = None
+    regulator_receipt_key_file: Path | None = None
+    # A batch goes when it holds this many records or its oldest has waited this long, whichever first.
+    upload_batch_records: int = Field(default=1000, ge=1, le=1000)
+    upload_linger_seconds: float = Field(default=1.0, gt=0)
+    upload_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Retries wait 0.5 s, 1 s, 2 s, ... up to this, each with full jitter.
+    upload_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    # An alert (`upload_delayed`) when the oldest unsent record is older than this: the rule is 30 s.
+    upload_alert_seconds: float = Field(default=30.0, gt=0)
     # The audit log signs a tree head whenever it passes a multiple of this many entries ...
     audit_head_every: int = Field(default=1000, ge=1)
     # ... and the server signs one for any log with unsigned entries at least this often.
@@ -205,21 +221,79 @@ class Settings(BaseSettings):
     def load_regulator_public_key(self) -> bytes:
         """The regulator's 32-byte X25519 public key: from the environment, the file, or in dev the
         pair `parcelguard init` made."""
-        if self.regulator_public_key is not None:
-            return decode_root_key(self.regulator_public_key, source="PARCELGUARD_REGULATOR_PUBLIC_KEY",
-                                   what="regulator public key")
-        path = self.regulator_public_key_file
-        if path is None and self.env == "dev":
-            path = self.dev_regulator_key_files[1]
-        if path is None:
-            raise ConfigError("no regulator public key: set PARCELGUARD_REGULATOR_PUBLIC_KEY")
-        try:
-            lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-        except OSError as exc:
-            raise ConfigError(f"cannot read the regulator public key file {path}: {exc.strerror}") from None
-        if len(lines) != 1:
-            raise ConfigError(f"the regulator public key file {path} must hold one base64 line")
-        return decode_root_key(lines[0], source=str(path), what="regulator public key")
+        return load_key(self.regulator_public_key, self.regulator_public_key_file,
+                        self.dev_regulator_key_files[1] if self.env == "dev" else None,
+                        env="PARCELGUARD_REGULATOR_PUBLIC_KEY", what="regulator public key")
+
+    def load_regulator_receipt_keys(self) -> dict[str, bytes]:
+        """The regulator's Ed25519 receipt key(s) by key id, as the receipts name them."""
+        key = load_key(self.regulator_receipt_key, self.regulator_receipt_key_file,
+                       self.var_dir / "regulator-signing.pub" if self.env == "dev" else None,
+                       env="PARCELGUARD_REGULATOR_RECEIPT_KEY", what="regulator receipt key")
+        return {signing.key_id(key): key}
+
+
+class RegulatorSettings(BaseSettings):
+    """The regulator's real-name platform (`parcelguard regulator run`): its own database and keys.
+    Environment prefix PARCELGUARD_REGULATOR_ (PARCELGUARD_ENV and PARCELGUARD_VAR_DIR are shared)."""
+
+    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_REGULATOR_", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "prod"] = Field(default="dev", validation_alias="PARCELGUARD_ENV")
+    var_dir: Path = Field(default=Path("var"), validation_alias="PARCELGUARD_VAR_DIR")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    database_url: str | None = None
+    # X25519 private key that opens sealed records; Ed25519 private key that signs receipts; the key
+    # records are encrypted under at rest. Each base64url of 32 bytes, or a file holding it.
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    root_key: SecretStr | None = None
+    root_key_file: Path | None = None
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)  # 1,000 sealed records are about 1 MiB
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'regulator.db'}"
+
+    def _dev(self, name: str) -> Path | None:
+        return self.var_dir / name if self.env == "dev" else None
+
+    def load_private_key(self) -> bytes:
+        return load_key(_secret(self.private_key), self.private_key_file, self._dev("regulator.key"),
+                        env="PARCELGUARD_REGULATOR_PRIVATE_KEY", what="regulator private key")
+
+    def load_signing_key(self) -> bytes:
+        return load_key(_secret(self.signing_key), self.signing_key_file, self._dev("regulator-signing.key"),
+                        env="PARCELGUARD_REGULATOR_SIGNING_KEY", what="regulator signing key")
+
+    def load_root_key(self) -> bytes:
+        return load_key(_secret(self.root_key), self.root_key_file, self._dev("regulator-root.key"),
+                        env="PARCELGUARD_REGULATOR_ROOT_KEY", what="regulator root key")
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def load_key(value: str | None, file: Path | None, dev_file: Path | None, *, env: str, what: str) -> bytes:
+    """A 32-byte key: from its environment variable, else its file (one base64 line, `#` comments
+    allowed), else in development the file `parcelguard init` made."""
+    if value is not None:
+        return decode_root_key(value, source=env, what=what)
+    path = file or dev_file
+    if path is None:
+        raise ConfigError(f"no {what}: set {env} or {env}_FILE")
+    try:
+        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if len(lines) != 1:
+        raise ConfigError(f"the {what} file {path} must hold one base64 line")
+    return decode_root_key(lines[0], source=str(path), what=what)
 
 
 def decode_root_key(text: str, *, source: str, what: str = "root key") -> bytes:

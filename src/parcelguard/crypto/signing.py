@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
@@ -21,6 +23,11 @@ def generate() -> tuple[bytes, bytes]:
 
 def public_of(private_key: bytes) -> bytes:
     return Ed25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def key_id(public_key: bytes) -> str:
+    """A public key's short name, as receipts and registrations give it: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
 
 
 def sign(private_key: bytes, message: bytes) -> bytes:
