@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -33,6 +34,7 @@ carriers_app = typer.Typer(help="Carriers and their stations.", no_args_is_help=
 audit_app = typer.Typer(help="The tamper-evident audit log: export it, verify it.", no_args_is_help=True)
 waybill_app = typer.Typer(help="Waybill numbers: check one.", no_args_is_help=True)
 id_app = typer.Typer(help="Identity documents and organisation codes: check one.", no_args_is_help=True)
+uploader_app = typer.Typer(help="The uploader: sealed real-name records to the regulator.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
@@ -40,6 +42,7 @@ app.add_typer(carriers_app, name="carriers")
 app.add_typer(audit_app, name="audit")
 app.add_typer(waybill_app, name="waybill")
 app.add_typer(id_app, name="id")
+app.add_typer(uploader_app, name="uploader")
 
 out = Console()
 err = Console(stderr=True)
@@ -462,6 +465,52 @@ def id_check(
                          ensure_ascii=False))
     else:
         print(f"valid {document.doc_type.value} {document.masked}")
+
+
+@uploader_app.command("run")
+def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, once, and exit.")] = False) -> None:
+    """Send the outbox to the regulator's platform (PARCELGUARD_REGULATOR_URL) until stopped."""
+    import signal
+    import threading
+
+    from parcelguard.regulator.uploader import Uploader
+
+    settings = _settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    uploader = Uploader(
+        sessionmaker=db.make_sessionmaker(engine), keyring=_keyring(settings), url=settings.regulator_url,
+        receipt_keys=settings.load_regulator_receipt_keys(), batch_records=settings.upload_batch_records,
+        linger=settings.upload_linger_seconds, timeout=settings.upload_timeout_seconds,
+        backoff_max=settings.upload_backoff_max_seconds, alert_seconds=settings.upload_alert_seconds)
+    try:
+        if once:
+            sent = uploader.run_once(force=True)
+            print(f"batches {len(sent)}, records delivered {sum(s.delivered for s in sent)}, "
+                  f"failed {sum(1 for s in sent if s.error)}")
+            if any(s.error for s in sent):
+                raise typer.Exit(1)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        print(f"parcelguard uploader to {settings.regulator_url}", flush=True)
+        uploader.run(stop)
+    finally:
+        uploader.close()
+        engine.dispose()
+
+
+@uploader_app.command("registration")
+def uploader_registration(carrier: Annotated[str, typer.Option(help="The carrier's slug.")]) -> None:
+    """Print what the regulator registers this carrier with (JSON for `parcelguard regulator carriers add`):
+    its code, id and the public half of its upload signing key (made now if it has none)."""
+    from parcelguard.regulator import flows
+
+    settings = _settings()
+    with _session(settings) as session:
+        db.begin_write(session)
+        print(json.dumps(flows.registration(db_session=session, keyring=_keyring(settings), carrier_slug=carrier),
+                         ensure_ascii=False))
 
 
 @app.command()

@@ -12,9 +12,9 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
@@ -174,6 +174,41 @@ def record_senders(
     db.bulk_insert(db_session, RealNameRecord, rows)
     db.bulk_insert(db_session, OutboxEntry, outbox)
     return records
+
+
+@dataclass(frozen=True)
+class SealedForUpload:
+    """A real-name record as the regulator's platform receives it: the seal and what it is bound to."""
+
+    record_id: uuid.UUID
+    shipment_id: uuid.UUID
+    doc_type: str
+    sealed: bytes
+    seal_context: str
+    created_at: datetime
+
+
+def sealed_records(*, db_session: Session, carrier_id: uuid.UUID,
+                   record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SealedForUpload]:
+    """The records still holding their sealed copy, by id (one query)."""
+    rows = db_session.execute(select(
+        RealNameRecord.id, RealNameRecord.shipment_id, RealNameRecord.doc_type, RealNameRecord.sealed,
+        RealNameRecord.seal_context, RealNameRecord.created_at,
+    ).where(RealNameRecord.carrier_id == carrier_id, RealNameRecord.id.in_(record_ids),
+            RealNameRecord.sealed.is_not(None)))
+    return {row[0]: SealedForUpload(*row) for row in rows}
+
+
+def drop_seals(*, db_session: Session, carrier_id: uuid.UUID, record_ids: Sequence[uuid.UUID],
+               receipt_at: datetime) -> int:
+    """The regulator's signed receipt names these records: delete the carrier's sealed copies (the
+    data flows one way) and note when. Answers how many were dropped."""
+    if not record_ids:
+        return 0
+    result = db_session.execute(update(RealNameRecord).where(
+        RealNameRecord.carrier_id == carrier_id, RealNameRecord.id.in_(record_ids),
+        RealNameRecord.sealed.is_not(None)).values(sealed=None, receipt_at=receipt_at))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, records: Sequence[SenderRecord],

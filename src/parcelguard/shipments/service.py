@@ -206,6 +206,15 @@ def guarded(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUI
     )
 
 
+def upload_facts(*, db_session: Session, carrier_id: uuid.UUID,
+                 shipment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str | None, uuid.UUID]]:
+    """What the regulator's platform learns of each shipment beside its sealed record: the waybill
+    number and the origin station (one query)."""
+    rows = db_session.execute(select(Shipment.id, Shipment.waybill_no, Shipment.origin_station_id).where(
+        Shipment.carrier_id == carrier_id, Shipment.id.in_(shipment_ids)))
+    return {sid: (number, station) for sid, number, station in rows}
+
+
 # -- inspection at pickup -------------------------------------------------------------------------
 
 def record_inspection(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_id: uuid.UUID,

@@ -27,12 +27,15 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.api import router as identity_router
+from parcelguard.regulator import flows as regulator_flows
+from parcelguard.regulator import service as regulator_service
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
 from parcelguard.web.pages import router as pages_router
 
 API_PREFIX = "/api/v1"
+UPLOAD_DELAY_CHECK_SECONDS = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,11 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        signer = asyncio.create_task(_sign_heads_periodically(app))
+        tasks = [asyncio.create_task(_sign_heads_periodically(app)),
+                 asyncio.create_task(_watch_upload_delay(app))]
         yield
-        signer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await signer
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         engine.dispose()
 
     # Swagger UI and ReDoc from the package, not a CDN: a carrier's network often has no way out.
@@ -125,6 +130,23 @@ async def _sign_heads_periodically(app: FastAPI) -> None:
             structlog.get_logger("parcelguard.audit").exception("tree head signing failed")
 
 
+async def _watch_upload_delay(app: FastAPI) -> None:
+    """Raise `upload_delayed` when the regulator's records wait longer than the rule allows: here too,
+    not only in the uploader, since a dead uploader is the likeliest cause."""
+    state = app.state
+    while True:
+        await asyncio.sleep(UPLOAD_DELAY_CHECK_SECONDS)
+        try:
+            await asyncio.to_thread(_raise_delay_alerts, state)
+        except Exception:  # noqa: BLE001  (log it and keep watching)
+            structlog.get_logger("parcelguard.regulator").exception("upload delay check failed")
+
+
+def _raise_delay_alerts(state: object) -> None:
+    regulator_flows.check_delay(sessionmaker=state.sessionmaker,  # type: ignore[attr-defined]
+                                threshold_seconds=state.settings.upload_alert_seconds)  # type: ignore[attr-defined]
+
+
 def _sign_due_heads(state: object) -> None:
     with state.sessionmaker() as session, session.begin():  # type: ignore[attr-defined]
         signed = audit_service.sign_due_heads(db_session=session, keyring=state.keyring)  # type: ignore[attr-defined]
@@ -134,6 +156,14 @@ def _sign_due_heads(state: object) -> None:
 
 def _probes() -> APIRouter:
     router = APIRouter(tags=["operations"])
+
+    @router.get("/metrics", summary="The regulator feed's figures (Prometheus text format)",
+                response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Aggregates only: records pending, the oldest unsent record's age, batches by outcome."""
+        with request.app.state.sessionmaker() as session:
+            text = regulator_service.prometheus(regulator_service.figures(db_session=session))
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @router.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

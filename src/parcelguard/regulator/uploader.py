@@ -1,0 +1,153 @@
+"""The uploader: sends the outbox's sealed records to the regulator's platform in signed batches and
+applies its signed receipts (`parcelguard uploader run`, its own process).
+
+A batch goes as soon as a carrier has `batch_records` records waiting, or when its oldest has waited
+`linger` seconds (1,000 records or 1 s by default). The sending holds no database transaction: the
+batch is built and committed first, then sent, then the receipt is applied in a transaction of its
+own. So a crash anywhere loses nothing (records stay in the outbox until a receipt names them) and
+duplicates nothing (the platform stores a record once by its id and answers the same ids again).
+Only a receipt signed by the regulator's key, naming this batch, marks records delivered and deletes
+the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.orm import Session
+
+from parcelguard.core.clock import now
+from parcelguard.core.db import begin_write
+from parcelguard.core.logging import get_logger
+from parcelguard.crypto.keyring import Keyring
+from parcelguard.regulator import flows, protocol, service
+
+log = get_logger("parcelguard.uploader")
+BATCHES_PATH = "/api/v1/batches"
+POLL_SECONDS = 0.1  # how often an idle uploader looks at the outbox
+ALERT_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Sent:
+    records: int
+    delivered: int
+    rejected: int
+    error: str | None = None
+
+
+class Uploader:
+    def __init__(self, *, sessionmaker: Callable[[], Session], keyring: Keyring, url: str,
+                 receipt_keys: dict[str, bytes], batch_records: int = protocol.MAX_RECORDS, linger: float = 1.0,
+                 timeout: float = 10.0, backoff_max: float = 30.0, alert_seconds: float = 30.0,
+                 client: httpx.Client | None = None) -> None:
+        self._sessionmaker = sessionmaker
+        self._keyring = keyring
+        self._receipt_keys = receipt_keys
+        self._batch_records = batch_records
+        self._linger = linger
+        self._backoff_max = backoff_max
+        self._alert_seconds = alert_seconds
+        self._client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.failures_in_a_row = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run(self, stop: threading.Event) -> None:
+        """Send until `stop` is set; a failure waits its backoff, an idle outbox is polled."""
+        last_alert_check = 0.0
+        while not stop.is_set():
+            if time.monotonic() - last_alert_check >= ALERT_CHECK_SECONDS:
+                last_alert_check = time.monotonic()
+                self._check_delay()
+            try:
+                results = self.run_once()
+            except Exception:  # a database hiccup must not end the uploader: log it, back off
+                log.exception("upload_pass_failed")
+                results = [Sent(0, 0, 0, error="internal")]
+            if any(r.error for r in results):
+                self.failures_in_a_row += 1
+                stop.wait(self.backoff())
+            elif results:
+                self.failures_in_a_row = 0
+            else:
+                stop.wait(POLL_SECONDS)
+
+    def backoff(self) -> float:
+        """Full jitter: a uniform wait up to 0.5 s x 2^(failures - 1), capped at `backoff_max`."""
+        ceiling = min(self._backoff_max, 0.5 * 2 ** max(0, self.failures_in_a_row - 1))
+        return random.uniform(0, ceiling)  # jitter, not a secret
+
+    def run_once(self, *, force: bool = False) -> list[Sent]:
+        """One batch for each carrier that is due (`force`: every carrier with records waiting)."""
+        with self._sessionmaker() as session:
+            due = [w for w in service.waiting(db_session=session)
+                   if force or w.records >= self._batch_records
+                   or (now() - w.oldest).total_seconds() >= self._linger]
+        return [self.send(w.carrier_id) for w in due]
+
+    def send(self, carrier_id: uuid.UUID) -> Sent:
+        with self._sessionmaker() as session, session.begin():
+            begin_write(session)  # the upload key may be made on first use
+            outgoing = flows.build_batch(db_session=session, keyring=self._keyring, carrier_id=carrier_id,
+                                         limit=self._batch_records)
+        if outgoing is None:
+            return Sent(0, 0, 0)
+        batch = outgoing.batch
+        started = time.perf_counter()
+        error, receipt = self._post(outgoing)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        with self._sessionmaker() as session, session.begin():
+            begin_write(session)
+            if receipt is not None:
+                try:
+                    applied = flows.apply_receipt(db_session=session, carrier_id=carrier_id, batch=batch,
+                                                  receipt=receipt, duration_ms=duration_ms)
+                except flows.ReceiptMismatch as exc:
+                    error = exc.code
+                else:
+                    log.info("batch_receipted", batch_id=str(batch.batch_id), records=len(batch.records),
+                             accepted=applied.delivered, rejected=applied.rejected, ms=duration_ms)
+                    return Sent(len(batch.records), applied.delivered, applied.rejected)
+            assert error is not None
+            flows.record_failure(db_session=session, carrier_id=carrier_id, batch=batch, error=error,
+                                 duration_ms=duration_ms)
+        log.warning("batch_failed", batch_id=str(batch.batch_id), records=len(batch.records), error=error,
+                    ms=duration_ms)
+        return Sent(len(batch.records), 0, 0, error=error)
+
+    def _post(self, outgoing: flows.Outgoing) -> tuple[str | None, protocol.Receipt | None]:
+        """Send a batch; answers (error code, None) or (None, a receipt whose signature verified)."""
+        try:
+            response = self._client.post(BATCHES_PATH, json=outgoing.wire)
+        except httpx.HTTPError:
+            return "regulator_unreachable", None
+        if response.status_code != 200:
+            code = None
+            if response.headers.get("content-type", "").startswith("application/problem+json"):
+                try:
+                    code = response.json().get("code")
+                except ValueError:
+                    code = None
+            return f"http_{response.status_code}" + (f":{code}" if isinstance(code, str) else ""), None
+        try:
+            receipt, signature = protocol.parse_receipt(response.json())
+            protocol.verify_receipt(receipt, signature, self._receipt_keys)
+        except ValueError:
+            return "receipt_format", None
+        except protocol.ProtocolError as exc:
+            return exc.code, None
+        return None, receipt
+
+    def _check_delay(self) -> None:
+        try:
+            flows.check_delay(sessionmaker=self._sessionmaker, threshold_seconds=self._alert_seconds)
+        except Exception:  # the check runs again in a few seconds
+            log.exception("delay_check_failed")
