@@ -95,9 +95,10 @@ def platform_process(*, database_url: str, root_key: bytes, log_path: Path, **ex
 
 
 @contextmanager
-def app_in_thread(app: Any) -> Iterator[str]:
-    """Serve an ASGI app object with uvicorn on a loopback port in a thread; yields its base URL."""
-    port = free_port()
+def app_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app object with uvicorn on a loopback port (a free one unless given) in a thread;
+    yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                            lifespan="on", proxy_headers=False))  # as `parcelguard run`
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,7 +7,8 @@ batch is built and committed first, then sent, then the receipt is applied in a 
 own. So a crash anywhere loses nothing (records stay in the outbox until a receipt names them) and
 duplicates nothing (the platform stores a record once by its id and answers the same ids again).
 Only a receipt signed by the regulator's key, naming this batch, marks records delivered and deletes
-the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds.
+the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds,
+each carrier on its own.
 """
 
 from __future__ import annotations
@@ -55,43 +56,58 @@ class Uploader:
         self._backoff_max = backoff_max
         self._alert_seconds = alert_seconds
         self._client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
-        self.failures_in_a_row = 0
+        self._failures: dict[uuid.UUID, int] = {}  # failures in a row, by carrier
+        self._next_try: dict[uuid.UUID, float] = {}  # monotonic time a backing-off carrier may send again
+        self.failures_in_a_row = 0  # the most of any carrier
 
     def close(self) -> None:
         self._client.close()
 
     def run(self, stop: threading.Event) -> None:
-        """Send until `stop` is set; a failure waits its backoff, an idle outbox is polled."""
+        """Send until `stop` is set. Each carrier backs off on its own: one carrier's refused key does
+        not hold up another's records. An idle outbox is polled."""
         last_alert_check = 0.0
         while not stop.is_set():
             if time.monotonic() - last_alert_check >= ALERT_CHECK_SECONDS:
                 last_alert_check = time.monotonic()
                 self._check_delay()
             try:
-                results = self.run_once()
+                sent = self.run_once()
             except Exception:  # a database hiccup must not end the uploader: log it, back off
                 log.exception("upload_pass_failed")
-                results = [Sent(0, 0, 0, error="internal")]
-            if any(r.error for r in results):
-                self.failures_in_a_row += 1
-                stop.wait(self.backoff())
-            elif results:
-                self.failures_in_a_row = 0
-            else:
-                stop.wait(POLL_SECONDS)
+                stop.wait(self._backoff_max / 10)
+                continue
+            if not sent:
+                upcoming = [t for t in self._next_try.values() if t > time.monotonic()]
+                stop.wait(min([POLL_SECONDS, *(t - time.monotonic() for t in upcoming)]))
 
-    def backoff(self) -> float:
+    def backoff(self, failures: int | None = None) -> float:
         """Full jitter: a uniform wait up to 0.5 s x 2^(failures - 1), capped at `backoff_max`."""
-        ceiling = min(self._backoff_max, 0.5 * 2 ** max(0, self.failures_in_a_row - 1))
+        failures = self.failures_in_a_row if failures is None else failures
+        ceiling = min(self._backoff_max, 0.5 * 2 ** max(0, failures - 1))
         return random.uniform(0, ceiling)  # jitter, not a secret
 
     def run_once(self, *, force: bool = False) -> list[Sent]:
-        """One batch for each carrier that is due (`force`: every carrier with records waiting)."""
+        """One batch for each carrier that is due and not backing off (`force`: every carrier with
+        records waiting, backoff or not)."""
+        moment = time.monotonic()
         with self._sessionmaker() as session:
             due = [w for w in service.waiting(db_session=session)
-                   if force or w.records >= self._batch_records
-                   or (now() - w.oldest).total_seconds() >= self._linger]
-        return [self.send(w.carrier_id) for w in due]
+                   if force or (self._next_try.get(w.carrier_id, 0.0) <= moment
+                                and (w.records >= self._batch_records
+                                     or (now() - w.oldest).total_seconds() >= self._linger))]
+        results = []
+        for w in due:
+            sent = self.send(w.carrier_id)
+            results.append(sent)
+            if sent.error:
+                self._failures[w.carrier_id] = self._failures.get(w.carrier_id, 0) + 1
+                self._next_try[w.carrier_id] = time.monotonic() + self.backoff(self._failures[w.carrier_id])
+            else:
+                self._failures.pop(w.carrier_id, None)
+                self._next_try.pop(w.carrier_id, None)
+        self.failures_in_a_row = max(self._failures.values(), default=0)
+        return results
 
     def send(self, carrier_id: uuid.UUID) -> Sent:
         with self._sessionmaker() as session, session.begin():

@@ -53,7 +53,7 @@ async def _json_and_photos(request: Request, model: type[T], part: str) -> tuple
     else:
         raw, prefix = await request.body(), ("body",)
     try:
-        return model.model_validate_json(raw or b"{}" if part == "inspection" else raw), found
+        return model.model_validate_json(raw), found
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors()]) from None
 
