@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, insert, or_, select, text
@@ -57,15 +58,16 @@ def entries(first: int, count: int, actors: list[str]) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database with the schema built by the migrations; dropped on exit."""
+def postgres_database(script_location: Path | str = db.MIGRATIONS_DIR) -> Iterator[str]:
+    """A new PostgreSQL database with the schema built by the migrations (the carrier platform's, or
+    those in `script_location`); dropped on exit."""
     name = f"pg_bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        db.upgrade(url)
+        db.upgrade(url, script_location=script_location)
         yield url
     finally:
         with admin.connect() as conn:

@@ -57,6 +57,8 @@ GOALS = {
     "audit_inclusion_proof_1m_sqlite_p50_ms": Goal("value", "<=", 2),
     "audit_verify_inclusion_1m_p50_ms": Goal("value", "<=", 0.2),
     "intake_batch_pg": Goal("value", ">=", 3_000),
+    "feed_delay_p99_s": Goal("value", "<=", 5),
+    "feed_records_without_receipt": Goal("value", "<=", 0),
 }
 
 
