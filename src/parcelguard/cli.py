@@ -23,6 +23,7 @@ from parcelguard.core.config import DEV_KEY_MARKER, ConfigError, Settings, encod
 from parcelguard.core.errors import DomainError
 
 if TYPE_CHECKING:
+    from parcelguard.core.config import RegulatorSettings
     from parcelguard.verify import LogReport
 
 app = typer.Typer(help="parcelguard: real-name parcel intake and privacy waybills.", no_args_is_help=True,
@@ -42,6 +43,11 @@ app.add_typer(carriers_app, name="carriers")
 app.add_typer(audit_app, name="audit")
 app.add_typer(waybill_app, name="waybill")
 app.add_typer(id_app, name="id")
+regulator_app = typer.Typer(help="The regulator's real-name platform: its own database, keys and server.",
+                            no_args_is_help=True)
+regulator_carriers_app = typer.Typer(help="Carriers registered on the regulator's platform.", no_args_is_help=True)
+regulator_app.add_typer(regulator_carriers_app, name="carriers")
+app.add_typer(regulator_app, name="regulator")
 app.add_typer(uploader_app, name="uploader")
 
 out = Console()
@@ -511,6 +517,143 @@ def uploader_registration(carrier: Annotated[str, typer.Option(help="The carrier
         db.begin_write(session)
         print(json.dumps(flows.registration(db_session=session, keyring=_keyring(settings), carrier_slug=carrier),
                          ensure_ascii=False))
+
+
+# -- the regulator's platform: its own settings (PARCELGUARD_REGULATOR_*), database and keys -------------
+
+def _regulator_settings() -> RegulatorSettings:
+    from parcelguard.core.config import RegulatorSettings
+
+    return RegulatorSettings()
+
+
+def _regulator_migrate(settings: RegulatorSettings) -> str | None:
+    """Bring the platform's database to its newest migration; answers that revision."""
+    from alembic.util import CommandError
+
+    from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
+
+    try:
+        db.upgrade(settings.resolved_database_url, script_location=MIGRATIONS_DIR)
+    except CommandError as exc:
+        raise UserError(f"cannot migrate the platform's database ({exc}): is it another platform's "
+                        "database? Set PARCELGUARD_REGULATOR_DATABASE_URL") from None
+    return db.head_revision(MIGRATIONS_DIR)
+
+
+@contextmanager
+def _regulator_session(settings: RegulatorSettings) -> Iterator[Session]:
+    from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
+
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        if db.current_revision(engine) != db.head_revision(MIGRATIONS_DIR):
+            raise UserError("the platform's database is not at its newest migration: run "
+                            "`parcelguard regulator init`")
+        with db.make_sessionmaker(engine)() as session, session.begin():
+            db.begin_write(session)
+            yield session
+    finally:
+        engine.dispose()
+
+
+@regulator_app.command("init")
+def regulator_init() -> None:
+    """Prepare the regulator's platform: its development keys (as `parcelguard init` makes them) and its
+    database's migrations. Prints the key carriers seal to and the receipt key id."""
+    from parcelguard.regulator.platform.keys import PlatformKeys
+
+    settings = _regulator_settings()
+    if settings.env == "dev" and settings.private_key is None and settings.private_key_file is None:
+        created = ensure_dev_regulator_keys(Settings(var_dir=settings.var_dir))
+        if created:
+            print(f"created development regulator keys in {settings.var_dir} (private halves mode 0600)")
+    keys = PlatformKeys.from_settings(settings)
+    revision = _regulator_migrate(settings)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    print(f"platform database at migration {revision}: {url}")
+    print(f"carriers seal to (X25519, PARCELGUARD_REGULATOR_PUBLIC_KEY): {encode_root_key(keys.sealing_public_key)}")
+    print(f"receipts are signed with key {keys.receipt_key_id} "
+          f"(PARCELGUARD_REGULATOR_RECEIPT_KEY): {encode_root_key(keys.receipt_public_key)}")
+
+
+@regulator_app.command("run")
+def regulator_run(
+    host: Annotated[str | None, typer.Option(help="Default PARCELGUARD_REGULATOR_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default PARCELGUARD_REGULATOR_PORT or 8001.")] = None,
+) -> None:
+    """Serve the regulator's platform (HTTP), after bringing its database to the newest migration."""
+    import uvicorn
+
+    from parcelguard.regulator.platform.keys import PlatformKeys
+
+    settings = _regulator_settings()
+    PlatformKeys.from_settings(settings)  # a missing key is one line here, not a traceback in the server
+    _regulator_migrate(settings)
+    host, port = host or settings.host, port or settings.port
+    print(f"parcelguard regulator platform {__version__} on http://{host}:{port}/", flush=True)
+    uvicorn.run("parcelguard.web.regulator_app:create_regulator_app", factory=True, host=host, port=port,
+                log_config=None, access_log=False, server_header=False, proxy_headers=False)
+
+
+@regulator_carriers_app.command("add")
+def regulator_carriers_add(
+    file: Annotated[str, typer.Argument(help="The carrier's registration, JSON as `parcelguard uploader "
+                                             "registration` prints it; - reads standard input.")],
+) -> None:
+    """Register a carrier and its batch-signing key (or add a key to a registered carrier)."""
+    import base64
+    import binascii
+    import uuid
+
+    from parcelguard.crypto import signing
+    from parcelguard.regulator.platform import service
+
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        raise UserError(f"{file}: not JSON") from None
+    fields = ("code", "carrier_id", "name", "key_id", "public_key")
+    if not isinstance(entry, dict) or any(not isinstance(entry.get(f), str) for f in fields):
+        raise UserError(f"{file}: a registration is a JSON object with the strings {', '.join(fields)}")
+    try:
+        carrier_uuid = uuid.UUID(entry["carrier_id"])
+    except ValueError:
+        raise UserError(f"{file}: carrier_id is not a UUID") from None
+    try:
+        public_key = base64.b64decode(entry["public_key"], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError(f"{file}: public_key is not standard base64") from None
+    if len(public_key) != 32:
+        raise UserError(f"{file}: public_key is not an Ed25519 public key (32 bytes)")
+    if signing.key_id(public_key) != entry["key_id"]:
+        raise UserError(f"{file}: key_id does not match public_key (it is {signing.key_id(public_key)})")
+    settings = _regulator_settings()
+    with _regulator_session(settings) as session:
+        done = service.register_carrier(db_session=session, code=entry["code"], carrier_uuid=carrier_uuid,
+                                        name=entry["name"], public_key=public_key)
+    what = "registered" if done.carrier_created else "already registered"
+    key = "added" if done.key_added else "already registered"
+    print(f"carrier {done.code} ({done.carrier_id}) {what}; key {done.key_id} {key}")
+
+
+@regulator_carriers_app.command("revoke-key")
+def regulator_carriers_revoke_key(
+    code: Annotated[str, typer.Option("--carrier", help="The carrier's code.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id (16 hex digits).")],
+) -> None:
+    """Revoke a carrier's batch-signing key: batches it signs are refused from now on."""
+    from parcelguard.regulator.platform import service
+
+    with _regulator_session(_regulator_settings()) as session:
+        revoked = service.revoke_key(db_session=session, code=code, key_id=key_id)
+    print(f"carrier {code}: key {key_id} {'revoked' if revoked else 'was revoked already'}")
 
 
 @app.command()

@@ -147,25 +147,28 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 # -- migrations -----------------------------------------------------------------------------------
 
-def alembic_config(url: str) -> Any:
+# `script_location` names another migrations folder: the regulator's platform keeps its own database and
+# migrations (`parcelguard.regulator.platform.migrations`); the default is the carrier platform's.
+
+def alembic_config(url: str, script_location: Path | str = MIGRATIONS_DIR) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, script_location: Path | str = MIGRATIONS_DIR) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, script_location), revision)
 
 
-def head_revision() -> str | None:
+def head_revision(script_location: Path | str = MIGRATIONS_DIR) -> str | None:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("sqlite://", script_location)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,0 +1,97 @@
+"""The platform's tables, on a declarative base of their own: its database holds only these.
+
+Nothing here holds a document number or a name in clear: a record keeps its opened payload encrypted
+at rest (`keys.PlatformKeys.encrypt_record`) and blind indexes of the document numbers in it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from parcelguard.core.db import NAMING_CONVENTION, UTCDateTime
+
+
+class PlatformBase(DeclarativeBase):
+    """The platform's own metadata (never the carrier's `core.db.Base`): its migrations see only these."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012  (SQLAlchemy reads it from the class)
+
+
+class RegisteredCarrier(PlatformBase):
+    """A carrier the platform takes batches from. `id` is the carrier's own UUID, as its seal contexts
+    name it (`parcelguard/realname/v1|<id>|...`); `code` is how its batches name it."""
+
+    __tablename__ = "registered_carriers"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    registered_at: Mapped[datetime]
+
+
+class CarrierKey(PlatformBase):
+    """A carrier's Ed25519 key for signing batches; a carrier may hold several (rotation). A revoked key
+    verifies nothing from then on."""
+
+    __tablename__ = "carrier_keys"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)  # `crypto.signing.key_id(public_key)`
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    added_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ReceivedBatch(PlatformBase):
+    """A batch as first received (sending it again changes nothing): its counts as first answered."""
+
+    __tablename__ = "received_batches"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"), primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    record_count: Mapped[int] = mapped_column(Integer)
+    accepted_count: Mapped[int] = mapped_column(Integer)
+
+
+class ReceivedRecord(PlatformBase):
+    """One real-name record (实名信息), stored once per (carrier, record id) whatever was sent again.
+
+    `payload` is the opened `{doc_type, doc_number, name[, responsible]}` encrypted at rest;
+    `document_index` and `responsible_index` are blind indexes of the document numbers (the
+    responsible person's for an organisation), one key for both, so a lookup by number finds a person as
+    a sender and as an organisation's responsible person. `record_digest` is the SHA-256 of the record as
+    first sent (canonical JSON, seal included): a resend must match it.
+    """
+
+    __tablename__ = "received_records"
+    __table_args__ = (
+        # the batch it first arrived in, which names the carrier
+        ForeignKeyConstraint(["carrier_id", "batch_id"],
+                             ["received_batches.carrier_id", "received_batches.batch_id"]),
+        Index(None, "waybill_no"),
+        Index(None, "document_index"),
+        Index(None, "responsible_index"),
+        Index(None, "carrier_id", "received_at"),
+    )
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    batch_id: Mapped[uuid.UUID]
+    waybill_no: Mapped[str] = mapped_column(String(20))
+    station: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(6))
+    doc_type: Mapped[str] = mapped_column(String(32))
+    taken_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    document_index: Mapped[bytes] = mapped_column(LargeBinary(17))
+    responsible_index: Mapped[bytes | None] = mapped_column(LargeBinary(17))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    record_digest: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -1,0 +1,263 @@
+"""The platform's logic, no HTTP: register carriers and their keys, take in a signed batch, answer a
+signed receipt.
+
+Ingest rules (docs/regulator.md): a batch that does not parse is refused whole (422, the protocol's code
+and pointer); so is one whose carrier or key is unknown or revoked, or whose signature does not verify
+(403); nothing is stored then. Otherwise each record on its own is accepted or rejected with a reason,
+and the batch, its new records and the receipt are one transaction. The same record sent again (by
+record id, per carrier) is accepted again and stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from parcelguard.core.clock import now
+from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
+from parcelguard.crypto import signing
+from parcelguard.crypto.types import DecryptionFailed
+from parcelguard.regulator import protocol
+from parcelguard.regulator.platform.keys import PlatformKeys
+from parcelguard.regulator.platform.models import CarrierKey, ReceivedBatch, ReceivedRecord, RegisteredCarrier
+
+# The carrier seals every record under `<SEAL_CONTEXT>|<its own UUID>|<record, registration:<id> or
+# agreement:<id>>` (identity.service.seal_context and friends, which the platform may not import).
+SEAL_CONTEXT = "parcelguard/realname/v1"
+
+
+class Reason:
+    """Why a record of an accepted batch was rejected: stable codes the receipt carries."""
+
+    SEAL_CONTEXT_FOREIGN = "seal_context_foreign"  # the context names another carrier, or is no carrier's
+    SEAL_INVALID = "seal_invalid"  # it does not open with the platform's key under its context
+    PAYLOAD_INVALID = "payload_invalid"  # it opens, but not to {doc_type, doc_number, name[, responsible]}
+    RECORD_CONFLICT = "record_conflict"  # the record id is stored already, with other contents
+
+
+_PERSON = frozenset({"doc_type", "doc_number", "name"})
+_LIMITS = {"doc_type": 32, "doc_number": 64, "name": 200}
+
+
+# -- carriers and their keys ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Registration:
+    carrier_id: uuid.UUID
+    code: str
+    key_id: str
+    carrier_created: bool
+    key_added: bool
+
+
+def register_carrier(*, db_session: Session, code: str, carrier_uuid: uuid.UUID, name: str,
+                     public_key: bytes) -> Registration:
+    """Register a carrier with an Ed25519 key for its batches, or add a key to a registered one. The
+    same registration again changes nothing; a carrier may hold several keys (rotation)."""
+    if not isinstance(code, str) or not protocol.CARRIER_CODE.match(code):
+        raise Invalid("A carrier code: 1-32 lower-case letters, digits, dashes.", code="carrier_code_format",
+                      field="/code")
+    name = name.strip() if isinstance(name, str) else ""
+    if not 0 < len(name) <= 200:
+        raise Invalid("A carrier's name: 1 to 200 characters.", code="carrier_name_format", field="/name")
+    if len(public_key) != 32:
+        raise Invalid("An Ed25519 public key is 32 bytes.", code="public_key_format", field="/public_key")
+    by_code = db_session.scalar(select(RegisteredCarrier).where(RegisteredCarrier.code == code))
+    if by_code is not None and by_code.id != carrier_uuid:
+        raise Conflict("Another carrier is registered with this code.", code="carrier_code_taken", field="/code")
+    carrier = by_code or db_session.get(RegisteredCarrier, carrier_uuid)
+    created = carrier is None
+    if carrier is None:
+        carrier = RegisteredCarrier(id=carrier_uuid, code=code, name=name, registered_at=now())
+        db_session.add(carrier)
+    elif carrier.code != code:
+        raise Conflict("This carrier is registered with another code.", code="carrier_registered",
+                       field="/carrier_id")
+    elif carrier.name != name:
+        carrier.name = name
+    key_id = signing.key_id(public_key)
+    held = db_session.scalars(select(CarrierKey).where(CarrierKey.key_id == key_id)).all()
+    if any(k.carrier_id != carrier_uuid for k in held):
+        raise Conflict("This key is registered for another carrier.", code="carrier_key_taken",
+                       field="/public_key")
+    key = next(iter(held), None)
+    if key is not None and key.revoked_at is not None:
+        raise Conflict("This key was revoked: register a new one.", code="carrier_key_revoked",
+                       field="/public_key")
+    if key is None:
+        db_session.add(CarrierKey(carrier_id=carrier_uuid, key_id=key_id, public_key=public_key, added_at=now()))
+    db_session.flush()
+    return Registration(carrier_id=carrier_uuid, code=code, key_id=key_id, carrier_created=created,
+                        key_added=key is None)
+
+
+def revoke_key(*, db_session: Session, code: str, key_id: str) -> bool:
+    """Revoke a carrier's key: batches it signs are refused from now on. False if it was revoked before."""
+    key = db_session.scalar(select(CarrierKey).join(RegisteredCarrier).where(RegisteredCarrier.code == code,
+                                                                           CarrierKey.key_id == key_id))
+    if key is None:
+        raise NotFound("No such key for this carrier.", code="carrier_key_unknown")
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = now()
+    db_session.flush()
+    return True
+
+
+def receipt_keys(*, keys: PlatformKeys) -> dict[str, str]:
+    """The public keys receipts are signed with, by key id (base64, as the wire format writes bytes)."""
+    return {keys.receipt_key_id: protocol.b64(keys.receipt_public_key)}
+
+
+# -- ingest -----------------------------------------------------------------------------------------
+
+def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> dict[str, Any]:
+    """Take in a signed batch (its wire object) and answer the signed receipt (its wire object)."""
+    try:
+        batch, signature = protocol.parse_batch(batch_wire)
+    except protocol.ProtocolError as exc:
+        raise Invalid(exc.detail, code=exc.code, field=exc.pointer) from None
+    carrier_id, public_key = _batch_key(db_session, batch)
+    try:
+        protocol.verify_batch(batch, signature, public_key)
+    except protocol.ProtocolError as exc:
+        raise Forbidden(exc.detail, code=exc.code, field=exc.pointer) from None
+
+    received_at = now()
+    digests = {r.record_id: hashlib.sha256(protocol.canonical(r.wire())).digest() for r in batch.records}
+    stored = {record_id: digest for record_id, digest in db_session.execute(
+        select(ReceivedRecord.record_id, ReceivedRecord.record_digest)
+        .where(ReceivedRecord.carrier_id == carrier_id, ReceivedRecord.record_id.in_(list(digests))))}
+    prefix = f"{SEAL_CONTEXT}|{carrier_id}|"
+    opened: dict[tuple[str, bytes], bytes | None] = {}  # one opening per distinct seal (see _open)
+    accepted: list[uuid.UUID] = []
+    rejected: list[protocol.Rejection] = []
+    rows: list[dict[str, Any]] = []
+    for record in batch.records:
+        digest = digests[record.record_id]
+        if record.record_id in stored:
+            if stored[record.record_id] == digest:
+                accepted.append(record.record_id)
+            else:
+                rejected.append(protocol.Rejection(record.record_id, Reason.RECORD_CONFLICT))
+            continue
+        row_or_reason = _record_row(keys, opened, prefix, carrier_id, record)
+        if isinstance(row_or_reason, str):
+            rejected.append(protocol.Rejection(record.record_id, row_or_reason))
+            continue
+        row_or_reason.update(carrier_id=carrier_id, batch_id=batch.batch_id, received_at=received_at,
+                             record_digest=digest)
+        rows.append(row_or_reason)
+        accepted.append(record.record_id)
+
+    _insert_new(db_session, ReceivedBatch, [{
+        "carrier_id": carrier_id, "batch_id": batch.batch_id, "key_id": batch.key_id, "sent_at": batch.sent_at,
+        "received_at": received_at, "record_count": len(batch.records), "accepted_count": len(accepted)}])
+    _insert_new(db_session, ReceivedRecord, rows)
+    receipt = protocol.Receipt(carrier=batch.carrier, batch_id=batch.batch_id, received_at=received_at,
+                               key_id=keys.receipt_key_id, accepted=tuple(accepted), rejected=tuple(rejected))
+    return keys.sign_receipt(receipt)
+
+
+def _batch_key(db_session: Session, batch: protocol.Batch) -> tuple[uuid.UUID, bytes]:
+    """The carrier's id and the public key the batch names; 403 when either is unknown or revoked (one
+    answer for all three, so the refusal tells nothing of which carriers or keys exist)."""
+    found = db_session.execute(
+        select(CarrierKey.carrier_id, CarrierKey.public_key).join(RegisteredCarrier)
+        .where(RegisteredCarrier.code == batch.carrier, CarrierKey.key_id == batch.key_id,
+               CarrierKey.revoked_at.is_(None))).first()
+    if found is None:
+        raise Forbidden("The batch names no key registered and in force for this carrier.",
+                        code="carrier_key_unknown", field="/key_id")
+    return found[0], found[1]
+
+
+def _record_row(keys: PlatformKeys, opened: dict[tuple[str, bytes], bytes | None], prefix: str,
+                carrier_id: uuid.UUID, record: protocol.SealedRecord) -> dict[str, Any] | str:
+    """The row to store for a new record, or the reason it is rejected."""
+    if not record.seal_context.startswith(prefix) or len(record.seal_context) == len(prefix):
+        return Reason.SEAL_CONTEXT_FOREIGN
+    plaintext = _open(keys, opened, record)
+    if plaintext is None:
+        return Reason.SEAL_INVALID
+    payload = _payload(plaintext)
+    if payload is None or payload["doc_type"] != record.doc_type:
+        return Reason.PAYLOAD_INVALID
+    responsible = payload.get("responsible")
+    return {
+        "record_id": record.record_id, "waybill_no": record.waybill_no, "station": record.station,
+        "region": record.region, "doc_type": record.doc_type, "taken_at": record.taken_at,
+        "document_index": keys.document_index(payload["doc_number"], payload["doc_type"]),
+        "responsible_index": (keys.document_index(responsible["doc_number"], responsible["doc_type"])
+                              if responsible else None),
+        "payload": keys.encrypt_record(carrier_id, record.record_id, plaintext),
+    }
+
+
+def _open(keys: PlatformKeys, opened: dict[tuple[str, bytes], bytes | None],
+          record: protocol.SealedRecord) -> bytes | None:
+    """Open a record's seal, once per distinct (context, seal) in the batch: a registered sender's or a
+    contract customer's seal rides on each of its parcels' records, so a contract batch of 1,000 parcels
+    may hold one seal. Opening is the main cost of ingest (an X25519 exchange)."""
+    key = (record.seal_context, record.sealed)
+    if key not in opened:
+        try:
+            opened[key] = keys.open(record.sealed, record.seal_context.encode())
+        except DecryptionFailed:
+            opened[key] = None
+    return opened[key]
+
+
+def _payload(plaintext: bytes) -> dict[str, Any] | None:
+    """`{doc_type, doc_number, name}`, and for an organisation `responsible` in the same shape; None if
+    the plaintext is anything else."""
+    try:
+        payload = json.loads(plaintext)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not _person(payload, frozenset({"responsible"})):
+        return None
+    if "responsible" in payload and not _person(payload["responsible"]):
+        return None
+    return payload
+
+
+def _person(value: object, optional: frozenset[str] = frozenset()) -> bool:
+    return (isinstance(value, dict) and _PERSON <= value.keys() <= _PERSON | optional
+            and all(isinstance(value[k], str) and 0 < len(value[k]) <= _LIMITS[k] for k in _PERSON))
+
+
+def _insert_new(db_session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO NOTHING, many rows in one statement execution: a row
+    stored meanwhile (the same batch sent twice at once) is kept, not doubled, not an error."""
+    if not rows:
+        return
+    table = model.__table__
+    if db_session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
+    db_session.execute(statement, list(rows))
+
+
+# -- look-ups (the regulator's logged look-ups build on these) --------------------------------------
+
+def find_by_document(*, db_session: Session, keys: PlatformKeys, number: str,
+                     doc_type: str | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(carrier id, record id) of every record whose document, or whose organisation's responsible
+    person's document, is `number` however it was typed. Matches by blind index; decrypts nothing."""
+    index = keys.document_index(number, doc_type)
+    found = db_session.execute(
+        select(ReceivedRecord.carrier_id, ReceivedRecord.record_id)
+        .where((ReceivedRecord.document_index == index) | (ReceivedRecord.responsible_index == index))
+        .order_by(ReceivedRecord.taken_at, ReceivedRecord.record_id))
+    return [(carrier_id, record_id) for carrier_id, record_id in found]
+

@@ -1,0 +1,77 @@
+"""App assembly for the regulator's real-name platform (`parcelguard regulator run`): its own settings,
+database, keys and routes; nothing of the carrier platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
+from starlette.responses import JSONResponse, Response
+
+from parcelguard import __version__
+from parcelguard.core import db, errors
+from parcelguard.core.config import RegulatorSettings
+from parcelguard.core.logging import configure as configure_logging
+from parcelguard.core.middleware import RequestContext
+from parcelguard.regulator.platform.api import router as platform_router
+from parcelguard.regulator.platform.keys import PlatformKeys
+from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
+
+API_PREFIX = "/api/v1"
+
+
+def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
+    settings = settings or RegulatorSettings()
+    configure_logging(settings.log_level)
+    keys = PlatformKeys.from_settings(settings)  # a missing key stops the start (ConfigError, one line)
+    engine = db.make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="parcelguard regulator platform",
+        version=__version__,
+        summary="The regulator's real-name platform: signed batches of sealed records in, signed receipts out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.platform_keys = keys
+    app.state.head_revision = db.head_revision(MIGRATIONS_DIR)
+
+    errors.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.include_router(_probes())
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(platform_router)
+    app.include_router(api)
+    return app
+
+
+def _probes() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The platform's database is reachable and at its newest migration")
+    def readyz(request: Request) -> Response:
+        state = request.app.state
+        instance = errors.instance_of(request.state.request_id)
+        try:
+            current = db.current_revision(state.engine)
+        except Exception:  # noqa: BLE001  (whatever the driver raises, the answer is: not ready)
+            return errors.problem(503, "database_unreachable", "The database does not answer.", instance=instance)
+        if current != state.head_revision:
+            return errors.problem(503, "migrations_pending", "The platform's database is not at its newest "
+                                  "migration: run `parcelguard regulator init`.", instance=instance)
+        return JSONResponse({"status": "ready", "revision": current})
+
+    return router
