@@ -166,3 +166,20 @@ def test_no_value_type_prints_what_it_protects() -> None:
 def test_hmac_digest_is_the_same_as_a_hmac_object() -> None:
     key = os.urandom(32)
     assert blind_index.compute(key, "x")[1:] == hmac.new(key, b"x", "sha256").digest()[:16]
+
+
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=3), st.binary(max_size=64), st.binary(max_size=16)),
+                min_size=1, max_size=30), st.integers(min_value=1, max_value=3))
+def test_an_opener_opens_what_any_session_sealed_whatever_its_cache(
+    records: list[tuple[int, bytes, bytes]], cache: int
+) -> None:
+    private, public = sealing.generate_x25519_keypair()
+    sessions = [sealing.SealingSession(public) for _ in range(4)]
+    sealed = [(sessions[s].seal(plaintext, aad), plaintext, aad) for s, plaintext, aad in records]
+    opener = sealing.Opener(private, cache=cache)
+    for box, plaintext, aad in sealed + sealed:  # twice: from the cache and after it dropped keys
+        assert opener.open(box, aad) == plaintext
+        with pytest.raises(DecryptionFailed):
+            opener.open(box, aad + b"x")
+        with pytest.raises(DecryptionFailed):
+            opener.open(box[:-1] + bytes([box[-1] ^ 1]), aad)

@@ -15,6 +15,8 @@ the batch's plaintexts, which pass through the same memory at the same time. Ses
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -69,15 +71,43 @@ def seal(recipient_public: bytes, plaintext: bytes, aad: bytes) -> Sealed:
     return SealingSession(recipient_public, max_records=1).seal(plaintext, aad)
 
 
+class Opener:
+    """The recipient's side: opens sealed records with one private key, parsed once. Records sealed in
+    one `SealingSession` share their ephemeral key, so the key agreed with each ephemeral key is kept
+    (at most `cache` of them, least recently used dropped): a batch of them costs one X25519 exchange,
+    not one per record. The cache holds what the private key derives anyway, in the same memory."""
+
+    __slots__ = ("_aeads", "_cache", "_lock", "_private", "_public")
+
+    def __init__(self, recipient_private: bytes, *, cache: int = 4096) -> None:
+        self._private = X25519PrivateKey.from_private_bytes(recipient_private)
+        self._public = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._aeads: OrderedDict[bytes, AESGCM] = OrderedDict()
+        self._cache = cache
+        self._lock = threading.Lock()  # request threads share one opener
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes:
+        if len(sealed) < 1 + _PUB + _NONCE + 16 or sealed[0] != VERSION:
+            raise DecryptionFailed()
+        ephemeral_public = bytes(sealed[1 : 1 + _PUB])
+        nonce = sealed[1 + _PUB : 1 + _PUB + _NONCE]
+        try:
+            with self._lock:
+                aead = self._aeads.get(ephemeral_public)
+                if aead is not None:
+                    self._aeads.move_to_end(ephemeral_public)
+            if aead is None:
+                shared = self._private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+                aead = AESGCM(_key(shared, ephemeral_public, self._public))
+                with self._lock:
+                    self._aeads[ephemeral_public] = aead
+                    if len(self._aeads) > self._cache:
+                        self._aeads.popitem(last=False)
+            return aead.decrypt(nonce, sealed[1 + _PUB + _NONCE :], aad)
+        except (InvalidTag, ValueError):
+            raise DecryptionFailed() from None
+
+
 def open_sealed(recipient_private: bytes, sealed: bytes, aad: bytes) -> bytes:
-    if len(sealed) < 1 + _PUB + _NONCE + 16 or sealed[0] != VERSION:
-        raise DecryptionFailed()
-    ephemeral_public = sealed[1 : 1 + _PUB]
-    nonce = sealed[1 + _PUB : 1 + _PUB + _NONCE]
-    try:
-        private = X25519PrivateKey.from_private_bytes(recipient_private)
-        recipient_public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
-        return AESGCM(_key(shared, ephemeral_public, recipient_public)).decrypt(nonce, sealed[1 + _PUB + _NONCE :], aad)
-    except (InvalidTag, ValueError):
-        raise DecryptionFailed() from None
+    """Open one record (see `Opener` for many)."""
+    return Opener(recipient_private, cache=1).open(sealed, aad)

@@ -54,13 +54,13 @@ def index_form(number: str, doc_type: str | None = None) -> str:
 
 
 class PlatformKeys:
-    __slots__ = ("_index_key", "_private", "_records_key", "_signing", "receipt_key_id", "receipt_public_key",
+    __slots__ = ("_index_key", "_opener", "_records_key", "_signing", "receipt_key_id", "receipt_public_key",
                  "sealing_public_key")
 
     def __init__(self, *, private_key: bytes, signing_key: bytes, root_key: bytes) -> None:
         if len(root_key) != 32:
             raise ValueError("the platform root key must be 32 bytes")
-        self._private = private_key
+        self._opener = sealing.Opener(private_key)
         self._signing = signing_key
         self._records_key = _derive(root_key, _RECORDS_LABEL)
         self._index_key = blind_index.field_key(_derive(root_key, _INDEX_LABEL), "document_number")
@@ -79,7 +79,7 @@ class PlatformKeys:
 
     def open(self, sealed: bytes, context: bytes) -> bytes:
         """A sealed record's plaintext; `DecryptionFailed` if it was not sealed to us under `context`."""
-        return sealing.open_sealed(self._private, sealed, context)
+        return self._opener.open(sealed, context)
 
     def sign_receipt(self, receipt: protocol.Receipt) -> dict[str, object]:
         return receipt.signed(self._signing)
