@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 init: $(STAMP)
 	$(BIN)/parcelguard init --demo
 
+# The whole chain for the demo: the carrier platform (:8000), the regulator's platform (:8001) and the
+# uploader between them, each its own process (in production they run apart).
 run: init
-	$(BIN)/parcelguard run
+	$(BIN)/parcelguard run-all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

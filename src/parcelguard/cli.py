@@ -170,6 +170,8 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
         with _session(settings) as session:
             logins = flows.seed_demo(db_session=session, keyring=_keyring(settings),
                                      regulator_public_key=_regulator_key_or_none(settings))
+        if settings.env == "dev" and settings.regulator_public_key is None and not settings.regulator_public_key_file:
+            _register_demo_on_platform(settings)
         table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
         for column in ("username", "role", "where", "status"):
             table.add_column(column)
@@ -479,9 +481,11 @@ def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, o
     import signal
     import threading
 
+    from parcelguard.core.logging import configure as configure_logging
     from parcelguard.regulator.uploader import Uploader
 
     settings = _settings()
+    configure_logging(settings.log_level)
     engine = db.make_engine(settings.resolved_database_url)
     uploader = Uploader(
         sessionmaker=db.make_sessionmaker(engine), keyring=_keyring(settings), url=settings.regulator_url,
@@ -555,6 +559,74 @@ def _regulator_session(settings: RegulatorSettings) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def _register_demo_on_platform(settings: Settings) -> None:
+    """Development: the regulator's platform beside this one (its database migrated) knows the demo
+    carrier and its upload key, as `parcelguard regulator carriers add` would make it."""
+    import base64
+    import uuid
+
+    from parcelguard.regulator import flows as feed
+    from parcelguard.regulator.platform import service
+
+    with _session(settings) as session:
+        db.begin_write(session)
+        entry = feed.registration(db_session=session, keyring=_keyring(settings), carrier_slug="demo")
+    from parcelguard.core.config import RegulatorSettings
+
+    regulator = RegulatorSettings(var_dir=settings.var_dir)
+    _regulator_migrate(regulator)
+    with _regulator_session(regulator) as session:
+        done = service.register_carrier(db_session=session, code=entry["code"],
+                                        carrier_uuid=uuid.UUID(entry["carrier_id"]), name=entry["name"],
+                                        public_key=base64.b64decode(entry["public_key"]))
+    out.print(f"regulator platform ({_safe_url(regulator)}) knows carrier [bold]{done.code}[/], "
+              f"upload key {done.key_id}")
+
+
+@app.command("run-all")
+def run_all() -> None:
+    """The whole chain on one machine, for development and the demo (`make run`): the carrier platform,
+    the regulator's platform and the uploader, each its own process, as in production. Ctrl-C stops all
+    three; if one stops, the others are stopped too."""
+    import signal
+    import subprocess
+    import time
+
+    from parcelguard.core.config import RegulatorSettings
+
+    regulator = RegulatorSettings()
+    env = dict(os.environ)
+    # The uploader feeds the platform started here, unless told otherwise.
+    env.setdefault("PARCELGUARD_REGULATOR_URL", f"http://{regulator.host}:{regulator.port}")
+    me = [sys.executable, "-m", "parcelguard"]
+    processes = [subprocess.Popen([*me, *args], env=env)
+                 for args in (["regulator", "run"], ["uploader", "run"], ["run"])]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    code = 0
+    while not stopping:
+        ended = [p for p in processes if p.poll() is not None]
+        if ended:
+            code = ended[0].returncode or 1
+            break
+        time.sleep(0.2)
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    for p in processes:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    raise typer.Exit(0 if stopping else code)
 
 
 @regulator_app.command("init")
@@ -671,7 +743,7 @@ def _carrier(session: Session, slug: str):  # type: ignore[no-untyped-def]
     return carrier
 
 
-def _safe_url(settings: Settings) -> str:
+def _safe_url(settings: Settings | RegulatorSettings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
