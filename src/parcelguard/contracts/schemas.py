@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parcelguard.contracts.models import Agreement
 from parcelguard.contracts.service import DEFAULT_INSPECTION_PERMILLE
+from parcelguard.identity.schemas import DocumentIn
 
 
 class OrganisationIn(BaseModel):
@@ -19,18 +20,10 @@ class OrganisationIn(BaseModel):
     uscc: str = Field(max_length=40, description="统一社会信用代码 (GB 32100-2015), 18 characters.")
 
 
-class ResponsibleDocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: str | None = Field(default=None, max_length=32, examples=["resident_id"])
-    number: str = Field(max_length=40)
-    name: str = Field(max_length=64)
-
-
 class ResponsibleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document: ResponsibleDocumentIn
+    document: DocumentIn
 
 
 class AgreementIn(BaseModel):

@@ -22,18 +22,22 @@ class CourierCheckOut(BaseModel):
     status: str | None
 
 
-class RegistrationDocumentIn(BaseModel):
+class DocumentIn(BaseModel):
+    """An identity document as a person gives it: a sender at intake or registration, an organisation's
+    responsible person."""
+
     model_config = ConfigDict(extra="forbid")
 
-    type: str | None = Field(default=None, max_length=32, examples=["resident_id"])
+    type: str | None = Field(default=None, max_length=32, description="Document type; detected from the number "
+                             "when left out (see docs/intake.md).", examples=["resident_id"])
     number: str = Field(max_length=40)
-    name: str = Field(max_length=64)
+    name: str = Field(max_length=64, description="The name on the document.")
 
 
 class RegistrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document: RegistrationDocumentIn
+    document: DocumentIn
     phone: str = Field(max_length=32)
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parcelguard.identity.schemas import DocumentIn
 from parcelguard.shipments.service import Task
 
 
@@ -31,15 +32,6 @@ class AssignmentOut(BaseModel):
 
 
 # -- intake ---------------------------------------------------------------------------------------
-
-class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: str | None = Field(default=None, max_length=32, description="Document type; detected from the number "
-                             "when left out (see docs/intake.md).", examples=["resident_id"])
-    number: str = Field(max_length=40)
-    name: str = Field(max_length=64, description="The name on the document.")
-
 
 class SenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
