@@ -159,6 +159,38 @@ def alembic_config(url: str, script_location: Path | str = MIGRATIONS_DIR) -> An
     return cfg
 
 
+def run_migrations(target_metadata: MetaData) -> None:
+    """The body of an Alembic `env.py` (the carrier platform's and the regulator platform's share it):
+    offline, or online on the connection the caller passed or on the configured URL, batch mode for
+    SQLite's ALTER TABLE."""
+    from alembic import context
+
+    config = context.config
+    if context.is_offline_mode():
+        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                          literal_binds=True, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run(connection: Any) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    from sqlalchemy import pool
+
+    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        run(conn)
+    engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head", *, script_location: Path | str = MIGRATIONS_DIR) -> None:
     from alembic import command
 

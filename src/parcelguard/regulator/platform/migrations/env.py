@@ -1,43 +1,6 @@
 """Alembic environment of the regulator's platform: its own metadata only, on the URL the caller set."""
 
-from __future__ import annotations
-
-from alembic import context
-from sqlalchemy import pool
-
-from parcelguard.core.db import make_engine
+from parcelguard.core.db import run_migrations
 from parcelguard.regulator.platform.models import PlatformBase
 
-config = context.config
-target_metadata = PlatformBase.metadata
-
-
-def run_migrations_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-        return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
-
-
-def _run(connection: object) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+run_migrations(PlatformBase.metadata)
