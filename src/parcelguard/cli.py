@@ -47,6 +47,10 @@ regulator_app = typer.Typer(help="The regulator's real-name platform: its own da
                             no_args_is_help=True)
 regulator_carriers_app = typer.Typer(help="Carriers registered on the regulator's platform.", no_args_is_help=True)
 regulator_app.add_typer(regulator_carriers_app, name="carriers")
+regulator_users_app = typer.Typer(help="Officials who sign in to the regulator's platform.", no_args_is_help=True)
+regulator_app.add_typer(regulator_users_app, name="users")
+regulator_lookups_app = typer.Typer(help="The log of officials' lookups.", no_args_is_help=True)
+regulator_app.add_typer(regulator_lookups_app, name="lookups")
 app.add_typer(regulator_app, name="regulator")
 app.add_typer(uploader_app, name="uploader")
 
@@ -528,7 +532,11 @@ def uploader_registration(carrier: Annotated[str, typer.Option(help="The carrier
 def _regulator_settings() -> RegulatorSettings:
     from parcelguard.core.config import RegulatorSettings
 
-    return RegulatorSettings()
+    settings = RegulatorSettings()
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError(problems[0])
+    return settings
 
 
 def _regulator_migrate(settings: RegulatorSettings) -> str | None:
@@ -726,6 +734,52 @@ def regulator_carriers_revoke_key(
     with _regulator_session(_regulator_settings()) as session:
         revoked = service.revoke_key(db_session=session, code=code, key_id=key_id)
     print(f"carrier {code}: key {key_id} {'revoked' if revoked else 'was revoked already'}")
+
+
+@regulator_users_app.command("add")
+def regulator_users_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name, lowercase.")],
+    display_name: Annotated[str, typer.Option(help="The official's name as the platform shows it.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Add an official (role regulator). The password comes from stdin or a prompt, never from an argument."""
+    from parcelguard.regulator.platform import officials
+
+    settings = _regulator_settings()
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _regulator_session(settings) as session:
+        official = officials.add_official(db_session=session, username=username, display_name=display_name,
+                                          password=password)
+    print(f"official {official.username} (regulator) {official.id}")
+
+
+@regulator_users_app.command("disable")
+def regulator_users_disable(username: Annotated[str, typer.Argument(help="The official's sign-in name.")]) -> None:
+    """Disable an official: their tokens stop working at once and they cannot sign in."""
+    from parcelguard.regulator.platform import officials
+
+    with _regulator_session(_regulator_settings()) as session:
+        officials.disable_official(db_session=session, username=username)
+    print(f"official {username} disabled")
+
+
+@regulator_lookups_app.command("verify")
+def regulator_lookups_verify() -> None:
+    """Check the lookup log: every entry chains to the one before and the signed head names the last.
+    Prints `ok: ...` or `DAMAGED: ...` (exit code 1)."""
+    from parcelguard.regulator.platform import lookup_log
+    from parcelguard.regulator.platform.keys import PlatformKeys
+
+    settings = _regulator_settings()
+    keys = PlatformKeys.from_settings(settings)
+    with _regulator_session(settings) as session:
+        report = lookup_log.verify(db_session=session, keys=keys)
+    print(report.line())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -254,10 +254,34 @@ class RegulatorSettings(BaseSettings):
     root_key_file: Path | None = None
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)  # 1,000 sealed records are about 1 MiB
     log_level: str = "info"
+    allow_sqlite_in_prod: bool = False
+    # Officials' sign-in: a token lasts a working day; 5 failures lock a username for 15 minutes.
+    token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'regulator.db'}"
+
+    def production_problems(self) -> list[str]:
+        """What stops the platform from running in production; empty when it may run (or in dev)."""
+        if self.env != "prod":
+            return []
+        problems = []
+        dev_files = {(self.var_dir / name).resolve() for name in _DEV_REGULATOR_KEY_FILES}
+        for what, value, file in (("private key", self.private_key, self.private_key_file),
+                                  ("signing key", self.signing_key, self.signing_key_file),
+                                  ("root key", self.root_key, self.root_key_file)):
+            env = f"PARCELGUARD_REGULATOR_{what.split()[0].upper()}_KEY"
+            if value is None and file is None:
+                problems.append(f"no regulator {what}: set {env} or {env}_FILE")
+            elif value is None and file is not None and (file.resolve() in dev_files or _is_dev_key_file(file)):
+                problems.append(f"the regulator {what} file {file} is a development key")
+        if self.resolved_database_url.startswith("sqlite") and not self.allow_sqlite_in_prod:
+            problems.append("SQLite is the development store: set PARCELGUARD_REGULATOR_DATABASE_URL to PostgreSQL "
+                            "or PARCELGUARD_REGULATOR_ALLOW_SQLITE_IN_PROD=true")
+        return problems
 
     def _dev(self, name: str) -> Path | None:
         return self.var_dir / name if self.env == "dev" else None
@@ -311,10 +335,18 @@ def encode_root_key(key: bytes) -> str:
 
 
 def _is_dev_key_file(path: Path) -> bool:
+    """A key file `parcelguard init` or `parcelguard regulator init` wrote in development: each starts with
+    a `# parcelguard development ...` line."""
     try:
-        return path.read_text().startswith(DEV_KEY_MARKER)
-    except OSError:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
         return False
+    return text.startswith(DEV_KEY_PREFIX)  # DEV_KEY_MARKER's start too
+
+
+# The development regulator's private keys in var/ (`ensure_dev_regulator_keys` in cli.py writes them).
+_DEV_REGULATOR_KEY_FILES = ("regulator.key", "regulator-signing.key", "regulator-root.key")
+DEV_KEY_PREFIX = "# parcelguard development "
 
 
 @lru_cache(maxsize=1)

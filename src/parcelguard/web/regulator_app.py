@@ -1,5 +1,5 @@
 """App assembly for the regulator's real-name platform (`parcelguard regulator run`): its own settings,
-database, keys and routes; nothing of the carrier platform."""
+database, keys, officials and routes; nothing of the carrier platform."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
-from parcelguard.core.config import RegulatorSettings
+from parcelguard.core.auth import ActorCache
+from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
+from parcelguard.regulator.platform import officials
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
@@ -24,6 +26,9 @@ API_PREFIX = "/api/v1"
 
 def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     settings = settings or RegulatorSettings()
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError(problems[0])
     configure_logging(settings.log_level)
     keys = PlatformKeys.from_settings(settings)  # a missing key stops the start (ConfigError, one line)
     engine = db.make_engine(settings.resolved_database_url)
@@ -36,13 +41,18 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="parcelguard regulator platform",
         version=__version__,
-        summary="The regulator's real-name platform: signed batches of sealed records in, signed receipts out.",
+        summary="The regulator's real-name platform: signed batches of sealed records in, signed receipts out; "
+                "officials' figures and logged lookups.",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.platform_keys = keys
+    app.state.authenticator = officials.authenticate
+    # Every request of an official checks the token in the database: there are few officials, and a
+    # disabled account or a revoked token then stops at once.
+    app.state.actor_cache = ActorCache(0)
     app.state.head_revision = db.head_revision(MIGRATIONS_DIR)
 
     errors.install(app)

@@ -8,10 +8,15 @@ own, HKDF-Expand of the records key over (carrier, record id), with a random 96-
 associated data binding carrier and record id. A key per record keeps every key far below the 2^32
 random-nonce bound, whatever the volume (5 million records a day in 2017; every parcel of China is
 over 500 million), and costs one HMAC. Format: `0x01 | nonce (12) | ciphertext and tag`.
+
+The lookup log (`lookup_log`) keeps, for each lookup an official made, HMAC-SHA256 of what was asked under
+a third derived key (label `parcelguard/regulator/lookup-log/v1`), and its head is signed with the receipt
+seed under a domain line of its own, so a log head can never pass for a receipt or the other way round.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import uuid
 
@@ -31,6 +36,8 @@ RECORD_FORMAT = 1
 _NONCE = 12
 _RECORDS_LABEL = b"parcelguard/regulator/records/v1"
 _INDEX_LABEL = b"parcelguard/regulator/blind-index/v1"
+_LOOKUP_LABEL = b"parcelguard/regulator/lookup-log/v1"
+LOOKUP_HEAD_DOMAIN = b"parcelguard/regulator/lookup-log-head/v1\n"
 _RECORD_AAD = "parcelguard/regulator/record/v1"
 
 
@@ -54,8 +61,8 @@ def index_form(number: str, doc_type: str | None = None) -> str:
 
 
 class PlatformKeys:
-    __slots__ = ("_index_key", "_opener", "_records_key", "_signing", "receipt_key_id", "receipt_public_key",
-                 "sealing_public_key")
+    __slots__ = ("_index_key", "_lookup_key", "_opener", "_records_key", "_signing", "receipt_key_id",
+                 "receipt_public_key", "sealing_public_key")
 
     def __init__(self, *, private_key: bytes, signing_key: bytes, root_key: bytes) -> None:
         if len(root_key) != 32:
@@ -64,6 +71,7 @@ class PlatformKeys:
         self._signing = signing_key
         self._records_key = _derive(root_key, _RECORDS_LABEL)
         self._index_key = blind_index.field_key(_derive(root_key, _INDEX_LABEL), "document_number")
+        self._lookup_key = _derive(root_key, _LOOKUP_LABEL)
         self.receipt_public_key = signing.public_of(signing_key)
         self.receipt_key_id = signing.key_id(self.receipt_public_key)
         self.sealing_public_key = X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
@@ -87,6 +95,23 @@ class PlatformKeys:
     def document_index(self, number: str, doc_type: str | None = None) -> BlindIndex:
         """The blind index a record's document number is stored and looked up by."""
         return blind_index.compute(self._index_key, index_form(number, doc_type))
+
+    def lookup_digest(self, kind: str, normalised: str) -> bytes:
+        """What an official asked, as the lookup log keeps it: HMAC-SHA256 of `kind|normalised` (32 bytes).
+        Without the root key nobody can test a guessed number against the log."""
+        return hmac.digest(self._lookup_key, f"{kind}|{normalised}".encode(), "sha256")
+
+    def sign_lookup_head(self, message: bytes) -> bytes:
+        """Ed25519 signature of the lookup log's head (`LOOKUP_HEAD_DOMAIN` + message)."""
+        return signing.sign(self._signing, LOOKUP_HEAD_DOMAIN + message)
+
+    def lookup_head_signed(self, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is this platform's over the lookup log head `message`."""
+        try:
+            signing.verify(self.receipt_public_key, LOOKUP_HEAD_DOMAIN + message, signature)
+        except signing.BadSignature:
+            return False
+        return True
 
     def _record_aead(self, aad: bytes) -> AESGCM:
         return AESGCM(HKDFExpand(algorithm=hashes.SHA256(), length=32, info=aad).derive(self._records_key))

@@ -1,7 +1,8 @@
 """The platform's tables, on a declarative base of their own: its database holds only these.
 
 Nothing here holds a document number or a name in clear: a record keeps its opened payload encrypted
-at rest (`keys.PlatformKeys.encrypt_record`) and blind indexes of the document numbers in it.
+at rest (`keys.PlatformKeys.encrypt_record`) and blind indexes of the document numbers in it; the lookup
+log keeps a keyed digest of what an official asked, never the number.
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary, MetaData, String
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from parcelguard.core.db import NAMING_CONVENTION, UTCDateTime
@@ -80,6 +90,7 @@ class ReceivedRecord(PlatformBase):
         Index(None, "document_index"),
         Index(None, "responsible_index"),
         Index(None, "carrier_id", "received_at"),
+        Index(None, "taken_at"),  # the figures' windows (platform_0002)
     )
 
     carrier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -95,3 +106,80 @@ class ReceivedRecord(PlatformBase):
     responsible_index: Mapped[bytes | None] = mapped_column(LargeBinary(17))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     record_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+# -- the regulator's officials and their lookups (platform_0002) --------------------------------------
+
+class Official(PlatformBase):
+    """A regulator official (邮政管理部门工作人员) who signs in to the platform: its own accounts, never the
+    carrier platform's. Every official has the role `regulator`."""
+
+    __tablename__ = "officials"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id (`core.auth.hash_password`)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class OfficialToken(PlatformBase):
+    """An official's bearer token: only its SHA-256 digest is kept, so a database dump signs nobody in."""
+
+    __tablename__ = "official_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    official_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("officials.id"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class OfficialLoginThrottle(PlatformBase):
+    """Failed sign-ins per username (whether or not an official has it), so a lock holds across
+    processes and does not tell which usernames exist."""
+
+    __tablename__ = "official_login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class LookupLogEntry(PlatformBase):
+    """One lookup an official made (by waybill number or by document number), written before the answer.
+
+    `query_digest` is HMAC-SHA256 of what was asked, in normalised form, under a key of the lookup log's
+    own (`keys.PlatformKeys.lookup_digest`): the same person typed two ways is one digest, and the number
+    itself is never stored. `entry_hash` chains the log: SHA-256 of the previous entry's hash and this
+    entry's canonical content (`lookup_log.entry_content`), so an edited or deleted entry shows.
+    """
+
+    __tablename__ = "lookup_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # 0, 1, 2, ...
+    at: Mapped[datetime]
+    official_id: Mapped[uuid.UUID]  # no foreign key: the log outlives what it names
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # waybill | document
+    doc_type: Mapped[str | None] = mapped_column(String(32))  # the type asked for, if one was
+    query_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    found: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LookupLogHead(PlatformBase):
+    """The log's one head row: its size and newest hash, signed with the platform's signing key. Appenders
+    lock it, so entries are appended one after another; it shows a deleted newest entry too."""
+
+    __tablename__ = "lookup_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    size: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))

@@ -6,6 +6,10 @@ and pointer); so is one whose carrier or key is unknown or revoked, or whose sig
 (403); nothing is stored then. Otherwise each record on its own is accepted or rejected with a reason,
 and the batch, its new records and the receipt are one transaction. The same record sent again (by
 record id, per carrier) is accepted again and stored once.
+
+Lookups (an official's, by waybill number or by document number) are written to the lookup log
+(`lookup_log`) in the request's transaction before the records are opened; the answer leaves only once
+that transaction has committed, so a lookup whose log entry cannot be written answers nothing.
 """
 
 from __future__ import annotations
@@ -14,18 +18,23 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from parcelguard.core.auth import Actor
 from parcelguard.core.clock import now
+from parcelguard.core.db import begin_write
 from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
 from parcelguard.crypto import signing
 from parcelguard.crypto.types import DecryptionFailed
+from parcelguard.identity import documents
 from parcelguard.regulator import protocol
-from parcelguard.regulator.platform.keys import PlatformKeys
+from parcelguard.regulator.platform import lookup_log
+from parcelguard.regulator.platform.keys import PlatformKeys, index_form
 from parcelguard.regulator.platform.models import CarrierKey, ReceivedBatch, ReceivedRecord, RegisteredCarrier
 
 # The carrier seals every record under `<SEAL_CONTEXT>|<its own UUID>|<record, registration:<id> or
@@ -248,16 +257,103 @@ def _insert_new(db_session: Session, model: Any, rows: Sequence[dict[str, Any]])
     db_session.execute(statement, list(rows))
 
 
-# -- look-ups (the regulator's logged look-ups build on these) --------------------------------------
+# -- look-ups ---------------------------------------------------------------------------------------
 
 def find_by_document(*, db_session: Session, keys: PlatformKeys, number: str,
                      doc_type: str | None = None) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """(carrier id, record id) of every record whose document, or whose organisation's responsible
-    person's document, is `number` however it was typed. Matches by blind index; decrypts nothing."""
-    index = keys.document_index(number, doc_type)
+    person's document, is `number` however it was typed. Matches by blind index; decrypts nothing, logs
+    nothing (an official's lookup is `lookup_by_document`)."""
     found = db_session.execute(
         select(ReceivedRecord.carrier_id, ReceivedRecord.record_id)
-        .where((ReceivedRecord.document_index == index) | (ReceivedRecord.responsible_index == index))
+        .where(_document_match(keys.document_index(number, doc_type)))
         .order_by(ReceivedRecord.taken_at, ReceivedRecord.record_id))
     return [(carrier_id, record_id) for carrier_id, record_id in found]
+
+
+def _document_match(index: bytes) -> Any:
+    return (ReceivedRecord.document_index == index) | (ReceivedRecord.responsible_index == index)
+
+
+# An official's lookup answers at most this many records, newest first (and says how many matched): a
+# shop that sends every day has thousands of parcels under one number.
+MAX_LOOKUP_RECORDS = 1000
+MAX_WAYBILL_LENGTH = 20  # as the wire format's `waybill_no`
+
+
+@dataclass(frozen=True)
+class FoundRecord:
+    """A record as an official sees it: where and when, and the opened payload (the regulator reads what
+    was sealed to it). `payload` never shows in a repr."""
+
+    carrier: str
+    record_id: uuid.UUID
+    waybill_no: str
+    station: str
+    region: str
+    doc_type: str
+    taken_at: datetime
+    received_at: datetime
+    payload: dict[str, Any] = field(repr=False)  # {doc_type, doc_number, name[, responsible]}
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    entry: lookup_log.EntryView  # the log entry written for this lookup
+    records: list[FoundRecord]
+    truncated: bool  # more matched than MAX_LOOKUP_RECORDS: `entry.found` says how many
+
+
+def normalise_waybill(waybill_no: str) -> str:
+    """A waybill number as carriers send it: no spaces or hyphens, capital letters."""
+    number = "".join(waybill_no.split()).replace("-", "").upper()
+    if not 0 < len(number) <= MAX_WAYBILL_LENGTH:
+        raise Invalid(f"A waybill number is 1 to {MAX_WAYBILL_LENGTH} letters and digits.", code="waybill_format",
+                      field="#query/waybill_no")
+    return number
+
+
+def lookup_by_waybill(*, db_session: Session, keys: PlatformKeys, actor: Actor, waybill_no: str,
+                      request_id: str | None = None) -> LookupResult:
+    """Every record of this waybill number (of any carrier), logged."""
+    number = normalise_waybill(waybill_no)
+    return _logged_lookup(db_session, keys, actor, kind="waybill", doc_type=None,
+                          digest=keys.lookup_digest("waybill", number),
+                          condition=ReceivedRecord.waybill_no == number, request_id=request_id)
+
+
+def lookup_by_document(*, db_session: Session, keys: PlatformKeys, actor: Actor, number: str,
+                       doc_type: str | None = None, request_id: str | None = None) -> LookupResult:
+    """Every record whose sender, or whose organisation's responsible person, holds this document however
+    it was typed (spaces, a lower-case x, full-width digits, a 15-digit ID for its 18-digit form), logged.
+    The log keeps a keyed digest of the number's normalised form, so one person is one digest."""
+    if doc_type is not None and doc_type not in documents.DocType.__members__.values():
+        raise Invalid("Not a document type this platform knows.", code="doc_type_unknown", field="/doc_type")
+    if not number.strip() or len(number) > documents.MAX_INPUT:
+        raise Invalid(f"A document number is 1 to {documents.MAX_INPUT} characters.", code="number_format",
+                      field="/number")
+    return _logged_lookup(db_session, keys, actor, kind="document", doc_type=doc_type,
+                          digest=keys.lookup_digest("document", index_form(number, doc_type)),
+                          condition=_document_match(keys.document_index(number, doc_type)), request_id=request_id)
+
+
+def _logged_lookup(db_session: Session, keys: PlatformKeys, actor: Actor, *, kind: str, doc_type: str | None,
+                   digest: bytes, condition: Any, request_id: str | None) -> LookupResult:
+    if not db_session.in_transaction():
+        begin_write(db_session)  # SQLite: take the write lock now; the log is appended after the reads
+    rows = db_session.execute(
+        select(ReceivedRecord, RegisteredCarrier.code)
+        .join(RegisteredCarrier, RegisteredCarrier.id == ReceivedRecord.carrier_id).where(condition)
+        .order_by(ReceivedRecord.taken_at.desc(), ReceivedRecord.record_id).limit(MAX_LOOKUP_RECORDS + 1)).all()
+    found = len(rows)
+    if found > MAX_LOOKUP_RECORDS:
+        found = db_session.scalar(select(func.count()).select_from(ReceivedRecord).where(condition)) or found
+    entry = lookup_log.append(db_session=db_session, keys=keys, actor=actor, kind=kind, doc_type=doc_type,
+                              query_digest=digest, found=found, request_id=request_id)
+    records = [
+        FoundRecord(carrier=code, record_id=row.record_id, waybill_no=row.waybill_no, station=row.station,
+                    region=row.region, doc_type=row.doc_type, taken_at=row.taken_at, received_at=row.received_at,
+                    payload=json.loads(keys.decrypt_record(row.carrier_id, row.record_id, row.payload)))
+        for row, code in rows[:MAX_LOOKUP_RECORDS]]
+    return LookupResult(entry=entry, records=records, truncated=found > MAX_LOOKUP_RECORDS)
 
