@@ -569,14 +569,22 @@ def _regulator_session(settings: RegulatorSettings) -> Iterator[Session]:
         engine.dispose()
 
 
+DEMO_OFFICIAL = "demo-official"
+
+
 def _register_demo_on_platform(settings: Settings) -> None:
     """Development: the regulator's platform beside this one (its database migrated) knows the demo
-    carrier and its upload key, as `parcelguard regulator carriers add` would make it."""
+    carrier and its upload key, as `parcelguard regulator carriers add` would make it, and has a demo
+    official to sign in as."""
     import base64
     import uuid
 
+    from sqlalchemy import select
+
+    from parcelguard.accounts.flows import DEMO_PASSWORD
     from parcelguard.regulator import flows as feed
-    from parcelguard.regulator.platform import service
+    from parcelguard.regulator.platform import officials, service
+    from parcelguard.regulator.platform.models import Official
 
     with _session(settings) as session:
         db.begin_write(session)
@@ -589,8 +597,12 @@ def _register_demo_on_platform(settings: Settings) -> None:
         done = service.register_carrier(db_session=session, code=entry["code"],
                                         carrier_uuid=uuid.UUID(entry["carrier_id"]), name=entry["name"],
                                         public_key=base64.b64decode(entry["public_key"]))
+        if session.scalar(select(Official.id).where(Official.username == DEMO_OFFICIAL)) is None:
+            officials.add_official(db_session=session, username=DEMO_OFFICIAL, display_name="演示监管员",
+                                   password=DEMO_PASSWORD)
     out.print(f"regulator platform ({_safe_url(regulator)}) knows carrier [bold]{done.code}[/], "
-              f"upload key {done.key_id}")
+              f"upload key {done.key_id}; its official signs in as [bold]{DEMO_OFFICIAL}[/] "
+              f"(password {DEMO_PASSWORD})")
 
 
 @app.command("run-all")
