@@ -525,6 +525,14 @@ def raise_alert(*, db_session: Session, carrier_id: uuid.UUID, kind: str, dedupe
     ).on_conflict_do_nothing(index_elements=["carrier_id", "dedupe_key"]))
 
 
+def alerted(*, db_session: Session, dedupe_key: str, carrier_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these carriers already hold the alert `dedupe_key` (a read: callers skip a write)."""
+    if not carrier_ids:
+        return set()
+    return set(db_session.scalars(select(Alert.carrier_id).where(Alert.dedupe_key == dedupe_key,
+                                                                 Alert.carrier_id.in_(carrier_ids))))
+
+
 def list_alerts(*, db_session: Session, actor: Actor, open_only: bool = True, limit: int = 100) -> list[Alert]:
     query = select(Alert).where(Alert.carrier_id == _carrier(actor))
     if open_only:

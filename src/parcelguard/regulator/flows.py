@@ -136,24 +136,31 @@ def late(*, db_session: Session, threshold_seconds: float, at: datetime | None =
     return [w for w in service.waiting(db_session=db_session) if (moment - w.oldest).total_seconds() > threshold_seconds]
 
 
+def _delay_key(moment: datetime) -> str:
+    return f"upload_delayed:{int(moment.timestamp()) // DELAY_ALERT_PERIOD_SECONDS * DELAY_ALERT_PERIOD_SECONDS}"
+
+
 def raise_delay_alerts(*, db_session: Session, late: list[service.Waiting], at: datetime | None = None) -> None:
     """An `upload_delayed` alert for each late carrier (`late`), at most one per carrier per 10 minutes."""
     moment = at or now()
-    period = int(moment.timestamp()) // DELAY_ALERT_PERIOD_SECONDS * DELAY_ALERT_PERIOD_SECONDS
     for w in late:
         audit.raise_alert(db_session=db_session, carrier_id=w.carrier_id, kind="upload_delayed",
-                          dedupe_key=f"upload_delayed:{period}",
+                          dedupe_key=_delay_key(moment),
                           detail={"records_pending": w.records,
                                   "oldest_age_seconds": round((moment - w.oldest).total_seconds(), 1)})
 
 
 def check_delay(*, sessionmaker: Any, threshold_seconds: float) -> int:
-    """Look (reading only), and raise the alerts in a write transaction only when some carrier is late.
-    Answers how many carriers are late."""
+    """Look (reading only), and open a write transaction only for a late carrier not yet alerted in
+    this period: a steady backlog costs no write every few seconds. Answers how many carriers are late."""
+    moment = now()
     with sessionmaker() as session:
-        found = late(db_session=session, threshold_seconds=threshold_seconds)
-    if found:
+        found = late(db_session=session, threshold_seconds=threshold_seconds, at=moment)
+        done = audit.alerted(db_session=session, dedupe_key=_delay_key(moment),
+                             carrier_ids=[w.carrier_id for w in found])
+    new = [w for w in found if w.carrier_id not in done]
+    if new:
         with sessionmaker() as session, session.begin():
             begin_write(session)
-            raise_delay_alerts(db_session=session, late=found)
+            raise_delay_alerts(db_session=session, late=new, at=moment)
     return len(found)
