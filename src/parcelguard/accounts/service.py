@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts.models import AuthToken, Carrier, LoginThrottle, Station, Terminal, User
 from parcelguard.core import auth
 from parcelguard.core.auth import CARRIER_ROLES, STATION_ROLES, Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 WAYBILL_PREFIX = re.compile(r"^[A-Z]{2,4}$")
@@ -171,16 +170,13 @@ def sign_in(
     """
     username = username.strip().lower()
     moment = now()
-    throttle = db_session.get(LoginThrottle, username)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > moment:
-        retry = int((throttle.locked_until - moment).total_seconds()) + 1
-        raise TooManyRequests("Too many failed sign-ins; try again later.", code="login_locked",
-                              headers={"Retry-After": str(retry)})
+    throttle = auth.refuse_if_locked(db_session=db_session, throttle=LoginThrottle, username=username, moment=moment)
     user = get_user_by_username(db_session=db_session, username=username)
     # Verify against a dummy hash when there is no such user, so timing does not tell.
     ok = auth.verify_password(user.password_hash if user else auth.DUMMY_PASSWORD_HASH, password)
     if user is None or not ok or not user.active:
-        _record_failure(db_session=db_session, username=username, max_failures=max_failures, lockout=lockout)
+        auth.count_failure(db_session=db_session, throttle=LoginThrottle, username=username,
+                           max_failures=max_failures, lockout=lockout)
         raise Unauthorized("The username or password is wrong.", code="login_failed")
     if throttle is not None:
         db_session.delete(throttle)
@@ -198,27 +194,6 @@ def sign_in(
     ))
     db_session.flush()
     return IssuedToken(token=token, expires_at=expires_at, user=user, terminal_id=terminal.id if terminal else None)
-
-
-def _record_failure(*, db_session: Session, username: str, max_failures: int, lockout: timedelta) -> None:
-    moment = now()
-    bind = db_session.get_bind()
-    # The request fails: end its transaction first, so the count never waits on the request's own
-    # locks (on SQLite a writing request holds the database's write lock from its start).
-    db_session.rollback()
-    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    with Session(bind=bind) as counter, counter.begin():
-        stmt = insert(LoginThrottle).values(username=username, failures=1, last_failure_at=moment)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LoginThrottle.username],
-            set_={"failures": LoginThrottle.failures + 1, "last_failure_at": moment},
-        )
-        counter.execute(stmt)
-        row = counter.get(LoginThrottle, username, populate_existing=True)
-        assert row is not None
-        if row.failures >= max_failures:
-            row.failures = 0
-            row.locked_until = moment + lockout
 
 
 def _usable_terminal(*, db_session: Session, user: User, terminal_id: str) -> Terminal:

@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
@@ -19,10 +20,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from parcelguard.core.errors import Forbidden, Unauthorized
+from parcelguard.core.clock import now
+from parcelguard.core.errors import Forbidden, TooManyRequests, Unauthorized
 
 TOKEN_URL = "/api/v1/auth/token"
 TERMINAL_HEADER = "X-Terminal-Id"
@@ -83,6 +86,40 @@ def needs_rehash(password_hash: str) -> bool:
 
 # A hash that verifies nothing, so an unknown username costs as much time as a wrong password.
 DUMMY_PASSWORD_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+# -- sign-in throttling: a table of (username, failures, last_failure_at, locked_until) rows ---------
+
+def refuse_if_locked(*, db_session: Session, throttle: type[Any], username: str, moment: datetime) -> Any:
+    """Raise 429 `login_locked` (with `Retry-After`) while `username` is locked in the `throttle` table;
+    answers its row, if any, for `forgive` after a good sign-in."""
+    row = db_session.get(throttle, username)
+    if row is not None and row.locked_until is not None and row.locked_until > moment:
+        retry = int((row.locked_until - moment).total_seconds()) + 1
+        raise TooManyRequests("Too many failed sign-ins; try again later.", code="login_locked",
+                              headers={"Retry-After": str(retry)})
+    return row
+
+
+def count_failure(*, db_session: Session, throttle: type[Any], username: str, max_failures: int,
+                  lockout: timedelta) -> None:
+    """Count a failed sign-in in a transaction of its own, and lock the username for `lockout` after
+    `max_failures` in a row. The request fails: its transaction ends first, so the count never waits on
+    the request's own locks (on SQLite a writing request holds the write lock from its start). Keyed by
+    username whether or not an account has it, so a lock reveals nothing."""
+    moment = now()
+    bind = db_session.get_bind()
+    db_session.rollback()
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    with Session(bind=bind) as counter, counter.begin():
+        counter.execute(insert(throttle).values(username=username, failures=1, last_failure_at=moment)
+                        .on_conflict_do_update(index_elements=[throttle.username],
+                                               set_={"failures": throttle.failures + 1, "last_failure_at": moment}))
+        row = counter.get(throttle, username, populate_existing=True)
+        assert row is not None
+        if row.failures >= max_failures:
+            row.failures = 0
+            row.locked_until = moment + lockout
 
 
 def new_token() -> tuple[str, bytes]:

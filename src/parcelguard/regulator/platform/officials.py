@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from parcelguard.core import auth
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from parcelguard.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from parcelguard.regulator.platform.models import Official, OfficialLoginThrottle, OfficialToken
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")  # as the carrier platform's accounts
@@ -61,15 +60,13 @@ def sign_in(*, db_session: Session, username: str, password: str, token_ttl: tim
     locked for `lockout` (429 `login_locked`), whether or not an official has it."""
     username = username.strip().lower()
     moment = now()
-    throttle = db_session.get(OfficialLoginThrottle, username)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > moment:
-        retry = int((throttle.locked_until - moment).total_seconds()) + 1
-        raise TooManyRequests("Too many failed sign-ins; try again later.", code="login_locked",
-                              headers={"Retry-After": str(retry)})
+    throttle = auth.refuse_if_locked(db_session=db_session, throttle=OfficialLoginThrottle, username=username,
+                                     moment=moment)
     official = db_session.scalar(select(Official).where(Official.username == username))
     ok = auth.verify_password(official.password_hash if official else auth.DUMMY_PASSWORD_HASH, password)
     if official is None or not ok or not official.active:
-        _record_failure(db_session=db_session, username=username, max_failures=max_failures, lockout=lockout)
+        auth.count_failure(db_session=db_session, throttle=OfficialLoginThrottle, username=username,
+                           max_failures=max_failures, lockout=lockout)
         raise Unauthorized("The username or password is wrong.", code="login_failed")
     if throttle is not None:
         db_session.delete(throttle)
@@ -80,25 +77,6 @@ def sign_in(*, db_session: Session, username: str, password: str, token_ttl: tim
     db_session.add(OfficialToken(official_id=official.id, token_hash=digest, issued_at=moment, expires_at=expires_at))
     db_session.flush()
     return IssuedToken(token=token, expires_at=expires_at, official=official)
-
-
-def _record_failure(*, db_session: Session, username: str, max_failures: int, lockout: timedelta) -> None:
-    """Count a failed sign-in in a transaction of its own: the request fails and rolls back, the count
-    stays. The request's transaction ends first, so the count never waits on its locks."""
-    moment = now()
-    bind = db_session.get_bind()
-    db_session.rollback()
-    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    with Session(bind=bind) as counter, counter.begin():
-        statement = insert(OfficialLoginThrottle).values(username=username, failures=1, last_failure_at=moment)
-        counter.execute(statement.on_conflict_do_update(
-            index_elements=[OfficialLoginThrottle.username],
-            set_={"failures": OfficialLoginThrottle.failures + 1, "last_failure_at": moment}))
-        row = counter.get(OfficialLoginThrottle, username, populate_existing=True)
-        assert row is not None
-        if row.failures >= max_failures:
-            row.failures = 0
-            row.locked_until = moment + lockout
 
 
 _ACTOR_QUERY = (
