@@ -172,16 +172,9 @@ def sign_in(
     moment = now()
     throttle = auth.refuse_if_locked(db_session=db_session, throttle=LoginThrottle, username=username, moment=moment)
     user = get_user_by_username(db_session=db_session, username=username)
-    # Verify against a dummy hash when there is no such user, so timing does not tell.
-    ok = auth.verify_password(user.password_hash if user else auth.DUMMY_PASSWORD_HASH, password)
-    if user is None or not ok or not user.active:
-        auth.count_failure(db_session=db_session, throttle=LoginThrottle, username=username,
-                           max_failures=max_failures, lockout=lockout)
-        raise Unauthorized("The username or password is wrong.", code="login_failed")
-    if throttle is not None:
-        db_session.delete(throttle)
-    if auth.needs_rehash(user.password_hash):
-        user.password_hash = auth.hash_password(password)
+    auth.check_password(db_session=db_session, throttle=LoginThrottle, throttle_row=throttle, username=username,
+                        account=user, password=password, max_failures=max_failures, lockout=lockout)
+    assert user is not None
 
     terminal: Terminal | None = None
     if terminal_id:

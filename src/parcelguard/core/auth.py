@@ -122,6 +122,23 @@ def count_failure(*, db_session: Session, throttle: type[Any], username: str, ma
             row.locked_until = moment + lockout
 
 
+def check_password(*, db_session: Session, throttle: type[Any], throttle_row: Any, username: str, account: Any,
+                   password: str, max_failures: int, lockout: timedelta) -> None:
+    """The sign-in check both platforms share: `account` (None when no one has the username) must be
+    active and its password right, else the failure is counted and the answer is 401 `login_failed`,
+    the same answer in the same time whichever was wrong (a dummy hash is checked for a missing
+    account). A good sign-in clears the username's failures and upgrades an outdated hash."""
+    ok = verify_password(account.password_hash if account is not None else DUMMY_PASSWORD_HASH, password)
+    if account is None or not ok or not account.active:
+        count_failure(db_session=db_session, throttle=throttle, username=username, max_failures=max_failures,
+                      lockout=lockout)
+        raise Unauthorized("The username or password is wrong.", code="login_failed")
+    if throttle_row is not None:
+        db_session.delete(throttle_row)
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+
+
 def new_token() -> tuple[str, bytes]:
     """A fresh opaque bearer token and the SHA-256 digest that is all the database keeps of it."""
     token = "pgt_" + secrets.token_urlsafe(32)

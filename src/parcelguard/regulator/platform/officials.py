@@ -63,15 +63,10 @@ def sign_in(*, db_session: Session, username: str, password: str, token_ttl: tim
     throttle = auth.refuse_if_locked(db_session=db_session, throttle=OfficialLoginThrottle, username=username,
                                      moment=moment)
     official = db_session.scalar(select(Official).where(Official.username == username))
-    ok = auth.verify_password(official.password_hash if official else auth.DUMMY_PASSWORD_HASH, password)
-    if official is None or not ok or not official.active:
-        auth.count_failure(db_session=db_session, throttle=OfficialLoginThrottle, username=username,
-                           max_failures=max_failures, lockout=lockout)
-        raise Unauthorized("The username or password is wrong.", code="login_failed")
-    if throttle is not None:
-        db_session.delete(throttle)
-    if auth.needs_rehash(official.password_hash):
-        official.password_hash = auth.hash_password(password)
+    auth.check_password(db_session=db_session, throttle=OfficialLoginThrottle, throttle_row=throttle,
+                        username=username, account=official, password=password, max_failures=max_failures,
+                        lockout=lockout)
+    assert official is not None
     token, digest = auth.new_token()
     expires_at = moment + token_ttl
     db_session.add(OfficialToken(official_id=official.id, token_hash=digest, issued_at=moment, expires_at=expires_at))
