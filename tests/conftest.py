@@ -27,11 +27,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    """The tests' own connections: each transaction takes SQLite's write lock up front, as the
-    platform's writing transactions do (`db.begin_write`), so a test that reads then writes waits its
-    turn behind the live server's writers instead of failing with "database is locked"."""
     eng = db.make_engine(database_url)
-    yield eng.execution_options(parcelguard_write=True)
+    yield eng
     eng.dispose()
 
 
