@@ -4,13 +4,15 @@ name), builds the schema with the Alembic migrations, and drops it afterwards.""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from parcelguard.core import db
@@ -64,3 +66,19 @@ def migrated_database(kind: str, directory: Path) -> Iterator[str]:
     with empty_database(kind, directory) as url:
         db.upgrade(url)
         yield url
+
+
+def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The `parcelguard` command as an operator runs it: a real process, its exit code and output."""
+    return subprocess.run([sys.executable, "-m", "parcelguard", *args], check=False, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def count_rows(url: str, model: type, *where: object) -> int:
+    """Rows of `model` (matching `where`) in the database at `url`, through a connection of its own."""
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+    finally:
+        engine.dispose()

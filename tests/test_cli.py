@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from parcelguard.accounts.models import Carrier, Station, User
 from parcelguard.core import db
 from parcelguard.crypto.models import DataKey, KeyEncryptionKey
-
-
-def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parcelguard", *args], check=False, env=env, input=stdin, capture_output=True,
-                          text=True, timeout=120)
+from tests.support import count_rows, parcelguard
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -32,13 +26,6 @@ def dev_env(tmp_path: Path, fresh_url: str) -> dict[str, str]:
     return _env(tmp_path, PARCELGUARD_DATABASE_URL=fresh_url)
 
 
-def _count(url: str, model: type) -> int:
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(model)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
@@ -57,14 +44,14 @@ def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
                      "demo-shop", "regulator"):
         assert username in first.stdout
     url = dev_env["PARCELGUARD_DATABASE_URL"]
-    counts = {m: _count(url, m) for m in (Carrier, Station, User, KeyEncryptionKey)}
+    counts = {m: count_rows(url, m) for m in (Carrier, Station, User, KeyEncryptionKey)}
     assert counts[Carrier] == 1 and counts[Station] == 2 and counts[User] == 9
 
     key_before = key.read_bytes()
     second = parcelguard("init", "--demo", env=dev_env)
     assert second.returncode == 0, second.stderr
     assert "created" not in second.stdout.split("demo logins")[1]
-    assert {m: _count(url, m) for m in counts} == counts
+    assert {m: count_rows(url, m) for m in counts} == counts
     assert key.read_bytes() == key_before
     assert (tmp_path / "var" / "regulator.pub").read_bytes() == regulator_before and len(public) == 32
 
@@ -75,7 +62,7 @@ def test_users_add_reads_the_password_from_stdin(dev_env: dict[str, str]) -> Non
                     "--username", "new-courier", env=dev_env, stdin="a long enough secret\n")
     assert r.returncode == 0, r.stderr
     assert "a long enough secret" not in r.stdout + r.stderr
-    assert _count(dev_env["PARCELGUARD_DATABASE_URL"], User) == 10
+    assert count_rows(dev_env["PARCELGUARD_DATABASE_URL"], User) == 10
 
 
 @pytest.mark.parametrize(
@@ -91,12 +78,12 @@ def test_an_operator_mistake_is_one_line_and_a_non_zero_exit(
     dev_env: dict[str, str], args: tuple[str, ...], message: str
 ) -> None:
     assert parcelguard("init", "--demo", env=dev_env).returncode == 0
-    users_before = _count(dev_env["PARCELGUARD_DATABASE_URL"], User)
+    users_before = count_rows(dev_env["PARCELGUARD_DATABASE_URL"], User)
     r = parcelguard(*args, env=dev_env, stdin="a long enough secret\n")
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
     assert "Traceback" not in r.stderr
-    assert _count(dev_env["PARCELGUARD_DATABASE_URL"], User) == users_before
+    assert count_rows(dev_env["PARCELGUARD_DATABASE_URL"], User) == users_before
 
 
 def test_keys_rotate_then_rewrap_moves_data_keys_to_the_new_version(dev_env: dict[str, str]) -> None:

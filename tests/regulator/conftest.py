@@ -4,9 +4,11 @@ HTTP on loopback, and carriers registered on it with their own batch-signing key
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +123,12 @@ def carrier(platform_engine: Engine) -> Carrier:
 @pytest.fixture
 def other_carrier(platform_engine: Engine) -> Carrier:
     return register(platform_engine)
+
+
+@pytest.fixture
+def env(tmp_path: Path, fresh_url: str) -> dict[str, str]:
+    """A development machine for the `parcelguard regulator` commands: keys in its own var/, the platform
+    on a fresh database of each engine."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
+    return {**clean, "PARCELGUARD_VAR_DIR": str(tmp_path / "var"), "PARCELGUARD_REGULATOR_DATABASE_URL": fresh_url,
+            "COLUMNS": "200"}

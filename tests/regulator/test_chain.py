@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
 
-from parcelguard.core import db
 from parcelguard.identity.models import RealNameRecord
 from parcelguard.regulator.platform.models import ReceivedRecord
 from tests.servers import free_port, wait_until_up
+from tests.support import count_rows
 
 PARCEL = {"sender": {"phone": "13800000005", "address": "北京市朝阳区演示路5号"},
           "recipient": {"name": "司马演示", "phone": "13800000006",
@@ -25,13 +24,6 @@ PARCEL = {"sender": {"phone": "13800000005", "address": "北京市朝阳区演�
           "items": [{"description": "羽绒服", "category": "clothing", "quantity": 2}]}
 
 
-def count(url: str, model: type, *where: object) -> int:
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-    finally:
-        engine.dispose()
 
 
 def test_run_all_carries_a_parcel_to_the_regulator_and_drops_the_sealed_copy(tmp_path: Path) -> None:
@@ -67,6 +59,6 @@ def test_run_all_carries_a_parcel_to_the_regulator_and_drops_the_sealed_copy(tmp
         os.killpg(chain.pid, signal.SIGINT)
         assert chain.wait(timeout=30) == 0
     var = tmp_path / "var"
-    assert count(f"sqlite:///{var / 'parcelguard.db'}", RealNameRecord, RealNameRecord.sealed.is_not(None)) == 0
-    assert count(f"sqlite:///{var / 'parcelguard.db'}", RealNameRecord) == 1
-    assert count(f"sqlite:///{var / 'regulator.db'}", ReceivedRecord) == 1
+    assert count_rows(f"sqlite:///{var / 'parcelguard.db'}", RealNameRecord, RealNameRecord.sealed.is_not(None)) == 0
+    assert count_rows(f"sqlite:///{var / 'parcelguard.db'}", RealNameRecord) == 1
+    assert count_rows(f"sqlite:///{var / 'regulator.db'}", ReceivedRecord) == 1

@@ -11,7 +11,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from parcelguard.audit.models import Alert
 from parcelguard.core import db
@@ -120,3 +120,17 @@ def test_metrics_show_what_waits_in_the_prometheus_format(fresh_url: str, keyrin
     assert lines['parcelguard_regulator_batches_total{outcome="failed"}'] == "1"
     assert lines['parcelguard_regulator_batches_total{outcome="receipted"}'] == "0"
     assert "# TYPE parcelguard_regulator_records_pending gauge" in r.text
+
+
+def test_a_record_whose_seal_is_gone_is_marked_delivered_not_sent_again(
+    engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    take_in(engine, keyring, tenant, 3)
+    first = outbox(engine, tenant.carrier_id)[0].record_id
+    with engine.begin() as conn:  # as after a receipt another uploader applied
+        conn.execute(update(RealNameRecord).where(RealNameRecord.id == first).values(sealed=None))
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        outgoing = flows.build_batch(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, limit=10)
+    assert outgoing is not None and first not in {r.record_id for r in outgoing.batch.records}
+    assert len(outgoing.batch.records) == 2
+    assert [r.delivered_at is not None for r in outbox(engine, tenant.carrier_id) if r.record_id == first] == [True]

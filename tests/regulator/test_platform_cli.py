@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from parcelguard.core import db
 from parcelguard.core.config import RegulatorSettings, Settings
@@ -23,19 +22,7 @@ from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
 from parcelguard.regulator.platform.models import CarrierKey, RegisteredCarrier
 from tests.regulator.conftest import PERSON, Carrier
 from tests.servers import free_port, wait_until_up
-
-
-def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parcelguard", *args], check=False, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture
-def env(tmp_path: Path, fresh_url: str) -> dict[str, str]:
-    """A development machine: keys in its own var/, the platform on a fresh database of each engine."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
-    return {**clean, "PARCELGUARD_VAR_DIR": str(tmp_path / "var"), "PARCELGUARD_REGULATOR_DATABASE_URL": fresh_url,
-            "COLUMNS": "200"}
+from tests.support import count_rows, parcelguard
 
 
 def registration(code: str = "demo", carrier_id: uuid.UUID | None = None) -> tuple[dict[str, str], bytes]:
@@ -45,13 +32,6 @@ def registration(code: str = "demo", carrier_id: uuid.UUID | None = None) -> tup
              "key_id": signing.key_id(public), "public_key": protocol.b64(public)}, seed)
 
 
-def count(url: str, model: type) -> int:
-    engine = db.make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(model)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def test_init_makes_the_development_keys_once_and_migrates_the_platform_database(
@@ -93,7 +73,7 @@ def test_carriers_add_registers_from_a_file_or_standard_input_once(tmp_path: Pat
     rotated, _ = registration(carrier_id=uuid.UUID(entry["carrier_id"]))
     assert parcelguard("regulator", "carriers", "add", "-", env=env, stdin=json.dumps(rotated)).returncode == 0
     url = env["PARCELGUARD_REGULATOR_DATABASE_URL"]
-    assert count(url, RegisteredCarrier) == 1 and count(url, CarrierKey) == 2
+    assert count_rows(url, RegisteredCarrier) == 1 and count_rows(url, CarrierKey) == 2
 
     revoked = parcelguard("regulator", "carriers", "revoke-key", "--carrier", "demo", entry["key_id"], env=env)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
@@ -130,7 +110,7 @@ def test_an_operator_mistake_is_one_line_and_a_non_zero_exit_and_stores_nothing(
     r = parcelguard("regulator", "carriers", "add", "-", env=env, stdin=stdin)
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr and "Traceback" not in r.stderr
-    assert count(env["PARCELGUARD_REGULATOR_DATABASE_URL"], RegisteredCarrier) == 1
+    assert count_rows(env["PARCELGUARD_REGULATOR_DATABASE_URL"], RegisteredCarrier) == 1
 
 
 def test_carriers_add_before_init_says_to_run_init(tmp_path: Path, env: dict[str, str]) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from parcelguard.web.regulator_app import create_regulator_app
 from tests.regulator.conftest import PERSON, Carrier
 from tests.regulator.officials import PASSWORD, add_official, problem, send, sign_in, signed_in
 from tests.servers import app_in_thread
+from tests.support import parcelguard
 
 OFFICIAL_ROUTES = [("GET", "/api/v1/me", None), ("GET", "/api/v1/stats/counts?by=carrier", None),
                    ("GET", "/api/v1/stats/delay", None), ("GET", "/api/v1/records?waybill_no=DE4718220365917", None),
@@ -115,16 +114,8 @@ def test_signed_in_officials_see_the_figures(platform: str, platform_engine: Eng
 
 # -- the command line -------------------------------------------------------------------------------
 
-def parcelguard(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parcelguard", *args], check=False, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def env(tmp_path: Path, fresh_url: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
-    return {**clean, "PARCELGUARD_VAR_DIR": str(tmp_path / "var"), "PARCELGUARD_REGULATOR_DATABASE_URL": fresh_url,
-            "COLUMNS": "200"}
 
 
 def test_users_add_makes_an_official_who_signs_in(tmp_path: Path, env: dict[str, str], fresh_url: str) -> None:

@@ -63,10 +63,11 @@ def build_batch(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
                                    shipment_ids=[r.shipment_id for r in sealed.values()])
     stations = {s.id: s for s in accounts.list_stations(db_session=db_session, carrier_id=carrier_id)}
     carrier = accounts.get_carrier(db_session=db_session, carrier_id=carrier_id)
-    records = []
+    records, gone = [], []
     for record_id in record_ids:
         record = sealed.get(record_id)
-        if record is None:  # its seal is gone already (a receipt applied by another uploader): nothing to send
+        if record is None:  # its seal is gone already: a receipt named it, so it is delivered
+            gone.append(record_id)
             continue
         waybill_no, station_id = facts[record.shipment_id]
         station = stations[station_id]
@@ -74,8 +75,9 @@ def build_batch(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             record_id=record.record_id, waybill_no=waybill_no or "-", taken_at=record.created_at,
             station=station.code, region=station.region_code, doc_type=record.doc_type,
             seal_context=record.seal_context, sealed=record.sealed))
+    if gone:  # never left pending, or it would take a batch's place at every pass
+        service.mark_delivered(db_session=db_session, carrier_id=carrier_id, record_ids=gone, at=now())
     if not records:
-        service.mark_delivered(db_session=db_session, carrier_id=carrier_id, record_ids=record_ids, at=now())
         return None
     signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=UPLOAD_KEY_PURPOSE)
     batch = protocol.Batch(carrier=carrier.slug, batch_id=uuid.uuid4(), sent_at=now(),
