@@ -192,6 +192,10 @@ def test_an_agreement_checks_the_organisation_and_the_responsible_person_field_b
     changed = http.put(f"/api/v1/agreements/{first['id']}/inspection-share", json={"inspection_permille": 20},
                        headers=manager)
     assert changed.json()["inspection_permille"] == 20
+    # Who verified and who changed it are entries of the carrier's tamper-evident log.
+    entries = http.get("/api/v1/audit/entries", params={"subject": f"agreement:{first['id']}"},
+                       headers=tenant.login(http, Role.AUDITOR)).json()["items"]
+    assert [e["entry"]["purpose"] for e in entries] == ["agreement_made", "inspection_share"]
 
 
 def test_a_courier_records_the_inspection_of_a_drawn_parcel_with_photos(

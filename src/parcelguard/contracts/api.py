@@ -30,6 +30,7 @@ def create(body: AgreementIn, request: Request, actor: Signer, db_session: Sessi
                                  code="regulator_key_missing")
     row = service.create(
         db_session=db_session, keyring=request.app.state.keyring, actor=actor, regulator_public_key=key,
+        request_id=getattr(request.state, "request_id", None),
         agreement=service.NewAgreement(
             customer_id=body.customer_id, station_id=body.station_id, organisation_name=body.organisation.name,
             uscc=body.organisation.uscc, responsible_doc_type=body.responsible.document.type,
@@ -53,12 +54,16 @@ def get(agreement_id: uuid.UUID, actor: Reader, db_session: SessionDep) -> Agree
 
 @router.put("/agreements/{agreement_id}/inspection-share", response_model=AgreementOut,
             summary="Change the share of the customer's parcels drawn for inspection")
-def set_share(agreement_id: uuid.UUID, body: InspectionShareIn, actor: Signer, db_session: SessionDep) -> AgreementOut:
-    return AgreementOut.of(service.set_inspection_share(db_session=db_session, actor=actor,
-                                                        agreement_id=agreement_id, permille=body.inspection_permille))
+def set_share(agreement_id: uuid.UUID, body: InspectionShareIn, request: Request, actor: Signer,
+              db_session: SessionDep) -> AgreementOut:
+    return AgreementOut.of(service.set_inspection_share(
+        db_session=db_session, keyring=request.app.state.keyring, actor=actor, agreement_id=agreement_id,
+        permille=body.inspection_permille, request_id=getattr(request.state, "request_id", None)))
 
 
 @router.post("/agreements/{agreement_id}/revoke", response_model=AgreementOut,
              summary="End an agreement: the customer's parcels are refused until a new one is made")
-def revoke(agreement_id: uuid.UUID, actor: Signer, db_session: SessionDep) -> AgreementOut:
-    return AgreementOut.of(service.revoke(db_session=db_session, actor=actor, agreement_id=agreement_id))
+def revoke(agreement_id: uuid.UUID, request: Request, actor: Signer, db_session: SessionDep) -> AgreementOut:
+    return AgreementOut.of(service.revoke(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                          agreement_id=agreement_id,
+                                          request_id=getattr(request.state, "request_id", None)))

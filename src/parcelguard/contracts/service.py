@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
+from parcelguard.audit import service as audit
 from parcelguard.contracts.models import Agreement
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
@@ -47,7 +48,7 @@ class NewAgreement:
 
 
 def create(*, db_session: Session, keyring: Keyring, actor: Actor, agreement: NewAgreement,
-           regulator_public_key: bytes) -> Agreement:
+           regulator_public_key: bytes, request_id: str | None = None) -> Agreement:
     """Verify a contract customer and record the agreement. A station manager signs customers whose
     parcels their own station picks up; an admin any. Every problem is answered at once."""
     carrier_id = _carrier_of(actor)
@@ -111,6 +112,7 @@ def create(*, db_session: Session, keyring: Keyring, actor: Actor, agreement: Ne
     except IntegrityError:  # a concurrent agreement for the same customer won (the partial unique index)
         raise Conflict("This customer has an agreement in force: revoke it first.", code="agreement_exists",
                        field="/customer_id") from None
+    _log(db_session, keyring, actor, row, "agreement_made", request_id)
     return row
 
 
@@ -143,22 +145,36 @@ def list_for(*, db_session: Session, actor: Actor, include_revoked: bool = False
     return list(db_session.scalars(query.order_by(Agreement.created_at.desc()).limit(limit)))
 
 
-def set_inspection_share(*, db_session: Session, actor: Actor, agreement_id: uuid.UUID, permille: int) -> Agreement:
+def set_inspection_share(*, db_session: Session, keyring: Keyring, actor: Actor, agreement_id: uuid.UUID,
+                         permille: int, request_id: str | None = None) -> Agreement:
+    """Change the share of the customer's parcels drawn for inspection; a change is logged."""
     row = _for_change(db_session, actor, agreement_id)
     if not 0 <= permille <= 1000:
         raise Invalid("Between 0 and 1000 (thousandths).", code="share_out_of_range", field="/inspection_permille")
-    row.inspection_permille = permille
-    db_session.flush()
+    if row.inspection_permille != permille:
+        row.inspection_permille = permille
+        db_session.flush()
+        _log(db_session, keyring, actor, row, "inspection_share", request_id)
     return row
 
 
-def revoke(*, db_session: Session, actor: Actor, agreement_id: uuid.UUID) -> Agreement:
-    """End an agreement: its customer's parcels are refused until a new one is made. Idempotent."""
+def revoke(*, db_session: Session, keyring: Keyring, actor: Actor, agreement_id: uuid.UUID,
+           request_id: str | None = None) -> Agreement:
+    """End an agreement: its customer's parcels are refused until a new one is made. Idempotent; logged."""
     row = _for_change(db_session, actor, agreement_id)
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = now(), actor.user_id
         db_session.flush()
+        _log(db_session, keyring, actor, row, "agreement_revoked", request_id)
     return row
+
+
+def _log(db_session: Session, keyring: Keyring, actor: Actor, row: Agreement, purpose: str,
+         request_id: str | None) -> None:
+    """Who verified, changed or ended an agreement: an entry of the carrier's tamper-evident log (an
+    agreement decides whose parcels are taken in without a document each)."""
+    audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject=f"agreement:{row.id}",
+                           purpose=purpose, request_id=request_id)
 
 
 def draw_for_inspection(permille: int, roll: int | None = None) -> bool:
