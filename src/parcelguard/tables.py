@@ -9,6 +9,8 @@ import parcelguard.contracts.models
 import parcelguard.core.ratelimit
 import parcelguard.crypto.models
 import parcelguard.identity.models
+import parcelguard.privacy_numbers.models
 import parcelguard.regulator.models
 import parcelguard.shipments.models
+import parcelguard.tracking.models
 import parcelguard.waybills.models  # noqa: F401

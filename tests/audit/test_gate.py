@@ -254,7 +254,7 @@ def test_policy_is_data_an_admin_replaces_validated_and_logged(
     tenant.assign(shipment, courier, Task.DELIVERY)
     with db.make_sessionmaker(engine)() as s, s.begin():
         defaults = service.policy(db_session=s, carrier_id=tenant.carrier_id)
-        assert defaults.source == "default" and len(defaults.rules) == 6
+        assert defaults.source == "default" and len(defaults.rules) == 10
         with pytest.raises(Invalid) as caught:
             service.replace_policy(db_session=s, keyring=keyring, actor=admin, limits=[], rules=[
                 service.Rule("courier", "delivery", "assigned", ["recipient_phone"]),

@@ -1,7 +1,7 @@
 """Promise 3 as a property of the source: the gate is the only code that opens a personal field.
 
 The keyring (`crypto/`) holds the primitives; outside it, exactly one function may call a decrypting
-API: `audit.service.reveal`, after it has logged the decision. A new call anywhere else fails here.
+API: `audit.service.reveal_many` (which `reveal` calls for one subject), after it has logged the decision. A new call anywhere else fails here.
 
 The regulator's platform is another service with keys of its own: `regulator/platform/keys.py` is its
 keyring, and the one function there that opens a stored record, `decrypt_record`, may be called only
@@ -20,7 +20,7 @@ SRC = Path(parcelguard.__file__).parent
 DECRYPTING = {"decrypt", "field_opener", "unwrap", "open_sealed", "unseal", "decrypt_record"}
 # Modules that reach for raw ciphers instead of the keyring.
 RAW_CIPHERS = ("cryptography.hazmat.primitives.ciphers", "cryptography.hazmat.primitives.keywrap")
-GATE = ("audit/service.py", "reveal")
+GATE = ("audit/service.py", "reveal_many")
 KEYRINGS = ("crypto/", "regulator/platform/keys.py")  # the carrier platform's, the regulator platform's
 PLATFORM_GATE = ("regulator/platform/service.py", "_logged_lookup")
 # Inverse permutations that are not personal data, each with its reason.

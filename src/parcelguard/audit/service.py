@@ -46,6 +46,12 @@ class Scope(StrEnum):
     OWN_CUSTOMER = "own_customer"  # the actor's enterprise account shipped it
 
 
+# The task an assignment must hold for a purpose under the assigned scope: a label is printed by the
+# courier who picked the parcel up.
+TASK_OF_PURPOSE: dict[str, str] = {"pickup": shipments.Task.PICKUP.value, "delivery": shipments.Task.DELIVERY.value,
+                                   "label_print": shipments.Task.PICKUP.value}
+
+
 class Period(StrEnum):
     HOUR = "hour"
     DAY = "day"
@@ -108,39 +114,63 @@ def reveal(
     """Return the plaintext of `fields` of `subject` if the policy allows `actor` to see them for
     `purpose`, after logging the decision. Raises `RevealDenied` (logged), `SubjectUnknown` (logged),
     or `Invalid` for a malformed request (not a decision, so not logged)."""
+    [revealed] = reveal_many(db_session, actor, [subject], fields, purpose, case_id, keyring=keyring,
+                             request_id=request_id, options=options)
+    return revealed
+
+
+def reveal_many(
+    db_session: Session, actor: Actor, subjects: Sequence[str], fields: Sequence[str], purpose: str,
+    case_id: uuid.UUID | str | None = None, *, keyring: Keyring, request_id: str | None = None,
+    options: GateOptions = GateOptions(),
+) -> list[Revealed]:
+    """`reveal` for many subjects at once (a batch of labels): all or nothing. Every subject is decided
+    as `reveal` would; the first refusal refuses the whole request and is logged for its subject. When
+    all are allowed, one log entry per subject is appended, each counts toward the actor's ceilings, and
+    only then are the ciphertexts opened."""
     at = now()
     wanted = _check_fields(fields)
     if not PURPOSE.match(purpose):
         raise Invalid("A purpose is a lowercase word such as delivery or investigation.", code="purpose_format",
                       field="/purpose")
-    kind, subject_id = parse_subject(subject)
+    if isinstance(subjects, str) or not subjects:
+        raise Invalid("Name at least one subject.", code="subjects_empty", field="/subjects")
+    parsed = [parse_subject(subject) for subject in subjects]
     case = _parse_case_id(case_id)
     if actor.carrier_id is None:
         raise Forbidden(REASONS["role_not_allowed"], code="reveal_denied",
                         extensions={"reason": "role_not_allowed"})
-    record = {
-        "time": at.isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": f"{kind}:{subject_id}",
+    records = [{
+        "time": at.isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": f"{kind}:{ident}",
         "fields": wanted, "purpose": purpose, "case_id": str(case) if case else None, "request_id": request_id,
-    }
-    target = shipments.guarded(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=subject_id)
-    if target is None:
-        _refuse(db_session, keyring, actor, record, "subject_unknown", options)
-    reason = _decide(db_session, actor, target, wanted, purpose, case, at)
-    if reason:
-        _refuse(db_session, keyring, actor, record, reason, options)
-    exceeded = _count(db_session, actor, at)
+    } for kind, ident in parsed]
+    targets = shipments.guarded_many(db_session=db_session, carrier_id=actor.carrier_id,
+                                     shipment_ids=list(dict.fromkeys(ident for _, ident in parsed)))
+    for record, (_, ident) in zip(records, parsed, strict=True):
+        if ident not in targets:
+            _refuse(db_session, keyring, actor, record, "subject_unknown", options)
+    for record, (_, ident) in zip(records, parsed, strict=True):
+        reason = _decide(db_session, actor, targets[ident], wanted, purpose, case, at)
+        if reason:
+            _refuse(db_session, keyring, actor, record, reason, options)
+    exceeded = _count(db_session, actor, at, len(records))
     if exceeded:
-        _refuse(db_session, keyring, actor, record, "rate_exceeded", options, alert=exceeded)
+        _refuse(db_session, keyring, actor, records[0], "rate_exceeded", options, alert=exceeded)
     appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
-                          entries=[{**record, "decision": "allow", "reason": None}], head_every=options.head_every)
+                          entries=[{**record, "decision": "allow", "reason": None} for record in records],
+                          head_every=options.head_every)
     # Logged: now, and only now, open the ciphertexts. This is the one place in the code base that does.
-    plaintext = {
-        name: keyring.decrypt(db_session=db_session, carrier_id=actor.carrier_id, ciphertext=target.ciphertexts[name][0],
-                              aad=target.ciphertexts[name][1]).decode()
-        for name in wanted
-    }
-    return Revealed(subject=record["subject"], purpose=purpose, case_id=case, fields=plaintext,
-                    log_index=appended.first_index)
+    out = []
+    for n, (record, (_, ident)) in enumerate(zip(records, parsed, strict=True)):
+        target = targets[ident]
+        plaintext = {
+            name: keyring.decrypt(db_session=db_session, carrier_id=actor.carrier_id,
+                                  ciphertext=target.ciphertexts[name][0], aad=target.ciphertexts[name][1]).decode()
+            for name in wanted
+        }
+        out.append(Revealed(subject=record["subject"], purpose=purpose, case_id=case, fields=plaintext,
+                            log_index=appended.first_index + n))
+    return out
 
 
 def parse_subject(subject: str) -> tuple[str, uuid.UUID]:
@@ -204,7 +234,8 @@ def _decide(db_session: Session, actor: Actor, target: shipments.GuardedShipment
     match rule.scope:
         case Scope.ASSIGNED:
             windows = shipments.assignment_windows(db_session=db_session, carrier_id=actor.carrier_id,
-                                                   shipment_id=target.id, courier_id=actor.user_id, task=purpose)
+                                                   shipment_id=target.id, courier_id=actor.user_id,
+                                                   task=TASK_OF_PURPOSE.get(purpose, purpose))
             if not windows:
                 return "not_assigned"
             grace = timedelta(seconds=rule.grace_seconds)
@@ -252,8 +283,8 @@ def period_start(at: datetime, period: Period) -> datetime:
         hour=0, minute=0, second=0, microsecond=0)
 
 
-def _count(db_session: Session, actor: Actor, at: datetime) -> dict[str, Any] | None:
-    """Count this reveal in the actor's hour and day; what the ceiling says if one is now passed."""
+def _count(db_session: Session, actor: Actor, at: datetime, n: int = 1) -> dict[str, Any] | None:
+    """Count these `n` reveals in the actor's hour and day; what the ceiling says if one is now passed."""
     assert actor.carrier_id is not None
     limits = {limit.period: limit for limit in effective_limits(db_session=db_session, carrier_id=actor.carrier_id)
               if limit.role == actor.role}
@@ -262,10 +293,10 @@ def _count(db_session: Session, actor: Actor, at: datetime) -> dict[str, Any] | 
     for period in Period:
         start = period_start(at, period)
         statement = insert(RevealCounter).values(actor_id=actor.user_id, period=period.value, period_start=start,
-                                                 carrier_id=actor.carrier_id, count=1)
+                                                 carrier_id=actor.carrier_id, count=n)
         count = db_session.execute(
             statement.on_conflict_do_update(index_elements=["actor_id", "period", "period_start"],
-                                            set_={"count": RevealCounter.count + 1})
+                                            set_={"count": RevealCounter.count + n})
             .returning(RevealCounter.count)
         ).scalar_one()
         limit = limits.get(period.value)
@@ -277,7 +308,7 @@ def _count(db_session: Session, actor: Actor, at: datetime) -> dict[str, Any] | 
                 db_session=db_session, carrier_id=actor.carrier_id, courier_id=actor.user_id, since=start)
         if count > ceiling:
             exceeded = {"period": period.value, "period_start": start.isoformat(), "ceiling": ceiling,
-                        "count": count - 1}
+                        "count": count - n}
     return exceeded
 
 
@@ -356,6 +387,7 @@ _SCOPES_BY_ROLE = {
     Role.STATION_MANAGER: {Scope.STATION, Scope.CARRIER},
     Role.HQ_SECURITY: {Scope.CARRIER},
     Role.ENTERPRISE: {Scope.OWN_CUSTOMER},
+    Role.TELEPHONY: {Scope.CARRIER},  # the provider's service account; privacy_numbers checks the binding
 }
 
 
@@ -412,9 +444,10 @@ def _validate_policy(rules: Sequence[Rule], limits: Sequence[Limit]) -> None:
         if role in _TERMINAL_ROLES and any(name.endswith("_phone") for name in rule.fields):
             errors.append(FieldError(f"{at}/fields", "phone_not_for_terminal",
                                      "A courier's terminal never receives a phone number: it calls a virtual number."))
-        if rule.scope == Scope.ASSIGNED and rule.purpose not in {t.value for t in shipments.Task}:
+        if rule.scope == Scope.ASSIGNED and rule.purpose not in TASK_OF_PURPOSE:
             errors.append(FieldError(f"{at}/purpose", "purpose_not_a_task",
-                                     "The assigned scope needs the purpose to name a task: pickup or delivery."))
+                                     "The assigned scope needs a purpose done under a task: "
+                                     f"{', '.join(TASK_OF_PURPOSE)}."))
         if (rule.role, rule.purpose) in seen:
             errors.append(FieldError(f"{at}/purpose", "duplicate_rule", "One rule per role and purpose."))
         seen.add((rule.role, rule.purpose))

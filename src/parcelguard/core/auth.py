@@ -39,6 +39,9 @@ class Role(StrEnum):
     ENTERPRISE = "enterprise"
     REGULATOR = "regulator"
     ADMIN = "admin"
+    # The telephony provider's service account (one per carrier, never signs in): routes calls to
+    # virtual numbers, through the gate with the purpose call_routing.
+    TELEPHONY = "telephony"
 
 
 # Roles that belong to a carrier (every other role stands outside any carrier).

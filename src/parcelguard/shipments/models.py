@@ -55,6 +55,10 @@ class Shipment(Base):
     # The enterprise account that shipped it, when one did.
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    delivered_at: Mapped[datetime | None]
+    # The opaque subject of the signed token in the label's QR code (`crypto.tokens`, kind `label`):
+    # random, so the token carries neither the waybill number nor this row's id.
+    label_subject: Mapped[uuid.UUID | None] = mapped_column(unique=True)
 
     sender_name: Mapped[bytes] = mapped_column(LargeBinary)
     sender_phone: Mapped[bytes] = mapped_column(LargeBinary)

@@ -143,7 +143,7 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
             "recipient_name_masked": mask_name(spec.parties.recipient_name),
             "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
-            "recipient_district": spec.recipient_region.district,
+            "recipient_district": spec.recipient_region.district, "label_subject": uuid.uuid4(),
         }
         for name in PERSONAL_FIELDS:
             if name in spec.encrypted_fields:
@@ -192,18 +192,26 @@ class GuardedShipment:
 
 
 def guarded(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> GuardedShipment | None:
-    shipment = db_session.scalar(select(Shipment).where(Shipment.id == shipment_id,
-                                                        Shipment.carrier_id == carrier_id))
-    if shipment is None:
-        return None
-    stations = {shipment.origin_station_id}
-    if shipment.destination_station_id is not None:
-        stations.add(shipment.destination_station_id)
-    return GuardedShipment(
-        id=shipment.id, carrier_id=shipment.carrier_id, stations=frozenset(stations),
-        customer_id=shipment.customer_id,
-        ciphertexts={name: (getattr(shipment, name), aad(shipment.id, name)) for name in PERSONAL_FIELDS},
-    )
+    return guarded_many(db_session=db_session, carrier_id=carrier_id, shipment_ids=[shipment_id]).get(shipment_id)
+
+
+def guarded_many(*, db_session: Session, carrier_id: uuid.UUID,
+                 shipment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, GuardedShipment]:
+    """The carrier's shipments among `shipment_ids`, described for the gate (one query)."""
+    found: dict[uuid.UUID, GuardedShipment] = {}
+    for start in range(0, len(shipment_ids), 500):
+        rows = db_session.scalars(select(Shipment).where(Shipment.id.in_(shipment_ids[start:start + 500]),
+                                                         Shipment.carrier_id == carrier_id))
+        for shipment in rows:
+            stations = {shipment.origin_station_id}
+            if shipment.destination_station_id is not None:
+                stations.add(shipment.destination_station_id)
+            found[shipment.id] = GuardedShipment(
+                id=shipment.id, carrier_id=shipment.carrier_id, stations=frozenset(stations),
+                customer_id=shipment.customer_id,
+                ciphertexts={name: (getattr(shipment, name), aad(shipment.id, name)) for name in PERSONAL_FIELDS},
+            )
+    return found
 
 
 def upload_facts(*, db_session: Session, carrier_id: uuid.UUID,
