@@ -46,6 +46,20 @@ uvicorn.run(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), log_conf
 
 
 @contextmanager
+def demo_platform() -> Iterator[tuple[str, dict[str, str]]]:
+    """A scratch directory and PostgreSQL database seeded with `parcelguard init --demo`, and the
+    environment that points the `parcelguard` command at them."""
+    from bench.audit_append import postgres_database
+
+    with tempfile.TemporaryDirectory() as tmp, postgres_database() as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
+        env.update(PARCELGUARD_VAR_DIR=tmp, PARCELGUARD_DATABASE_URL=url, PARCELGUARD_LOG_LEVEL="warning")
+        subprocess.run([sys.executable, "-m", "parcelguard", "init", "--demo"], env=env, check=True,
+                       capture_output=True)
+        yield tmp, env
+
+
+@contextmanager
 def serve(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

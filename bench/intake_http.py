@@ -16,15 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.audit_append import postgres_database
-from bench.bench_api import serve
+from bench.bench_api import demo_platform, serve
 from tests.servers import free_port
 
 TERMINALS = 50
@@ -118,11 +116,7 @@ def terminals(base: str) -> list[dict[str, str]]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, postgres_database() as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
-        env.update(PARCELGUARD_VAR_DIR=tmp, PARCELGUARD_DATABASE_URL=url, PARCELGUARD_LOG_LEVEL="warning")
-        subprocess.run([sys.executable, "-m", "parcelguard", "init", "--demo"], env=env, check=True,
-                       capture_output=True)
+    with demo_platform() as (_, env):
         ours_port, bare_port = free_port(), free_port()
         with serve([sys.executable, "-m", "parcelguard", "run", "--port", str(ours_port)], env, ours_port) as ours, \
                 serve([sys.executable, "-c", BARE_APP, str(bare_port)], env, bare_port) as bare:

@@ -59,6 +59,8 @@ GOALS = {
     "intake_batch_pg": Goal("value", ">=", 3_000),
     "feed_delay_p99_s": Goal("value", "<=", 5),
     "feed_records_without_receipt": Goal("value", "<=", 0),
+    "labels_pdf_batch_500": Goal("value", ">=", 150),
+    "labels_zpl_500": Goal("value", ">=", 5_000),
 }
 
 

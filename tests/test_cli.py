@@ -45,7 +45,8 @@ def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
         assert username in first.stdout
     url = dev_env["PARCELGUARD_DATABASE_URL"]
     counts = {m: count_rows(url, m) for m in (Carrier, Station, User, KeyEncryptionKey)}
-    assert counts[Carrier] == 1 and counts[Station] == 2 and counts[User] == 9
+    # Eight demo logins, the regulator's account, and the telephony service account of the demo pool.
+    assert counts[Carrier] == 1 and counts[Station] == 2 and counts[User] == 10
 
     key_before = key.read_bytes()
     second = parcelguard("init", "--demo", env=dev_env)
@@ -62,7 +63,7 @@ def test_users_add_reads_the_password_from_stdin(dev_env: dict[str, str]) -> Non
                     "--username", "new-courier", env=dev_env, stdin="a long enough secret\n")
     assert r.returncode == 0, r.stderr
     assert "a long enough secret" not in r.stdout + r.stderr
-    assert count_rows(dev_env["PARCELGUARD_DATABASE_URL"], User) == 10
+    assert count_rows(dev_env["PARCELGUARD_DATABASE_URL"], User) == 11
 
 
 @pytest.mark.parametrize(

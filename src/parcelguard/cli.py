@@ -53,6 +53,9 @@ regulator_lookups_app = typer.Typer(help="The log of officials' lookups.", no_ar
 regulator_app.add_typer(regulator_lookups_app, name="lookups")
 app.add_typer(regulator_app, name="regulator")
 app.add_typer(uploader_app, name="uploader")
+numbers_app = typer.Typer(help="Virtual numbers (隐私号): a carrier's pool and its telephony provider's secret.",
+                          no_args_is_help=True)
+app.add_typer(numbers_app, name="numbers")
 
 out = Console()
 err = Console(stderr=True)
@@ -436,17 +439,64 @@ def _log_carrier(session: Session, slug: str | None):  # type: ignore[no-untyped
 
 @waybill_app.command("check")
 def waybill_check(
-    number: Annotated[str, typer.Argument(help="A waybill number; spaces, hyphens and lower case are fine.")],
+    number: Annotated[str, typer.Argument(help="A waybill number (spaces, hyphens and lower case are fine), or "
+                                               "the token decoded from a label's QR code.")],
     prefix: Annotated[str | None, typer.Option(help="The carrier prefix it must have, e.g. DE.")] = None,
+    case: Annotated[str | None, typer.Option(help="HQ security: resolve the label through the server's gate "
+                                                  "(purpose investigation) under this open case id.")] = None,
+    server: Annotated[str, typer.Option(envvar="PARCELGUARD_SERVER", help="The carrier platform's URL.")]
+    = "http://127.0.0.1:8000",
+    username: Annotated[str | None, typer.Option(envvar="PARCELGUARD_USERNAME",
+                                                 help="An HQ security account (password: PARCELGUARD_PASSWORD "
+                                                      "or asked).")] = None,
 ) -> None:
-    """Check a number's shape and Damm check digit (no key, no database): `valid NUMBER` or `invalid CODE`."""
+    """Check a number's shape and Damm check digit (no key, no database): `valid NUMBER` or `invalid CODE`.
+    A label token's shape is checked likewise (`valid-token`). With `--case`, HQ security finds the
+    shipment of a found label through the server: the read is logged in the carrier's audit log."""
+    from parcelguard.crypto import tokens
     from parcelguard.waybills import numbers
 
-    result = numbers.check(number, prefix=prefix.upper() if prefix else None)
-    if result.waybill is None:
-        print(f"invalid {result.reason}")
+    is_token = len(number.strip()) == tokens.TOKEN_LENGTH
+    if is_token:
+        try:
+            tokens.token_id(number)
+        except tokens.TokenInvalid as exc:
+            print(f"invalid {exc.reason}")
+            raise typer.Exit(1) from None
+        reference = {"label_token": number.strip()}
+    else:
+        result = numbers.check(number, prefix=prefix.upper() if prefix else None)
+        if result.waybill is None:
+            print(f"invalid {result.reason}")
+            raise typer.Exit(1)
+        reference = {"waybill_no": result.waybill.value}
+    if case is None:
+        print("valid-token" if is_token else f"valid {reference['waybill_no']}")
+        return
+    _resolve_label(server, username, case, reference)
+
+
+def _resolve_label(server: str, username: str | None, case: str, reference: dict[str, str]) -> None:
+    """Sign in as HQ security, resolve through `POST /api/v1/labels:resolve`, sign out; print the answer."""
+    import httpx
+
+    if not username:
+        raise UserError("resolving needs an HQ security account: --username or PARCELGUARD_USERNAME")
+    password = os.environ.get("PARCELGUARD_PASSWORD") or typer.prompt("password", hide_input=True)
+    with httpx.Client(base_url=server.rstrip("/"), timeout=30) as client:
+        signed = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        if signed.status_code != 200:
+            raise UserError(f"sign-in refused: {signed.json().get('code', signed.status_code)}")
+        headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+        try:
+            answer = client.post("/api/v1/labels:resolve", json={"case_id": case, **reference}, headers=headers)
+        finally:
+            client.post("/api/v1/auth/logout", headers=headers)
+    body = answer.json()
+    if answer.status_code != 200:
+        print(f"refused {body.get('reason') or body.get('code')}: {body.get('detail', '')}")
         raise typer.Exit(1)
-    print(f"valid {result.waybill.value}")
+    print(json.dumps(body, ensure_ascii=False, indent=2))
 
 
 @id_app.command("check")
@@ -792,6 +842,56 @@ def regulator_lookups_verify() -> None:
     print(report.line())
     if not report.ok:
         raise typer.Exit(1)
+
+
+@numbers_app.command("add")
+def numbers_add(
+    carrier: Annotated[str, typer.Option(help="Carrier slug.")],
+    numbers: Annotated[list[str], typer.Argument(help="Numbers to add, E.164 (+8657112345678).")],
+) -> None:
+    """Add numbers to a carrier's pool (all or none); a number already in the pool is no error."""
+    from parcelguard.core.errors import Invalid
+    from parcelguard.privacy_numbers import service
+
+    settings = _settings()
+    with _session(settings) as session:
+        db.begin_write(session)
+        carrier_row = _carrier(session, carrier)
+        try:
+            added = service.add_numbers(db_session=session, carrier_id=carrier_row.id, numbers=numbers)
+        except Invalid as exc:
+            bad = [f"{numbers[int(e.pointer.rsplit('/', 1)[1])]!r}: {e.code}" for e in exc.errors
+                   if e.pointer.rsplit("/", 1)[-1].isdigit()]
+            raise UserError(f"nothing added: {'; '.join(bad) or exc.detail}") from None
+    print(f"carrier {carrier}: added {len(added)} number(s), {len(numbers) - len(added)} already in the pool")
+    for number in added:
+        print(number)
+
+
+@numbers_app.command("list")
+def numbers_list(carrier: Annotated[str, typer.Option(help="Carrier slug.")]) -> None:
+    """Print a carrier's pool: number, active or inactive, extensions bound of 10000, added."""
+    from parcelguard.privacy_numbers import service
+
+    settings = _settings()
+    with _session(settings) as session:
+        pool = service.list_numbers(db_session=session, carrier_id=_carrier(session, carrier).id)
+    for n in pool:
+        print(f"{n.number}\t{'active' if n.active else 'inactive'}\t{n.live_bindings}/{service.EXTENSIONS}\t"
+              f"{n.added_at.isoformat(timespec='seconds')}")
+
+
+@numbers_app.command("secret")
+def numbers_secret(carrier: Annotated[str, typer.Option(help="Carrier slug.")]) -> None:
+    """Print the secret the carrier's telephony provider signs its requests with (HMAC-SHA256; see the
+    X-Parcelguard-Signature header in the API docs). Derived from the carrier's keys: it does not change."""
+    from parcelguard.privacy_numbers import service
+
+    settings = _settings()
+    with _session(settings) as session:
+        secret = service.provider_secret(db_session=session, keyring=_keyring(settings),
+                                         carrier_id=_carrier(session, carrier).id)
+    print(secret)
 
 
 @app.command()

@@ -206,3 +206,11 @@ def test_a_terminal_revoked_by_another_process_stops_its_tokens_within_the_cache
         conn.execute(update(Terminal).where(Terminal.id == uuid.UUID(terminal_id)).values(revoked_at=now()))
     time.sleep(2.1)  # PARCELGUARD_AUTH_CACHE_SECONDS, default 2
     _problem(http.get("/api/v1/me", headers=courier), 401, "terminal_revoked")
+
+
+def test_a_service_account_never_signs_in_even_with_its_password(http: httpx.Client, tenant: Tenant) -> None:
+    # The telephony account routes calls through signed provider requests; a password, however right,
+    # must not turn it into a bearer token that could call the gate's other routes.
+    account = tenant.account(Role.TELEPHONY)
+    r = http.post("/api/v1/auth/token", data={"username": account.username, "password": account.password})
+    _problem(r, 401, "login_failed")

@@ -15,6 +15,7 @@ from parcelguard.contracts import service as contracts
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.errors import Forbidden, NotFound
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.privacy_numbers import service as privacy_numbers
 from parcelguard.shipments import flows as shipment_flows
 
 DEMO_PASSWORD = "parcelguard-demo"
@@ -75,6 +76,8 @@ _DEMO_USERS = (
     ("demo-admin", Role.ADMIN, "Administrator", None),
 )
 _DEMO_USCC = "91110105MA01C3XR78"  # well-formed (GB 32100-2015 check character), made up
+# The demo pool of virtual numbers (隐私号): a Hangzhou range for the example, routed by no real provider.
+_DEMO_NUMBERS = ("+8657188880001", "+8657188880002")
 _DEMO_REGULATOR = ("regulator", Role.REGULATOR, "State Post Bureau (demo)")
 
 
@@ -103,6 +106,8 @@ def seed_demo(*, db_session: Session, keyring: Keyring, regulator_public_key: by
              for u in ("demo-courier-1", "demo-manager", "demo-shop")}
     manager = users["demo-manager"]
     assert manager is not None and users["demo-courier-1"] is not None and users["demo-shop"] is not None
+    if not privacy_numbers.list_numbers(db_session=db_session, carrier_id=carrier.id):
+        privacy_numbers.add_numbers(db_session=db_session, carrier_id=carrier.id, numbers=list(_DEMO_NUMBERS))
     shipment_flows.seed_demo_shipments(
         db_session=db_session, keyring=keyring, carrier_id=carrier.id, origin=stations["DE-SH-PD01"],
         destination=stations["DE-BJ-CY01"], courier=users["demo-courier-1"].id, shop=users["demo-shop"].id,

@@ -46,6 +46,8 @@ class Role(StrEnum):
 
 # Roles that belong to a carrier (every other role stands outside any carrier).
 CARRIER_ROLES = frozenset(Role) - {Role.REGULATOR}
+# Service accounts: they act through the API's machine routes and never sign in.
+SERVICE_ROLES = frozenset({Role.TELEPHONY})
 # Roles that work at one station.
 STATION_ROLES = frozenset({Role.COURIER, Role.STATION_MANAGER})
 
@@ -132,7 +134,7 @@ def check_password(*, db_session: Session, throttle: type[Any], throttle_row: An
     the same answer in the same time whichever was wrong (a dummy hash is checked for a missing
     account). A good sign-in clears the username's failures and upgrades an outdated hash."""
     ok = verify_password(account.password_hash if account is not None else DUMMY_PASSWORD_HASH, password)
-    if account is None or not ok or not account.active:
+    if account is None or not ok or not account.active or getattr(account, "role", None) in SERVICE_ROLES:
         count_failure(db_session=db_session, throttle=throttle, username=username, max_failures=max_failures,
                       lockout=lockout)
         raise Unauthorized("The username or password is wrong.", code="login_failed")

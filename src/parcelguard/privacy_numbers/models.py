@@ -39,7 +39,9 @@ class NumberBinding(Base):
               sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
         Index("uq_number_bindings_live_shipment", "shipment_id", unique=True,
               sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
-        Index(None, "carrier_id", "expires_at"),
+        # What the release sweep reads: live bindings only, so released history does not slow it down.
+        Index("ix_number_bindings_live_expiry", "carrier_id", "expires_at",
+              sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

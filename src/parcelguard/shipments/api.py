@@ -189,8 +189,10 @@ Dispatcher = Annotated[Actor, require(Role.STATION_MANAGER, Role.HQ_SECURITY, Ro
 TaskHolder = Annotated[Actor, require(Role.COURIER, Role.STATION_MANAGER, Role.HQ_SECURITY, Role.ADMIN)]
 
 
+@router.post("/shipments/{shipment_id}/assign", response_model=AssignmentOut, status_code=201,
+             summary="Give a courier a delivery (or pickup) task: what lets them scan the label and reveal")
 @router.post("/shipments/{shipment_id}/assignments", response_model=AssignmentOut, status_code=201,
-             summary="Give a courier a pickup or delivery task (what lets them reveal that shipment's fields)")
+             summary="Give a courier a pickup or delivery task (the same as /assign)")
 def assign(shipment_id: uuid.UUID, body: AssignmentIn, actor: Dispatcher, db_session: SessionDep) -> AssignmentOut:
     return AssignmentOut.model_validate(service.assign(db_session=db_session, actor=actor, shipment_id=shipment_id,
                                                        courier_id=body.courier_id, task=body.task))

@@ -24,21 +24,26 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
 from parcelguard.identity.documents import DocType
 from parcelguard.identity.models import SenderRegistration
+from parcelguard.privacy_numbers import service as privacy_numbers
 from parcelguard.shipments import catalogue_store, photos, service
 from parcelguard.shipments.catalogue import Catalogue
 from parcelguard.shipments.models import Shipment
+from parcelguard.waybills import policy, settings_store
 from parcelguard.waybills import service as waybill_service
-from parcelguard.waybills.masking import mask_name
 
-# Names from no one's ID card; phone numbers in the 13800000xxx range the trade uses for examples.
+# Names from no one's ID card; phone numbers in the 13800000xxx range the trade uses for examples. Two
+# parcels from Shanghai to Beijing, one from the Beijing shop to Shanghai; addresses stored as intake
+# stores them (province, city, district, detail).
 _DEMO_PARTIES = (
-    service.Parties("演示寄件人甲", "+8613800000001", "北京市朝阳区演示路1号", "演示收件人乙", "+8613800000002",
-                    "上海市浦东新区示例路2号 1单元 101"),
-    service.Parties("演示寄件人丙", "+8613800000003", "北京市朝阳区演示路3号", "欧阳演示", "+8613800000004",
-                    "上海市浦东新区示例路4号 2单元 202"),
+    service.Parties("演示寄件人甲", "+8613800000001", "上海市浦东新区演示路1号", "演示收件人乙", "+8613800000002",
+                    "北京市 北京市 朝阳区 示例路2号 1单元 101"),
+    service.Parties("演示寄件人丙", "+8613800000003", "上海市浦东新区演示路3号", "欧阳演示", "+8613800000004",
+                    "北京市 北京市 朝阳区 示例路4号 2单元 202"),
     service.Parties("演示商家", "+8613800000005", "北京市朝阳区演示路5号", "司马演示", "+8613800000006",
-                    "北京市朝阳区示例路6号 3单元 303"),
+                    "上海市 上海市 浦东新区 示例路6号 3单元 303"),
 )
+_DEMO_REGIONS = (service.Region("北京市", "北京市", "朝阳区"), service.Region("北京市", "北京市", "朝阳区"),
+                 service.Region("上海市", "上海市", "浦东新区"))
 
 
 def seed_demo_shipments(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, origin: uuid.UUID,
@@ -49,14 +54,19 @@ def seed_demo_shipments(*, db_session: Session, keyring: Keyring, carrier_id: uu
     if db_session.scalar(select(Shipment.id).where(Shipment.carrier_id == carrier_id).limit(1)) is not None:
         return 0
     assert manager.role == Role.STATION_MANAGER
+    carrier = accounts.get_carrier(db_session=db_session, carrier_id=carrier_id)
+    numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
+                                       prefix=carrier.waybill_prefix, count=len(_DEMO_PARTIES))
     made = [
         service.create(db_session=db_session, keyring=keyring, carrier_id=carrier_id, parties=parties,
-                       origin_station_id=destination if n == 2 else origin,
-                       destination_station_id=origin if n == 2 else destination, customer_id=shop if n == 2 else None)
-        for n, parties in enumerate(_DEMO_PARTIES)
+                       origin_station_id=destination if n == 2 else origin, waybill_no=number,
+                       destination_station_id=origin if n == 2 else destination, customer_id=shop if n == 2 else None,
+                       recipient_region=region)
+        for n, (parties, region, number) in enumerate(zip(_DEMO_PARTIES, _DEMO_REGIONS, numbers, strict=True))
     ]
     for shipment, task in zip(made, (service.Task.DELIVERY, service.Task.DELIVERY, service.Task.PICKUP), strict=True):
         service.assign(db_session=db_session, actor=manager, shipment_id=shipment.id, courier_id=courier, task=task)
+    privacy_numbers.bind_many(db_session=db_session, carrier_id=carrier_id, shipment_ids=[s.id for s in made])
     return len(made)
 
 
@@ -153,6 +163,7 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     assert actor.carrier_id is not None
     carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
     catalogue = catalogue_store.current(db_session=db_session, carrier_id=carrier.id)
+    masking = settings_store.current(db_session=db_session, carrier_id=carrier.id).masking
     results: list[Intake | Invalid | None] = [None] * len(requests)
     good: list[_Checked] = []
     for i, request in enumerate(requests):
@@ -168,11 +179,17 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     if good:
         numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            prefix=carrier.waybill_prefix, count=len(good))
-        specs = [_new_shipment(actor, agreement, c, number) for c, number in zip(good, numbers, strict=True)]
+        specs = [_new_shipment(actor, agreement, c, number, masking) for c, number in zip(good, numbers, strict=True)]
         shipment_ids = service.create_many(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            shipments=specs)
         photos.store(db_session=db_session, keyring=keyring, carrier_id=carrier.id, taken_by=actor.user_id,
                      photos=[(sid, p) for c, sid in zip(good, shipment_ids, strict=True) for p in c.request.photos])
+        if agreement is None:  # a courier took these in: that was their pickup (what lets them print the labels)
+            service.record_pickups(db_session=db_session, carrier_id=carrier.id, courier_id=actor.user_id,
+                                   shipment_ids=shipment_ids)
+        # The virtual number and extension the label prints (none when the carrier has no pool). A full
+        # pool raises, and the request's rollback takes the whole batch back.
+        privacy_numbers.bind_many(db_session=db_session, carrier_id=carrier.id, shipment_ids=shipment_ids)
         records = identity_service.record_senders(
             db_session=db_session, keyring=keyring, carrier_id=carrier.id, regulator_public_key=regulator_public_key,
             sealer=sealer, senders=[(sid, c.sender) for c, sid in zip(good, shipment_ids, strict=True)],
@@ -184,7 +201,7 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
             results[c.index] = Intake(
                 shipment_id=record.shipment_id, waybill_no=number, sender_name_masked=spec.sender_name_masked
                 or record.name_masked, sender_doc_type=record.doc_type, sender_doc_masked=record.doc_masked,
-                recipient_name_masked=mask_name(c.request.recipient_name), recipient_region=c.request.recipient_region,
+                recipient_name_masked=spec.recipient_name_masked or "", recipient_region=c.request.recipient_region,
                 alerts=alerts[record.id], inspection_draw=c.draw)
     return [r for r in results if r is not None]
 
@@ -242,7 +259,9 @@ def _sender_index(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, 
     return sender.blind_index
 
 
-def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number: str) -> service.NewShipment:
+def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number: str,
+                  masking: policy.MaskingPolicy) -> service.NewShipment:
+    """The shipment to store; names are masked as the carrier's policy says (the label prints them so)."""
     r, sender = c.request, c.sender
     region = r.recipient_region
     recipient_address = " ".join(p for p in (region.province, region.city, region.district, r.recipient_detail.strip())
@@ -255,7 +274,8 @@ def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number
         return service.NewShipment(
             parties=service.Parties(sender_name=contact or agreement.organisation_name, sender_phone=c.sender_phone,
                                     **common),
-            sender_name_masked=mask_name(contact) if contact else sender.name_masked,
+            sender_name_masked=policy.display_name(masking, contact) if contact else sender.name_masked,
+            recipient_name_masked=policy.display_name(masking, r.recipient_name),
             origin_station_id=agreement.station_id, destination_station_id=r.destination_station_id,
             customer_id=agreement.customer_id, agreement_id=agreement.id, sender_kind="contract",
             waybill_no=number, recipient_region=region, items=r.items, inspection_draw=c.draw,
@@ -270,7 +290,8 @@ def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number
         ),
         encrypted_fields={f"sender_{f}": identity_service.registration_field(sender, f) for f in ("name", "phone")}
         if isinstance(sender, SenderRegistration) else {},
-        sender_name_masked=sender.name_masked if isinstance(sender, SenderRegistration) else None,
+        sender_name_masked=sender.name_masked if registered else policy.display_name(masking, sender.name),  # type: ignore[union-attr]
+        recipient_name_masked=policy.display_name(masking, r.recipient_name),
         origin_station_id=actor.station_id, destination_station_id=r.destination_station_id,  # type: ignore[arg-type]
         waybill_no=number, taken_in_by=actor.user_id, recipient_region=region, items=r.items,
         inspected=r.inspected, inspected_by=actor.user_id if r.inspected else None,

@@ -47,6 +47,9 @@ class Shipment(Base):
     agreement_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customer_agreements.id"))
     sender_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     recipient_name_masked: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    # The last four digits of the recipient's phone: a masked view, for a label whose policy shows them and
+    # for the public lookup's check (DESIGN: tracking). Never more digits than these four.
+    recipient_phone_tail: Mapped[str] = mapped_column(String(4), server_default=text("''"))
     recipient_province: Mapped[str] = mapped_column(String(32), server_default=text("''"))
     recipient_city: Mapped[str] = mapped_column(String(32), server_default=text("''"))
     recipient_district: Mapped[str] = mapped_column(String(32), server_default=text("''"))

@@ -17,7 +17,7 @@ class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     courier_id: uuid.UUID
-    task: Task
+    task: Task = Field(default=Task.DELIVERY, description="delivery (the default) or pickup")
 
 
 class AssignmentOut(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -87,6 +88,7 @@ class NewShipment:
     # associated data they are bound to: they move to this shipment unread (`Keyring.rebind`).
     encrypted_fields: dict[str, tuple[bytes, Aad]] = dataclass_field(default_factory=dict)
     sender_name_masked: str | None = None
+    recipient_name_masked: str | None = None  # as the carrier's masking policy says; the default style if None
     inspected: bool = False
     inspected_by: uuid.UUID | None = None
     inspected_at: datetime | None = None
@@ -141,7 +143,8 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "inspected_by": spec.inspected_by, "inspected_at": spec.inspected_at,
             "inspection_draw": spec.inspection_draw, "agreement_id": spec.agreement_id,
             "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
-            "recipient_name_masked": mask_name(spec.parties.recipient_name),
+            "recipient_name_masked": spec.recipient_name_masked or mask_name(spec.parties.recipient_name),
+            "recipient_phone_tail": "".join(c for c in spec.parties.recipient_phone if c.isdigit())[-4:],
             "recipient_province": spec.recipient_region.province, "recipient_city": spec.recipient_region.city,
             "recipient_district": spec.recipient_region.district, "label_subject": uuid.uuid4(),
         }
@@ -173,10 +176,93 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
 
 def get(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> Shipment:
     """A shipment of this carrier; another carrier's is as unknown as a missing one (404, never 403)."""
-    shipment = db_session.scalar(select(Shipment).where(Shipment.id == shipment_id,
-                                                        Shipment.carrier_id == carrier_id))
+    return _one(db_session, carrier_id, Shipment.id == shipment_id, NotFound("No such shipment.",
+                                                                          code="shipment_unknown"))
+
+
+def _one(db_session: Session, carrier_id: uuid.UUID, where: Any, missing: NotFound) -> Shipment:
+    shipment = db_session.scalar(select(Shipment).where(where, Shipment.carrier_id == carrier_id))
     if shipment is None:
-        raise NotFound("No such shipment.", code="shipment_unknown")
+        raise missing
+    return shipment
+
+
+def address_detail(shipment: Shipment, full_address: str) -> str:
+    """The detail line of a stored recipient address: intake stores province, city, district and detail
+    joined by spaces, and the first three are in clear on the shipment."""
+    text = full_address
+    for part in (shipment.recipient_province, shipment.recipient_city, shipment.recipient_district):
+        if part and text.startswith(part):
+            text = text[len(part):].lstrip()
+    return text
+
+
+def by_label_subject(*, db_session: Session, carrier_id: uuid.UUID, subject: uuid.UUID) -> Shipment:
+    """The shipment whose label token names `subject` (404 `label_unknown` when none of this carrier's)."""
+    return _one(db_session, carrier_id, Shipment.label_subject == subject,
+                NotFound("The label names no shipment of this carrier.", code="label_unknown"))
+
+
+def by_waybill(*, db_session: Session, carrier_id: uuid.UUID, waybill_no: str) -> Shipment:
+    """The carrier's shipment with this (already checked) waybill number; 404 `waybill_unknown`."""
+    return _one(db_session, carrier_id, Shipment.waybill_no == waybill_no,
+                NotFound("No shipment of this carrier has this waybill number.", code="waybill_unknown",
+                         field="/waybill_no"))
+
+
+def get_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Sequence[uuid.UUID]) -> list[Shipment]:
+    """The carrier's shipments in the order asked; 404 naming the first index that is not one of them."""
+    found: dict[uuid.UUID, Shipment] = {}
+    for start in range(0, len(shipment_ids), 500):
+        found.update((s.id, s) for s in db_session.scalars(select(Shipment).where(
+            Shipment.id.in_(shipment_ids[start:start + 500]), Shipment.carrier_id == carrier_id)))
+    for i, shipment_id in enumerate(shipment_ids):
+        if shipment_id not in found:
+            raise NotFound("No such shipment.", code="shipment_unknown", field=f"/shipment_ids/{i}")
+    return [found[shipment_id] for shipment_id in shipment_ids]
+
+
+def item_summaries(*, db_session: Session, shipment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[tuple[str, int]]]:
+    """Each shipment's items as (category, quantity): what a label may say of the contents (the
+    descriptions are user information and stay encrypted)."""
+    out: dict[uuid.UUID, list[tuple[str, int]]] = {sid: [] for sid in shipment_ids}
+    for start in range(0, len(shipment_ids), 500):
+        rows = db_session.execute(select(ShipmentItem.shipment_id, ShipmentItem.category, ShipmentItem.quantity)
+                                  .where(ShipmentItem.shipment_id.in_(shipment_ids[start:start + 500]))
+                                  .order_by(ShipmentItem.shipment_id, ShipmentItem.id))
+        for shipment_id, category, quantity in rows:
+            out[shipment_id].append((category, quantity))
+    return out
+
+
+def record_pickups(*, db_session: Session, carrier_id: uuid.UUID, courier_id: uuid.UUID,
+                   shipment_ids: Sequence[uuid.UUID]) -> None:
+    """A courier took these parcels in over the counter or at the door: that was their pickup. The task is
+    recorded done at once (opened and closed now), so the gate's grace period lets the courier print the
+    labels (purpose label_print) for a while, and no longer."""
+    moment = now()
+    db.bulk_insert(db_session, Assignment, [
+        {"id": uuid.uuid4(), "carrier_id": carrier_id, "shipment_id": shipment_id, "courier_id": courier_id,
+         "task": Task.PICKUP.value, "opened_at": moment, "closed_at": moment} for shipment_id in shipment_ids])
+
+
+def mark_delivered(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> Shipment:
+    """The courier handed the parcel over: status `delivered`, and their open delivery task closes (the
+    gate's grace period for it starts now). Only the courier who holds that task may (403 `not_assigned`);
+    a delivered parcel stays delivered (409 `already_delivered`)."""
+    carrier_id = _carrier_of(actor)
+    shipment = get(db_session=db_session, carrier_id=carrier_id, shipment_id=shipment_id)
+    task = db_session.scalar(select(Assignment).where(
+        Assignment.shipment_id == shipment.id, Assignment.courier_id == actor.user_id,
+        Assignment.task == Task.DELIVERY.value, Assignment.closed_at.is_(None)))
+    if shipment.status == "delivered":
+        raise Conflict("This parcel is delivered already.", code="already_delivered")
+    if task is None:
+        raise Forbidden("This parcel's delivery is not assigned to you.", code="not_assigned")
+    moment = now()
+    shipment.status, shipment.delivered_at = "delivered", moment
+    task.closed_at = moment
+    db_session.flush()
     return shipment
 
 

@@ -1,4 +1,5 @@
-"""Allocating waybill numbers: a per-carrier database counter, permuted by the carrier's key.
+"""Allocating waybill numbers (a per-carrier database counter, permuted by the carrier's key), and the
+signed tokens that label QR codes carry.
 
 On PostgreSQL counters come in blocks of BLOCK from the sequence `waybill_blocks` (made by migration
 0003): `nextval` takes no lock and does not wait for the caller's transaction, so concurrent intakes
@@ -18,11 +19,16 @@ from sqlalchemy import Connection, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from parcelguard.core.errors import Invalid
+from parcelguard.crypto import tokens
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.waybills.models import WaybillCounter
 from parcelguard.waybills.numbers import WaybillNumbers
 
 KEY_PURPOSE = "waybill_numbers"
+LABEL_TOKEN_PURPOSE = "label_tokens"
+# A label found long after its journey is still evidence: investigation reads a genuine token of any age.
+_ANY_AGE = 20 * 365 * 24 * 3600
 BLOCK = 100
 
 _lock = threading.Lock()
@@ -74,3 +80,27 @@ def _take(conn: Connection, carrier_id: uuid.UUID, size: int) -> tuple[int, int]
                        .values(next_value=WaybillCounter.next_value + size)
                        .returning(WaybillCounter.next_value)).scalar_one()
     return int(end) - size, int(end)
+
+
+# -- label tokens ---------------------------------------------------------------------------------
+
+def label_token(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, subject: uuid.UUID) -> str:
+    """A fresh signed token for a label's QR code (`crypto.tokens`, kind `label`, 30 days). The subject is
+    the shipment's random label subject: the token carries no waybill number and nothing personal."""
+    signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=LABEL_TOKEN_PURPOSE)
+    return tokens.issue(signer, kind="label", subject=subject)
+
+
+def label_subject(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, token: str,
+                  any_age: bool = False, field: str = "/token") -> uuid.UUID:
+    """The label subject a scanned token names, if the carrier signed it and it is in its time (or, with
+    `any_age`, of any age: an investigator's found label). `Invalid` with the token's reason code
+    (`token_format`, `token_signature`, `token_expired`, ...) otherwise; the message never holds the token."""
+    keys = keyring.public_keys(db_session=db_session, carrier_id=carrier_id, purpose=LABEL_TOKEN_PURPOSE)
+    try:
+        verified = tokens.verify(token, keys, kind="label", leeway_seconds=_ANY_AGE if any_age else 30)
+    except tokens.TokenInvalid as exc:
+        raise Invalid("The label's QR code cannot be used: " + tokens.REASONS[exc.reason] + ".", code=exc.reason,
+                      field=field) from None
+    return verified.subject_uuid
+

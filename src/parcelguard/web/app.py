@@ -27,11 +27,15 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.api import router as identity_router
+from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
 from parcelguard.regulator import service as regulator_service
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
+from parcelguard.tracking.api import router as tracking_router
+from parcelguard.waybills.api import router as waybill_settings_router
+from parcelguard.waybills.labels_api import router as labels_router
 from parcelguard.web.pages import router as pages_router
 
 API_PREFIX = "/api/v1"
@@ -84,8 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(audit_router)
     api.include_router(shipments_router)
     api.include_router(catalogue_router)
+    api.include_router(waybill_settings_router)
     api.include_router(identity_router)
     api.include_router(contracts_router)
+    api.include_router(privacy_numbers_router)
+    api.include_router(labels_router)
+    api.include_router(tracking_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
     return app

@@ -7,15 +7,13 @@ Create Date: 2026-11-26 04:31:03.441139
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import uuid
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 import parcelguard.core.db
-
 
 revision: str = '0006'
 down_revision: str | None = '0005'
@@ -59,7 +57,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_number_bindings'))
     )
     with op.batch_alter_table('number_bindings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_number_bindings_carrier_id_expires_at'), ['carrier_id', 'expires_at'], unique=False)
+        batch_op.create_index('ix_number_bindings_live_expiry', ['carrier_id', 'expires_at'], unique=False, sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
         batch_op.create_index('uq_number_bindings_live_pair', ['number', 'extension'], unique=True, sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
         batch_op.create_index('uq_number_bindings_live_shipment', ['shipment_id'], unique=True, sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
 
@@ -105,6 +103,7 @@ def upgrade() -> None:
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivered_at', parcelguard.core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('label_subject', sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column('recipient_phone_tail', sa.String(length=4), server_default=sa.text("''"), nullable=False))
         batch_op.create_unique_constraint(batch_op.f('uq_shipments_label_subject'), ['label_subject'])
 
     _backfill_label_subjects()
@@ -119,6 +118,7 @@ def downgrade() -> None:
         op.execute(limits.update().where(limits.c.id == _limit_id(role, period)).values(base=base))
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_shipments_label_subject'), type_='unique')
+        batch_op.drop_column('recipient_phone_tail')
         batch_op.drop_column('label_subject')
         batch_op.drop_column('delivered_at')
 
@@ -134,7 +134,7 @@ def downgrade() -> None:
     with op.batch_alter_table('number_bindings', schema=None) as batch_op:
         batch_op.drop_index('uq_number_bindings_live_shipment', sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
         batch_op.drop_index('uq_number_bindings_live_pair', sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
-        batch_op.drop_index(batch_op.f('ix_number_bindings_carrier_id_expires_at'))
+        batch_op.drop_index('ix_number_bindings_live_expiry', sqlite_where=sa.text('released_at IS NULL'), postgresql_where=sa.text('released_at IS NULL'))
 
     op.drop_table('number_bindings')
     op.drop_table('waybill_settings')

@@ -1,0 +1,101 @@
+"""The delivery scan over HTTP on both engines: the label's token is checked, the courier who holds the
+delivery gets the address and a virtual number through the gate (purpose delivery), anyone else is
+refused and logged, and `delivered` starts the virtual number's grace period."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+from sqlalchemy import Engine, select
+
+from parcelguard.core import db
+from parcelguard.core.auth import Role
+from parcelguard.crypto import tokens
+from parcelguard.privacy_numbers.models import NumberBinding
+from parcelguard.shipments.models import Shipment
+from parcelguard.tracking.models import ScanEvent
+from parcelguard.waybills import service as waybills
+from tests.servers import LiveServer
+from tests.support import count_rows
+from tests.tenants import Tenant
+from tests.waybills.test_label_api import (
+    CANARY_DIGITS,
+    CANARY_TEXT,
+    decoded,
+    pdf_images,
+    take_in,
+    terminal_login,
+    with_pool,
+)
+
+
+def scanned_token(http: httpx.Client, courier: dict[str, str], shipment_id: str) -> str:
+    label = http.get(f"/api/v1/shipments/{shipment_id}/label", headers=courier)
+    assert label.status_code == 200, label.text
+    return decoded(pdf_images(label.content)[0])["QRCode"]
+
+
+def test_the_assigned_courier_scans_to_deliver_and_calls_through_the_virtual_number(
+    http: httpx.Client, server: LiveServer, engine: Engine, keyring, database_url: str, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    pool = with_pool(engine, tenant)
+    courier = terminal_login(http, tenant)
+    sid = take_in(http, courier, destination_station_id=str(tenant.stations[1]))["id"]
+    token = scanned_token(http, courier, sid)
+    deliverer = terminal_login(http, tenant, station=1)
+    other = terminal_login(http, tenant, station=1, n=1)
+    # Before the assignment, and for a colleague, the scan is refused, and the refusal logged.
+    before = http.post("/api/v1/scans", json={"token": token}, headers=deliverer)
+    assert before.status_code == 403 and before.json()["reason"] == "not_assigned"
+    manager = tenant.login(http, Role.STATION_MANAGER, station=1)
+    courier_id = tenant.account(Role.COURIER, station=1).user_id
+    assigned = http.post(f"/api/v1/shipments/{sid}/assign", json={"courier_id": str(courier_id)}, headers=manager)
+    assert assigned.status_code == 201 and assigned.json()["task"] == "delivery"
+    r = http.post("/api/v1/scans", json={"token": token}, headers=deliverer)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["recipient"]["name"] == "司马***" and got["recipient"]["address_detail"] == "收件大道9号 1单元 1202室"
+    assert got["call"]["number"] == pool and re.fullmatch(r"\d{4}", got["call"]["extension"])
+    assert got["call"]["extension"] in got["call"]["dial"] and got["status"] == "accepted"
+    digits = re.sub(r"\D", "", r.text)
+    assert not [c for c in CANARY_DIGITS if c in digits] and not [c for c in CANARY_TEXT if c in r.text]
+    refused = http.post("/api/v1/scans", json={"token": token}, headers=other)
+    assert refused.status_code == 403 and refused.json()["code"] == "reveal_denied"
+    entries = http.get("/api/v1/audit/entries", params={"subject": f"shipment:{sid}"},
+                       headers=tenant.login(http, Role.AUDITOR)).json()["items"]
+    assert [(e["entry"]["decision"], e["entry"]["reason"]) for e in entries if e["entry"]["purpose"] == "delivery"
+            ] == [("deny", "not_assigned"), ("allow", None), ("deny", "not_assigned")]
+    assert count_rows(database_url, ScanEvent, ScanEvent.shipment_id == uuid.UUID(sid)) == 1
+    # Delivered: the task closes, the binding gets its end (delivery + grace), the parcel is delivered.
+    done = http.post("/api/v1/scans", json={"token": token, "event": "delivered"}, headers=deliverer)
+    assert done.status_code == 201 and done.json()["status"] == "delivered" and done.json()["call"] is None
+    with engine.connect() as conn:
+        binding = conn.execute(select(NumberBinding).where(NumberBinding.shipment_id == uuid.UUID(sid))).one()
+    assert binding.expires_at is not None
+    again = http.post("/api/v1/scans", json={"token": token, "event": "delivered"}, headers=deliverer)
+    assert again.status_code == 409 and again.json()["code"] == "already_delivered"
+    assert not [c for c in CANARY_DIGITS + CANARY_TEXT if c in server.log_text()]
+
+
+def test_a_bad_or_expired_token_is_refused_with_its_reason_and_nothing_recorded(
+    http: httpx.Client, engine: Engine, keyring, database_url: str, tenant: Tenant, other_tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    sid = take_in(http, terminal_login(http, tenant))["id"]
+    courier = terminal_login(http, tenant, station=1)
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        subject = s.scalar(select(Shipment.label_subject).where(Shipment.id == uuid.UUID(sid)))
+        signer = keyring.signing_key(db_session=s, carrier_id=tenant.carrier_id, purpose=waybills.LABEL_TOKEN_PURPOSE)
+        expired = tokens.issue(signer, kind="label", subject=subject, ttl_seconds=60, now=1_700_000_000)
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        foreign_signer = keyring.signing_key(db_session=s, carrier_id=other_tenant.carrier_id,
+                                             purpose=waybills.LABEL_TOKEN_PURPOSE)
+        foreign = tokens.issue(foreign_signer, kind="label", subject=subject)
+    for token, code in ((expired, "token_expired"), (foreign, "token_signature"), ("NOT-A-TOKEN", "token_format")):
+        r = http.post("/api/v1/scans", json={"token": token}, headers=courier)
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == code, r.text
+    # Only a courier on a registered terminal scans.
+    no_terminal = http.post("/api/v1/scans", json={"token": expired}, headers=tenant.login(http, Role.COURIER, n=2))
+    assert no_terminal.status_code == 403 and no_terminal.json()["code"] == "terminal_required"
+    assert count_rows(database_url, ScanEvent, ScanEvent.shipment_id == uuid.UUID(sid)) == 0
