@@ -112,6 +112,7 @@ class Bench:
             for i in range(BATCH):
                 row = dict(sample[i % len(sample)])
                 row["id"], row["waybill_no"] = uuid.uuid4(), f"CP{uuid.uuid4().int % 10**13:013d}"
+                row["label_subject"] = uuid.uuid4()
                 rows.append([row[c] for c in columns])
             batches.append(rows)
         statement = f"COPY shipments ({', '.join(columns)}) FROM STDIN"

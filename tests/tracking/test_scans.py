@@ -4,11 +4,13 @@ refused and logged, and `delivered` starts the virtual number's grace period."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from parcelguard.core import db
 from parcelguard.core.auth import Role
@@ -17,6 +19,7 @@ from parcelguard.privacy_numbers.models import NumberBinding
 from parcelguard.shipments.models import Shipment
 from parcelguard.tracking.models import ScanEvent
 from parcelguard.waybills import service as waybills
+from tests.privacy_numbers.pool import post_signed, secret_of
 from tests.servers import LiveServer
 from tests.support import count_rows
 from tests.tenants import Tenant
@@ -99,3 +102,41 @@ def test_a_bad_or_expired_token_is_refused_with_its_reason_and_nothing_recorded(
     no_terminal = http.post("/api/v1/scans", json={"token": expired}, headers=tenant.login(http, Role.COURIER, n=2))
     assert no_terminal.status_code == 403 and no_terminal.json()["code"] == "terminal_required"
     assert count_rows(database_url, ScanEvent, ScanEvent.shipment_id == uuid.UUID(sid)) == 0
+
+
+def test_a_courier_delivers_by_scanning_and_calling_through_the_virtual_number(
+    http: httpx.Client, engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
+) -> None:
+    """The whole delivery: scan the label, dial the call action, the provider asks where to connect (the
+    recipient's real number, never shown to the courier), reports the call, and the courier sees its
+    outcome on the next scan; after delivery plus the grace period the number stops routing."""
+    with_pool(engine, tenant)
+    courier = terminal_login(http, tenant)
+    sid = take_in(http, courier, destination_station_id=str(tenant.stations[1]))["id"]
+    token = scanned_token(http, courier, sid)
+    deliverer = terminal_login(http, tenant, station=1)
+    http.post(f"/api/v1/shipments/{sid}/assign", headers=tenant.login(http, Role.STATION_MANAGER, station=1),
+              json={"courier_id": str(tenant.account(Role.COURIER, station=1).user_id)})
+    call = http.post("/api/v1/scans", json={"token": token}, headers=deliverer).json()["call"]
+    secret = secret_of(engine, keyring, tenant)
+    routed = post_signed(http, "/api/v1/privacy-numbers/route", {
+        "called": call["number"], "extension": call["extension"], "caller": "+8613000000000",
+        "call_id": "c-" + uuid.uuid4().hex}, secret)
+    assert routed.status_code == 200 and routed.json()["target"] == "+8613733334444"
+    started = datetime.now(UTC)  # just now: after the binding was made, as a real call would be
+    record = {"call_id": "c-" + uuid.uuid4().hex, "called": call["number"], "extension": call["extension"],
+              "started_at": started.isoformat(), "ended_at": (started + timedelta(seconds=90)).isoformat(),
+              "outcome": "answered"}
+    stored = post_signed(http, "/api/v1/privacy-numbers/call-records", record, secret)
+    assert stored.status_code == 201, stored.text
+    again = http.post("/api/v1/scans", json={"token": token}, headers=deliverer).json()
+    assert [(c["outcome"], c["duration_s"]) for c in again["calls"]] == [("answered", 90)]
+    assert "13733334444" not in re.sub(r"\D", "", json.dumps(again))
+    http.post("/api/v1/scans", json={"token": token, "event": "delivered"}, headers=deliverer)
+    with engine.begin() as conn:  # the grace period passes
+        conn.execute(update(NumberBinding).where(NumberBinding.shipment_id == uuid.UUID(sid))
+                     .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    late = post_signed(http, "/api/v1/privacy-numbers/route", {
+        "called": call["number"], "extension": call["extension"], "caller": "+8613000000000",
+        "call_id": "c-" + uuid.uuid4().hex}, secret)
+    assert late.status_code == 410 and late.json()["code"] == "binding_expired"

@@ -58,6 +58,7 @@ EXTENSIONS = 10_000  # 0000-9999 behind each number
 MAX_NUMBERS_PER_REQUEST = 1000
 INSERT_CHUNK = 1000  # rows per INSERT statement (bind parameters stay far below both engines' limits)
 RANDOM_ROUNDS = 2  # rounds of random candidates before the free pairs are read exactly
+RELEASE_EVERY = 10.0  # seconds between sweeps of expired bindings per carrier and process (while pairs are easy)
 MAX_ROUNDS = 64  # rounds lost to concurrent allocators before the pool counts as exhausted
 PROVIDER_KEY_PURPOSE = "telephony_provider"
 SIGNATURE_HEADER = "X-Parcelguard-Signature"
@@ -142,11 +143,16 @@ def _binding(row: Any) -> Binding:
     return Binding(number=row.number, extension=row.extension, bound_at=row.bound_at, expires_at=row.expires_at)
 
 
-def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Sequence[uuid.UUID]
-              ) -> dict[uuid.UUID, Binding]:
+def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Sequence[uuid.UUID],
+              new: bool = False) -> dict[uuid.UUID, Binding]:
     """Bind each shipment to a free (number, extension) pair of the carrier's pool, in the caller's
-    transaction; a shipment that holds a live binding keeps it. Empty when the carrier has no active
-    number (intake works without a pool). A batch of 1,000 costs a handful of statements.
+    transaction; a shipment that holds a live binding keeps it (`new`: the caller just made them, so
+    none does and the check is skipped). Empty when the carrier has no active number (intake works
+    without a pool). A batch of 1,000 costs a handful of statements.
+
+    Expired bindings are released at most every RELEASE_EVERY seconds per carrier and process while
+    random pairs win, and always before the free pairs are read exactly: a pool with room does not pay
+    for the sweep on every intake, a full one always gets it.
 
     Raises `NumberPoolExhausted` (503) when the pool cannot take them all (and alerts HQ security once
     an hour, in a transaction of its own once the caller's ends). The caller's transaction is intact
@@ -159,8 +165,11 @@ def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Seque
     if not numbers:
         return {}
     at = now()
-    release_expired(db_session=db_session, carrier_id=carrier_id, at=at)
-    bound = bindings_for(db_session=db_session, carrier_id=carrier_id, shipment_ids=wanted, routable_only=False)
+    swept = _sweep_due(db_session, carrier_id)
+    if swept:
+        release_expired(db_session=db_session, carrier_id=carrier_id, at=at)
+    bound = {} if new else bindings_for(db_session=db_session, carrier_id=carrier_id, shipment_ids=wanted,
+                                        routable_only=False)
     remaining = [sid for sid in wanted if sid not in bound]
     lost: set[tuple[str, str]] = set()  # pairs another binding holds, as learnt in this call
     rounds = 0
@@ -170,6 +179,9 @@ def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Seque
         if rounds > MAX_ROUNDS:
             _exhausted(db_session, carrier_id, numbers, len(remaining))
         if exact:
+            if not swept:
+                release_expired(db_session=db_session, carrier_id=carrier_id, at=at)
+                swept = True
             candidates = _free_pairs(db_session, numbers, len(remaining), lost)
             if not candidates:
                 _exhausted(db_session, carrier_id, numbers, len(remaining))
@@ -185,6 +197,18 @@ def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Seque
         if remaining and not exact and (rounds >= RANDOM_ROUNDS or len(remaining) * 4 > len(assigned)):
             exact = True
     return {sid: bound[sid] for sid in wanted}
+
+
+_last_sweep: dict[tuple[int, uuid.UUID], float] = {}  # (engine, carrier) -> monotonic time of the last sweep
+
+
+def _sweep_due(db_session: Session, carrier_id: uuid.UUID) -> bool:
+    key = (id(db_session.get_bind()), carrier_id)
+    moment = time.monotonic()
+    if moment - _last_sweep.get(key, -RELEASE_EVERY) < RELEASE_EVERY:
+        return False
+    _last_sweep[key] = moment
+    return True
 
 
 def _random_pairs(numbers: Sequence[str], count: int, exclude: set[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -189,7 +189,7 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
                                    shipment_ids=shipment_ids)
         # The virtual number and extension the label prints (none when the carrier has no pool). A full
         # pool raises, and the request's rollback takes the whole batch back.
-        privacy_numbers.bind_many(db_session=db_session, carrier_id=carrier.id, shipment_ids=shipment_ids)
+        privacy_numbers.bind_many(db_session=db_session, carrier_id=carrier.id, shipment_ids=shipment_ids, new=True)
         records = identity_service.record_senders(
             db_session=db_session, keyring=keyring, carrier_id=carrier.id, regulator_public_key=regulator_public_key,
             sealer=sealer, senders=[(sid, c.sender) for c, sid in zip(good, shipment_ids, strict=True)],
