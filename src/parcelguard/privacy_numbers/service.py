@@ -188,7 +188,7 @@ def bind_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Seque
         else:
             candidates = _random_pairs(numbers, len(remaining), lost)
         assigned = list(zip(remaining, candidates, strict=False))
-        won, settled = _insert_pairs(db_session, carrier_id, assigned, at)
+        won, settled = _insert_pairs(db_session, carrier_id, assigned, at, guard=rounds > 1)
         bound.update(won)
         lost.update(pair for sid, pair in assigned if sid not in won and sid in settled)
         remaining = [sid for sid in remaining if sid not in bound]
@@ -255,16 +255,22 @@ def _free_pairs(db_session: Session, numbers: Sequence[str], count: int,
 
 
 def _insert_pairs(db_session: Session, carrier_id: uuid.UUID, assigned: Sequence[tuple[uuid.UUID, tuple[str, str]]],
-                  at: datetime) -> tuple[dict[uuid.UUID, Binding], set[uuid.UUID]]:
+                  at: datetime, *, guard: bool = True) -> tuple[dict[uuid.UUID, Binding], set[uuid.UUID]]:
     """Insert the bindings; those whose pair is live already are skipped. Answers the ones written, and
-    the shipments whose try was decided (won, or lost to a live pair; not undone by a deadlock)."""
+    the shipments whose try was decided (won, or lost to a live pair; not undone by a deadlock).
+
+    `guard` runs each statement under a savepoint so a deadlock costs a round, not the transaction. The
+    first round needs none: its pairs are taken in index order by one statement per chunk and chunks go
+    in order too, while the transaction holds no pair yet, so no two allocators can wait on each other
+    in a cycle (ordered locking). Only a later round, holding pairs from the first, can deadlock."""
     postgres = db_session.get_bind().dialect.name == "postgresql"
     insert = postgresql.insert if postgres else sqlite.insert
     won: dict[uuid.UUID, Binding] = {}
     settled: set[uuid.UUID] = set()
-    for start in range(0, len(assigned), INSERT_CHUNK):
-        # In index order, so concurrent allocators take the index's entries in one order.
-        chunk = sorted(assigned[start:start + INSERT_CHUNK], key=lambda item: item[1])
+    # In index order, chunks included, so concurrent allocators take the index's entries in one order.
+    ordered = sorted(assigned, key=lambda item: item[1])
+    for start in range(0, len(ordered), INSERT_CHUNK):
+        chunk = ordered[start:start + INSERT_CHUNK]
         statement = insert(_bindings).values([
             {"id": uuid.uuid4(), "carrier_id": carrier_id, "shipment_id": sid, "number": number,
              "extension": extension, "bound_at": at, "expires_at": None, "released_at": None}
@@ -272,7 +278,7 @@ def _insert_pairs(db_session: Session, carrier_id: uuid.UUID, assigned: Sequence
         ]).on_conflict_do_nothing(index_elements=["number", "extension"], index_where=text("released_at IS NULL")
                                   ).returning(_bindings.c.shipment_id, _bindings.c.number, _bindings.c.extension,
                                               _bindings.c.bound_at, _bindings.c.expires_at)
-        if not postgres:  # one writer at a time: nothing to wait for, nothing to deadlock
+        if not postgres or not guard:  # SQLite: one writer at a time, nothing to wait for or deadlock
             rows: list[Any] | None = list(db_session.execute(statement).all())
         else:
             rows = _insert_unless_deadlocked(db_session, statement)
