@@ -6,11 +6,14 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from parcelguard.accounts import flows, service
 from parcelguard.core import db
@@ -25,6 +28,16 @@ CANARY = shipments.Parties(
     sender_name="欧阳寄件", sender_phone="+8613912345678", sender_address="北京市朝阳区寄件路1号 3单元 501",
     recipient_name="司马收件", recipient_phone="+8613787654321", recipient_address="上海市浦东新区收件路8号 1202室",
 )
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction takes SQLite's write lock first (`db.begin_write`): a test's
+    read-then-write would otherwise fail at once ("database is locked") whenever the live server
+    committed in between; waiting for the lock instead is what the server's own requests do."""
+    with db.make_sessionmaker(engine)() as s, s.begin():
+        db.begin_write(s)
+        yield s
 
 
 @dataclass
@@ -74,7 +87,7 @@ class Tenant:
             username = f"{self.slug}-{role.value.replace('_', '-')}-{station}-{n}"
             station_id = self.stations[station] if role in STATION_ROLES else None
             carrier_id = None if role == Role.REGULATOR else self.carrier_id
-            with db.make_sessionmaker(self.engine)() as s, s.begin():
+            with writing(self.engine) as s:
                 user = service.create_user(db_session=s, username=username, password=PASSWORD, role=role,
                                            display_name=username, carrier_id=carrier_id, station_id=station_id)
                 self.accounts[key] = Account(username, PASSWORD, user.id, station_id)
@@ -90,7 +103,7 @@ class Tenant:
     def shipment(self, keyring: Keyring, *, origin: int = 0, destination: int | None = 1,
                  customer: uuid.UUID | None = None, parties: shipments.Parties | None = None) -> uuid.UUID:
         """A shipment between the tenant's stations, with canary personal data unless `parties` is given."""
-        with db.make_sessionmaker(self.engine)() as s, s.begin():
+        with writing(self.engine) as s:
             return shipments.create(
                 db_session=s, keyring=keyring, carrier_id=self.carrier_id, origin_station_id=self.stations[origin],
                 destination_station_id=None if destination is None else self.stations[destination],
@@ -99,7 +112,7 @@ class Tenant:
 
     def assign(self, shipment_id: uuid.UUID, courier: Actor, task: shipments.Task) -> uuid.UUID:
         """Assign as the carrier's HQ security officer would."""
-        with db.make_sessionmaker(self.engine)() as s, s.begin():
+        with writing(self.engine) as s:
             return shipments.assign(db_session=s, actor=self.actor(Role.HQ_SECURITY), shipment_id=shipment_id,
                                     courier_id=courier.user_id, task=task).id
 

@@ -17,7 +17,6 @@ import zxingcpp
 from PIL import Image, ImageFilter
 from sqlalchemy import Engine
 
-from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.crypto import tokens
 from parcelguard.privacy_numbers import service as numbers
@@ -25,7 +24,7 @@ from parcelguard.shipments import service as shipments
 from parcelguard.waybills import service as waybill_service
 from tests.servers import LiveServer
 from tests.support import parcelguard
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 ID_NUMBER = "11010519491231002X"
 SENDER_PHONE, RECIPIENT_PHONE = "13911112222", "+86 137 3333 4444"
@@ -48,7 +47,7 @@ def intake_body(detail: str = "收件大道9号 1单元 1202室") -> dict[str, o
 def with_pool(engine: Engine, tenant: Tenant) -> str:
     """Give the tenant a virtual number of its own (a number belongs to one carrier); answers it."""
     number = f"+86571{secrets.randbelow(10**8):08d}"
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         numbers.add_numbers(db_session=s, carrier_id=tenant.carrier_id, numbers=[number])
     return number
 
@@ -69,7 +68,7 @@ def take_in(http: httpx.Client, courier: dict[str, str], **body: object) -> dict
 
 def numbered_shipment(engine: Engine, keyring, tenant: Tenant, customer: uuid.UUID | None = None) -> str:  # type: ignore[no-untyped-def]
     """A shipment between the tenant's stations with a waybill number (as intake gives), canary data."""
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         number = waybill_service.allocate(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
                                           prefix=tenant.prefix)[0]
         return str(shipments.create(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
