@@ -112,8 +112,9 @@ class Tenant:
 
     def assign(self, shipment_id: uuid.UUID, courier: Actor, task: shipments.Task) -> uuid.UUID:
         """Assign as the carrier's HQ security officer would."""
+        officer = self.actor(Role.HQ_SECURITY)  # made first: it writes on a connection of its own
         with writing(self.engine) as s:
-            return shipments.assign(db_session=s, actor=self.actor(Role.HQ_SECURITY), shipment_id=shipment_id,
+            return shipments.assign(db_session=s, actor=officer, shipment_id=shipment_id,
                                     courier_id=courier.user_id, task=task).id
 
     def login(self, http: httpx.Client, role: Role, *, station: int = 0, n: int = 0,
