@@ -26,7 +26,7 @@ from parcelguard.shipments import service as shipments
 from parcelguard.web.app import create_app
 from tests.conftest import TEST_ROOT_KEY
 from tests.servers import TEST_REGULATOR_PUBLIC, app_in_thread, free_port
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 
 def take_in(engine: Engine, keyring, tenant: Tenant, n: int) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def take_in(engine: Engine, keyring, tenant: Tenant, n: int) -> list[uuid.UUID]:
         sender_phone="13911112222", sender_address="北京市朝阳区寄件路1号", recipient_name="司马收件人",
         recipient_phone="13733334444", recipient_region=shipments.Region("上海市", "上海市", "浦东新区"),
         recipient_detail="收件大道9号", items=[shipments.Item("羽绒服", "clothing", 1)])
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         done = intake.take_in_batch(db_session=s, keyring=keyring, actor=courier, requests=[request] * n,
                                     regulator_public_key=TEST_REGULATOR_PUBLIC)
     return [d.shipment_id for d in done]  # type: ignore[union-attr]

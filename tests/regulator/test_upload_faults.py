@@ -46,7 +46,7 @@ from parcelguard.web.regulator_app import create_regulator_app
 from tests.conftest import TEST_ROOT_KEY
 from tests.servers import TEST_REGULATOR_PRIVATE, TEST_REGULATOR_PUBLIC, app_in_thread, free_port
 from tests.support import ENGINES, empty_database, require_engine
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 RECEIPT_SEED = bytes(range(64, 96))
 RECEIPT_KEYS = {signing.key_id(signing.public_of(RECEIPT_SEED)): signing.public_of(RECEIPT_SEED)}
@@ -80,7 +80,7 @@ class Feed:
             sender_phone="13911112222", sender_address="北京市朝阳区寄件路1号", recipient_name="司马收件人",
             recipient_phone="13733334444", recipient_region=shipments.Region("上海市", "上海市", "浦东新区"),
             recipient_detail="收件大道9号", items=[shipments.Item("羽绒服", "clothing", 1)])] * n
-        with db.make_sessionmaker(self.engine)() as s, s.begin():
+        with writing(self.engine) as s:
             intake.take_in_batch(db_session=s, keyring=self.keyring, actor=courier, requests=requests,
                                  regulator_public_key=TEST_REGULATOR_PUBLIC)
 

@@ -24,7 +24,7 @@ from parcelguard.shipments import flows, service
 from parcelguard.shipments.models import Shipment, ShipmentItem
 from parcelguard.waybills import numbers
 from tests.servers import TEST_REGULATOR_PRIVATE, TEST_REGULATOR_PUBLIC, LiveServer
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 # The GB 11643-1999 sample number (valid check character X) and phones no one uses in tests elsewhere.
 ID_NUMBER = "11010519491231002X"
@@ -49,7 +49,7 @@ def courier_on_terminal(tenant: Tenant) -> Actor:
 
 
 def take_in(engine: Engine, keyring, actor: Actor, req: flows.IntakeRequest) -> flows.Intake:  # type: ignore[no-untyped-def]
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:  # intake reads before it writes: take the write lock first
         return flows.take_in(db_session=s, keyring=keyring, actor=actor, request=req,
                              regulator_public_key=TEST_REGULATOR_PUBLIC)
 
@@ -186,7 +186,7 @@ def test_a_batch_answers_each_parcel_and_a_bad_one_does_not_sink_the_good(
 ) -> None:
     courier = courier_on_terminal(tenant)
     bad = request(recipient_phone="nope")
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         results = flows.take_in_batch(db_session=s, keyring=keyring, actor=courier,
                                       requests=[request(), bad, request(recipient_name="上官收件")],
                                       regulator_public_key=TEST_REGULATOR_PUBLIC)
