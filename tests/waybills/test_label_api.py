@@ -158,7 +158,10 @@ def test_only_those_the_gate_allows_print_and_every_refusal_is_logged(
     assert r.status_code == 403 and r.json()["code"] == "reveal_denied" and r.json()["reason"] == "not_assigned"
     assert http.get(f"/api/v1/shipments/{sid}/label",
                     headers=other_tenant.login(http, Role.STATION_MANAGER)).status_code == 404
-    # The origin station's manager may (station scope); an auditor may not (no rule for the role).
+    # The courier who took it in prints on a registered terminal only (the terminal keeps nothing).
+    off_terminal = http.get(f"/api/v1/shipments/{sid}/label", headers=tenant.login(http, Role.COURIER))
+    assert off_terminal.status_code == 403 and off_terminal.json()["code"] == "terminal_required"
+    # The origin station's manager may (station scope); an admin may not (no rule for the role).
     assert http.get(f"/api/v1/shipments/{sid}/label", headers=tenant.login(http, Role.STATION_MANAGER)
                     ).status_code == 200
     admin = http.get(f"/api/v1/shipments/{sid}/label", headers=tenant.login(http, Role.ADMIN))

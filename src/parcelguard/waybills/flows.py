@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
 from parcelguard.audit import service as audit
-from parcelguard.core.auth import Actor
+from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Conflict, Invalid
+from parcelguard.core.errors import Conflict, Forbidden, Invalid
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import regions
 from parcelguard.privacy_numbers import service as numbers
@@ -47,6 +47,9 @@ def labels(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_ids:
     if len(set(shipment_ids)) != len(shipment_ids):
         raise Invalid("Each shipment once per batch.", code="shipment_repeated", field="/shipment_ids")
     assert actor.carrier_id is not None
+    if actor.role == Role.COURIER and actor.terminal_id is None:
+        raise Forbidden("A courier prints labels on a registered terminal: sign in with X-Terminal-Id.",
+                        code="terminal_required")
     carrier_id = actor.carrier_id
     rows = shipments.get_many(db_session=db_session, carrier_id=carrier_id, shipment_ids=shipment_ids)
     for i, row in enumerate(rows):
