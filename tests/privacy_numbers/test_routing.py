@@ -61,10 +61,12 @@ def bound(http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant) 
 
 
 def gate_entries(engine: Engine, tenant: Tenant) -> list[tuple[str, str, str]]:
+    """The gate's decisions on the tenant's shipments (the admin's pool changes are log entries too)."""
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             select(AuditEntry.subject, AuditEntry.purpose, AuditEntry.decision)
-            .where(AuditEntry.carrier_id == tenant.carrier_id).order_by(AuditEntry.idx))]
+            .where(AuditEntry.carrier_id == tenant.carrier_id, AuditEntry.subject.startswith("shipment:"))
+            .order_by(AuditEntry.idx))]
 
 
 def digits_of(number: str) -> list[str]:
@@ -250,6 +252,10 @@ def test_the_admin_adds_numbers_all_or_none_with_an_error_per_item(
     assert http.post(POOL, json={"numbers": [good]}, headers=admin).json()["added"] == []
     pool = http.get(POOL, headers=admin).json()["numbers"]
     assert [(n["number"], n["active"], n["live_bindings"], n["free"]) for n in pool] == [(good, True, 0, 10_000)]
+    # The addition, and only it (not the refused request, not the repeat), is an entry of the audit log.
+    entries = http.get("/api/v1/audit/entries", params={"subject": "privacy_numbers:pool"},
+                       headers=tenant.login(http, Role.AUDITOR)).json()["items"]
+    assert [(e["entry"]["purpose"], e["entry"]["role"]) for e in entries] == [("pool_add", "admin")]
     # Only the carrier's admin manages the pool.
     assert http.get(POOL, headers=tenant.login(http, Role.HQ_SECURITY)).status_code == 403
     assert http.post(POOL, json={"numbers": [new_number()]},

@@ -154,10 +154,15 @@ def list_pool(actor: Admin, db_session: SessionDep) -> PoolOut:
 
 @router.post("/privacy-numbers/pool", response_model=PoolOut, status_code=201,
              summary="Add numbers to the carrier's pool (all or none)")
-def add_to_pool(body: PoolIn, actor: Admin, db_session: SessionDep) -> PoolOut:
+def add_to_pool(body: PoolIn, actor: Admin, request: Request, db_session: SessionDep) -> PoolOut:
     """A bad item fails the request with 422 `numbers_invalid` and one error per item
     (`/numbers/<i>`: `number_format`, `number_duplicate`, `number_taken`); nothing is added. A number
-    already in the pool is no error."""
+    already in the pool is no error. Adding numbers is an entry of the audit log (`privacy_numbers:pool`):
+    the pool decides where calls to the carrier's labels can be routed."""
     assert actor.carrier_id is not None
     added = service.add_numbers(db_session=db_session, carrier_id=actor.carrier_id, numbers=body.numbers)
+    if added:
+        audit.log_admin_change(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                               subject="privacy_numbers:pool", purpose="pool_add",
+                               request_id=getattr(request.state, "request_id", None))
     return _pool_out(db_session, actor.carrier_id, added)

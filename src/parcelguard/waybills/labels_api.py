@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.waybills import flows, labels
@@ -46,6 +47,9 @@ def label(shipment_id: uuid.UUID, actor: Printer, request: Request, db_session: 
     address as the carrier's policy says, the waybill number as Code 128 and a QR code holding a signed
     token. Printing reveals the address, so the gate decides (purpose `label_print`) and logs it: the
     courier who picked the parcel up, its stations' managers, the enterprise that sent it."""
+    # A GET that writes (the gate's log entry): on SQLite take the write lock first, as every POST does,
+    # or a commit by another request between the gate's reads and its append fails this one.
+    db.begin_write(db_session)
     found = flows.labels(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
                          shipment_ids=[shipment_id], request_id=getattr(request.state, "request_id", None))
     return _response(_render(found, layout, format.value), format.value, "label")
