@@ -1,12 +1,10 @@
-"""Scan events: record one, list a parcel's. Knows nothing of HTTP; holds no personal data."""
+"""Scan events: record one. Knows nothing of HTTP; holds no personal data."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parcelguard.core.auth import Actor
@@ -27,8 +25,3 @@ def record(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID, event: 
     db_session.flush()
     return row
 
-
-def events(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> Sequence[ScanEvent]:
-    return db_session.scalars(select(ScanEvent).where(ScanEvent.carrier_id == carrier_id,
-                                                      ScanEvent.shipment_id == shipment_id)
-                              .order_by(ScanEvent.at)).all()

@@ -77,7 +77,6 @@ def labels(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_ids:
             db_session.flush()
         binding = bindings.get(shipment.id)
         detail = shipments.address_detail(shipment, reveal.fields["recipient_address"])
-        tail = shipment.recipient_phone_tail if settings.masking.phone == "last4" else ""
         out.append(LabelData(
             carrier_name=carrier.name, waybill_no=shipment.waybill_no or "",
             sorting_code=policy.sorting_code(settings, shipment.recipient_province, shipment.recipient_city,
@@ -88,7 +87,7 @@ def labels(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_ids:
                                                   shipment.recipient_district) if p),
             recipient_detail=policy.mask_detail(detail, settings.masking.address_detail),
             call_number=binding.number if binding else None, call_extension=binding.extension if binding else None,
-            recipient_phone_tail=f"***{tail}" if tail else None,
+            recipient_phone_tail=policy.display_phone(settings.masking, shipment.recipient_phone_tail),
             item_summary="；".join(f"{category_names.get(category, category)} ×{quantity}"
                                   for category, quantity in items[shipment.id]),
             token=waybills.label_token(db_session=db_session, keyring=keyring, carrier_id=carrier_id,

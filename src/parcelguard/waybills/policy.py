@@ -2,7 +2,7 @@
 (`MaskingPolicy`), and its sorting-code table (三段码, `SortingRule`). Pure: no database, no HTTP.
 
 The masking forms are small named operators, chosen by name in the settings (`NAME_FORMS`,
-`PHONE_FORMS`, `DETAIL_FORMS`); the defaults are the strictest that still deliver.
+`DETAIL_FORMS`; phones by `display_phone`); the defaults are the strictest that still deliver.
 
 Sorting codes. A rule names a place by its names (province, optionally city, optionally district) as
 addresses write them, and gives the carrier's code for it. The most specific rule that matches an
@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError
 from parcelguard.core.errors import FieldError, Invalid
 from parcelguard.crypto.types import Masked
 from parcelguard.identity import regions
-from parcelguard.waybills.masking import MASK, LatinStyle, mask_name, mask_phone
+from parcelguard.waybills.masking import MASK, LatinStyle, mask_name
 
 PhoneForm = Literal["none", "last4"]
 DetailForm = Literal["clear", "hide_door"]
@@ -177,9 +177,12 @@ def display_name(masking: MaskingPolicy, name: str) -> Masked:
     return NAME_FORMS[masking.latin_names](name)
 
 
-def display_phone(masking: MaskingPolicy, phone_e164: str) -> Masked | None:
-    """The recipient's phone as the label shows it: None (no digit at all) or its last four (***5678)."""
-    return PHONE_FORMS[masking.phone](phone_e164)
+def display_phone(masking: MaskingPolicy, tail: str) -> Masked | None:
+    """The recipient's phone as the label shows it, from the last four digits kept at intake (the label
+    never reads the number itself): None under `none` (no digit at all), `***5678` under `last4`; None
+    too when no four digits were kept (a shipment older than the kept tail)."""
+    digits = "".join(c for c in tail if c.isdigit())[-4:]
+    return Masked(MASK * 3 + digits) if masking.phone == "last4" and len(digits) == 4 else None
 
 
 def mask_detail(detail: str, mode: DetailForm) -> str:
@@ -244,10 +247,6 @@ def _door_character(c: str) -> bool:
 NAME_FORMS: Mapping[LatinStyle, Callable[[str], Masked]] = {
     "initials": lambda name: mask_name(name, latin="initials"),
     "surname_initial": lambda name: mask_name(name, latin="surname_initial"),
-}
-PHONE_FORMS: Mapping[PhoneForm, Callable[[str], Masked | None]] = {
-    "none": lambda phone: None,
-    "last4": lambda phone: mask_phone(phone, keep_last=4),
 }
 DETAIL_FORMS: Mapping[DetailForm, Callable[[str], str]] = {
     "clear": str.strip,
