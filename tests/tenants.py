@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import flows, service
@@ -61,24 +59,15 @@ class Tenant:
     def create(cls, *, engine: Engine, keyring: Keyring) -> Tenant:
         slug = "t-" + uuid.uuid4().hex[:10]
         prefix = "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
-        # On SQLite a transaction that read first cannot write once the live server's background writer
-        # (tree heads, alerts) committed meanwhile: it fails at once, rolled back whole. Try again.
-        for attempt in range(5):
-            try:
-                with db.make_sessionmaker(engine)() as s, s.begin():
-                    carrier = flows.create_carrier(db_session=s, keyring=keyring, slug=slug,
-                                                   name=f"Carrier {slug}", waybill_prefix=prefix)
-                    stations = [
-                        service.create_station(db_session=s, carrier_id=carrier.id, code=f"ST-{n}",
-                                               name=f"Station {n}", region_code="110105").id
-                        for n in (1, 2)
-                    ]
-                    return cls(engine=engine, carrier_id=carrier.id, slug=slug, prefix=prefix, stations=stations)
-            except OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-        raise AssertionError("unreachable")
+        with writing(engine) as s:
+            carrier = flows.create_carrier(db_session=s, keyring=keyring, slug=slug, name=f"Carrier {slug}",
+                                           waybill_prefix=prefix)
+            stations = [
+                service.create_station(db_session=s, carrier_id=carrier.id, code=f"ST-{n}", name=f"Station {n}",
+                                       region_code="110105").id
+                for n in (1, 2)
+            ]
+        return cls(engine=engine, carrier_id=carrier.id, slug=slug, prefix=prefix, stations=stations)
 
     def account(self, role: Role, *, station: int = 0, n: int = 0) -> Account:
         """The n-th account of `role` (at station index `station` for station roles), made once."""

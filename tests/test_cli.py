@@ -13,6 +13,7 @@ from parcelguard.accounts.models import Carrier, Station, User
 from parcelguard.core import db
 from parcelguard.crypto.models import DataKey, KeyEncryptionKey
 from tests.support import count_rows, parcelguard
+from tests.tenants import writing
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -98,7 +99,7 @@ def test_keys_rotate_then_rewrap_moves_data_keys_to_the_new_version(dev_env: dic
     keyring = Keyring(settings.load_root_key())
     engine = db.make_engine(url)
     aad = Aad("test", "value", "row-1")
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         carrier_id = s.scalar(select(Carrier.id).where(Carrier.slug == "demo"))
         old = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"before rotation", aad=aad)
     with db.make_sessionmaker(engine)() as s:  # this one, and the demo shipments' key

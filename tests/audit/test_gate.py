@@ -21,7 +21,7 @@ from parcelguard.core.errors import Invalid
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments.models import Assignment
 from parcelguard.shipments.service import Task
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 RECIPIENT = ["recipient_name", "recipient_address"]
 
@@ -30,6 +30,7 @@ def reveal(engine: Engine, keyring: Keyring, actor: Actor, subject: uuid.UUID | 
            purpose: str, case_id: uuid.UUID | None = None) -> service.Revealed:
     """One request's worth: its own session, committed when the gate answers."""
     with db.make_sessionmaker(engine)() as s:
+        db.begin_write(s)  # as a request that reveals does: the gate reads, then appends to the log
         subject = subject if isinstance(subject, str) else f"shipment:{subject}"
         revealed = service.reveal(s, actor, subject, fields, purpose, case_id, keyring=keyring, request_id="req-t")
         s.commit()
@@ -125,20 +126,21 @@ def test_a_station_manager_sees_their_own_stations_shipments_only(
 def test_hq_security_needs_an_open_case(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
     officer = tenant.actor(Role.HQ_SECURITY)
     shipment = tenant.shipment(keyring)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         case = service.open_case(db_session=s, actor=officer, reference="SEC-1", summary="Bulk lookups at ST-1").id
     assert denied(engine, keyring, officer, shipment, ["sender_name"], "investigation") == "case_required"
     assert denied(engine, keyring, officer, shipment, ["sender_name"], "investigation", uuid.uuid4()) == "case_not_open"
     got = reveal(engine, keyring, officer, shipment, ["sender_name"], "investigation", case)
     assert got.fields == {"sender_name": CANARY.sender_name} and got.case_id == case
     assert entries(engine, tenant.carrier_id)[-1]["case_id"] == str(case)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         service.close_case(db_session=s, actor=officer, case_id=case)
     assert denied(engine, keyring, officer, shipment, ["sender_name"], "investigation", case) == "case_not_open"
     # Another carrier's case unlocks nothing here.
     other = Tenant.create(engine=engine, keyring=keyring)
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        foreign = service.open_case(db_session=s, actor=other.actor(Role.HQ_SECURITY), reference="X-1",
+    other_officer = other.actor(Role.HQ_SECURITY)
+    with writing(engine) as s:
+        foreign = service.open_case(db_session=s, actor=other_officer, reference="X-1",
                                     summary="theirs").id
     assert denied(engine, keyring, officer, shipment, ["sender_name"], "investigation", foreign) == "case_not_open"
 
@@ -163,7 +165,7 @@ def test_another_carriers_shipment_is_as_unknown_as_a_missing_one(
 ) -> None:
     foreign = other_tenant.shipment(keyring)
     officer = tenant.actor(Role.HQ_SECURITY)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         case = service.open_case(db_session=s, actor=officer, reference="SEC-9", summary="cross-tenant probe").id
     assert denied(engine, keyring, officer, foreign, ["sender_name"], "investigation", case) == "subject_unknown"
     assert entries(engine, other_tenant.carrier_id) == []  # nothing lands in the other carrier's log
@@ -211,6 +213,7 @@ def test_if_the_log_cannot_be_appended_to_the_reveal_fails(
         conn.execute(insert(AuditEntry).values(carrier_id=tenant.carrier_id, idx=0, logged_at=now(), actor_id=None,
                                                subject="squatter", purpose="-", decision="-", entry=b"{}"))
     with db.make_sessionmaker(engine)() as s:
+        db.begin_write(s)
         with pytest.raises(Exception) as caught:
             service.reveal(s, courier, f"shipment:{shipment}", RECIPIENT, "delivery", keyring=keyring)
         assert not isinstance(caught.value, service.RevealDenied)
@@ -252,7 +255,7 @@ def test_policy_is_data_an_admin_replaces_validated_and_logged(
     admin = tenant.actor(Role.ADMIN)
     shipment = tenant.shipment(keyring)
     tenant.assign(shipment, courier, Task.DELIVERY)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         defaults = service.policy(db_session=s, carrier_id=tenant.carrier_id)
         assert defaults.source == "default" and len(defaults.rules) == 10
         with pytest.raises(Invalid) as caught:
@@ -263,13 +266,13 @@ def test_policy_is_data_an_admin_replaces_validated_and_logged(
             ])
         assert {e.code for e in caught.value.errors} == {"phone_not_for_terminal", "role_cannot_reveal",
                                                          "field_sealed"}
-    with db.make_sessionmaker(engine)() as s, s.begin():  # only managers may reveal now, and only names
+    with writing(engine) as s:  # only managers may reveal now, and only names
         replaced = service.replace_policy(db_session=s, keyring=keyring, actor=admin, rules=[
             service.Rule("station_manager", "customer_service", "station", ["recipient_name"])], limits=[])
         assert replaced.source == "carrier" and len(replaced.rules) == 1
     assert denied(engine, keyring, courier, shipment, RECIPIENT, "delivery") == "role_not_allowed"
     assert [e["purpose"] for e in entries(engine, tenant.carrier_id)] == ["policy_change", "delivery"]
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         assert service.reset_policy(db_session=s, keyring=keyring, actor=admin).source == "default"
     assert reveal(engine, keyring, courier, shipment, RECIPIENT, "delivery").fields
     # Another carrier never saw any of it.
@@ -299,7 +302,7 @@ def world(engine: Engine, keyring: Keyring) -> dict:
     closed = tenant.assign(subjects[2], actors[0], Task.PICKUP)
     with engine.begin() as conn:
         conn.execute(update(Assignment).where(Assignment.id == closed).values(closed_at=now() - timedelta(days=2)))
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         officer = actors[4]
         open_case = service.open_case(db_session=s, actor=officer, reference="P-1", summary="property").id
         shut = service.open_case(db_session=s, actor=officer, reference="P-2", summary="property")

@@ -20,7 +20,7 @@ from parcelguard.audit.models import AuditEntry, AuditNode, TreeHead
 from parcelguard.core import db
 from parcelguard.core.errors import Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 
 def entry(n: int, actor: uuid.UUID | None = None) -> dict:
@@ -30,7 +30,7 @@ def entry(n: int, actor: uuid.UUID | None = None) -> dict:
 
 
 def _append(engine: Engine, keyring: Keyring, carrier: uuid.UUID, batch: list[dict], head_every: int = 1000):
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         return service.append(db_session=s, keyring=keyring, carrier_id=carrier, entries=batch, head_every=head_every)
 
 
@@ -80,7 +80,7 @@ def test_tree_heads_are_signed_on_demand_and_every_n_entries(engine: Engine, key
     assert _append(engine, keyring, carrier, [entry(i) for i in range(3)], head_every=4).head is None
     crossed = _append(engine, keyring, carrier, [entry(i) for i in range(3)], head_every=4)
     assert crossed.head is not None and crossed.head.tree_size == 6
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         head = service.tree_head_document(service.sign_tree_head(db_session=s, keyring=keyring, carrier_id=carrier))
         latest = service.tree_head_document(service.latest_tree_head(db_session=s, carrier_id=carrier))
         public = keyring.public_keys(db_session=s, carrier_id=carrier, purpose=service.LOG_KEY_PURPOSE)
@@ -95,6 +95,7 @@ def test_a_rolled_back_append_leaves_no_trace(engine: Engine, keyring: Keyring, 
     _append(engine, keyring, carrier, [entry(0)])
     with db.make_sessionmaker(engine)() as s:
         s.begin()
+        db.begin_write(s)
         service.append(db_session=s, keyring=keyring, carrier_id=carrier, entries=[entry(1), entry(2)])
         s.rollback()
     assert len(_stored_entries(engine, carrier)) == 1
@@ -148,10 +149,10 @@ def test_a_quiet_log_is_signed_by_the_periodic_signer(engine: Engine, keyring: K
     _append(engine, keyring, tenant.carrier_id, [entry(i) for i in range(3)], head_every=1000)
     with db.make_sessionmaker(engine)() as s, pytest.raises(NotFound):
         service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         signed, failed = service.sign_due_heads(db_session=s, keyring=keyring)
         assert signed >= 1 and tenant.carrier_id not in [c for c, _ in failed]
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         head = service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id)
         assert head.tree_size == 3
         service.sign_due_heads(db_session=s, keyring=keyring)  # nothing new here: no second head
@@ -195,9 +196,9 @@ def test_no_head_is_signed_over_a_history_that_disagrees_with_the_last_one(
         conn.execute(update(AuditNode).where(AuditNode.carrier_id == tenant.carrier_id, AuditNode.level == 3,
                                              AuditNode.idx == 0).values(hash=b"\x00" * 32))
     _append(engine, keyring, tenant.carrier_id, [entry(8)], head_every=1000)
-    with db.make_sessionmaker(engine)() as s, s.begin(), pytest.raises(service.LogCorrupt, match="tree head 8"):
+    with writing(engine) as s, pytest.raises(service.LogCorrupt, match="tree head 8"):
         service.sign_tree_head(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         gate.sign_due_heads(db_session=s, keyring=keyring)
     with db.make_sessionmaker(engine)() as s:
         assert service.latest_tree_head(db_session=s, carrier_id=tenant.carrier_id).tree_size == 8

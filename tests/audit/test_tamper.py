@@ -28,7 +28,7 @@ from parcelguard.core import db
 from parcelguard.core.config import encode_root_key, get_settings
 from parcelguard.crypto.keyring import Keyring
 from tests.conftest import TEST_ROOT_KEY
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 SIZE, HEAD_EVERY = 40, 8
 
@@ -63,7 +63,7 @@ class StoredLog:
 
     def add_head(self, size: int, root: bytes, *, sign: bool, key_id: int | None = None) -> None:
         """A tree head written straight into the table: signed with the carrier's real key, or not at all."""
-        with db.make_sessionmaker(self.engine)() as s, s.begin():
+        with writing(self.engine) as s:
             signer = self.keyring.signing_key(db_session=s, carrier_id=self.carrier_id,
                                               purpose=audit_log.LOG_KEY_PURPOSE)
             timestamp = int(datetime.now(UTC).timestamp() * 1000)
@@ -90,7 +90,7 @@ def stored(engine: Engine, keyring: Keyring, database_url: str, tmp_path: Path) 
     """A fresh carrier whose log holds 40 entries, appended four at a time, with a signed head every 8."""
     tenant = Tenant.create(engine=engine, keyring=keyring)
     for first in range(0, SIZE, 4):
-        with db.make_sessionmaker(engine)() as s, s.begin():
+        with writing(engine) as s:
             audit_log.append(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
                              entries=[entry(first + n) for n in range(4)], head_every=HEAD_EVERY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
@@ -338,7 +338,7 @@ def test_the_carrier_may_be_left_out_only_when_there_is_exactly_one(fresh_url: s
         assert (none.returncode, none.stderr) == (1, "parcelguard: there is no carrier yet\n")
         only = Tenant.create(engine=engine, keyring=keyring)
         for batch in ([entry(0), entry(1)], [entry(2)]):  # a head at 2, none at 3
-            with db.make_sessionmaker(engine)() as s, s.begin():
+            with writing(engine) as s:
                 audit_log.append(db_session=s, keyring=keyring, carrier_id=only.carrier_id, entries=batch,
                                  head_every=2)
         r = process("-m", "parcelguard", "audit", "verify", env=env)

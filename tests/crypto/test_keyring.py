@@ -16,6 +16,7 @@ from parcelguard.crypto import signing
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey, IndexKey, KeyEncryptionKey
 from parcelguard.crypto.types import Aad, DecryptionFailed, KeyUnavailable
+from tests.tenants import writing
 
 ROOT = bytes(range(32))
 AAD = Aad("shipments", "recipient_phone", "row-1")
@@ -24,7 +25,7 @@ DB_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[He
 
 def _carrier(engine: Engine, keyring: Keyring) -> uuid.UUID:
     carrier_id = uuid.uuid4()
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         keyring.ensure_carrier_keys(db_session=s, carrier_id=carrier_id)
     return carrier_id
 
@@ -38,7 +39,7 @@ def _session(engine: Engine) -> Session:
 def test_what_is_encrypted_decrypts_in_a_new_process(engine: Engine, plaintext: bytes, data_class: str) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         ct = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=plaintext, aad=AAD, data_class=data_class)
     if len(plaintext) >= 8:
         assert plaintext not in ct
@@ -49,7 +50,7 @@ def test_what_is_encrypted_decrypts_in_a_new_process(engine: Engine, plaintext: 
 def test_a_ciphertext_copied_to_another_row_does_not_decrypt(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         ct = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext="13812345678", aad=AAD)
         for other in (Aad("shipments", "recipient_phone", "row-2"), Aad("shipments", "sender_phone", "row-1")):
             with pytest.raises(DecryptionFailed):
@@ -59,7 +60,7 @@ def test_a_ciphertext_copied_to_another_row_does_not_decrypt(engine: Engine) -> 
 def test_another_carrier_cannot_decrypt_and_neither_can_another_root_key(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_a, carrier_b = _carrier(engine, keyring), _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         ct = keyring.encrypt(db_session=s, carrier_id=carrier_a, plaintext=b"secret", aad=AAD)
     with _session(engine) as s:
         with pytest.raises(KeyUnavailable):
@@ -75,7 +76,7 @@ def test_a_data_key_of_a_rolled_back_transaction_is_never_used(engine: Engine) -
         s.begin()
         lost = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"lost", aad=AAD)
         s.rollback()
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         kept = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"kept", aad=AAD)
     assert kept.key_id != lost.key_id
     with _session(engine) as s:
@@ -86,11 +87,11 @@ def test_a_data_key_of_a_rolled_back_transaction_is_never_used(engine: Engine) -
 def test_rotation_sends_new_writes_to_the_new_kek_and_keeps_old_data_readable(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         old = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"old", aad=AAD)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         assert keyring.rotate(db_session=s, carrier_id=carrier_id) == 2
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         new = keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"new", aad=AAD)
         kek_of = {k.version: k.id for k in s.scalars(select(KeyEncryptionKey)
                                                      .where(KeyEncryptionKey.carrier_id == carrier_id))}
@@ -102,12 +103,12 @@ def test_rotation_sends_new_writes_to_the_new_kek_and_keeps_old_data_readable(en
 def test_rewrap_moves_data_keys_to_the_primary_kek_without_touching_row_data(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         cts = [keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=bytes([i]) * 20, aad=AAD,
                                data_class=f"class-{i}") for i in range(3)]
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         keyring.rotate(db_session=s, carrier_id=carrier_id)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         assert keyring.rewrap(db_session=s, carrier_id=carrier_id) == 3
         assert keyring.rewrap(db_session=s, carrier_id=carrier_id) == 0
     with _session(engine) as s:
@@ -122,7 +123,7 @@ def test_rewrap_moves_data_keys_to_the_primary_kek_without_touching_row_data(eng
 def test_the_blind_index_matches_equal_values_in_any_notation_per_carrier_and_field(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_a, carrier_b = _carrier(engine, keyring), _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         def index(carrier: uuid.UUID, field: str, value: str) -> bytes:
             return keyring.blind_index(db_session=s, carrier_id=carrier, field=field, value=value)
 
@@ -142,7 +143,7 @@ def test_the_blind_index_matches_equal_values_in_any_notation_per_carrier_and_fi
 def test_signing_keys_are_made_once_and_verify(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         signer = keyring.signing_key(db_session=s, carrier_id=carrier_id, purpose="tree_head")
         signature = signer.sign(b"tree head")
     with _session(engine) as s:
@@ -160,7 +161,7 @@ def test_the_keyring_never_shows_its_root_key() -> None:
 def test_the_database_holds_no_key_in_the_clear(engine: Engine) -> None:
     keyring = Keyring(ROOT)
     carrier_id = _carrier(engine, keyring)
-    with _session(engine) as s, s.begin():
+    with writing(engine) as s:
         keyring.encrypt(db_session=s, carrier_id=carrier_id, plaintext=b"x", aad=AAD)
         kek = s.scalar(select(KeyEncryptionKey).where(KeyEncryptionKey.carrier_id == carrier_id))
         index_key = s.scalar(select(IndexKey).where(IndexKey.carrier_id == carrier_id))

@@ -17,7 +17,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service
 from parcelguard.privacy_numbers.models import NumberBinding
 from parcelguard.shipments import service as shipments
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 
 def new_number() -> str:
@@ -27,7 +27,7 @@ def new_number() -> str:
 
 def add_pool(engine: Engine, tenant: Tenant, count: int = 1) -> list[str]:
     numbers = [new_number() for _ in range(count)]
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         added = service.add_numbers(db_session=s, carrier_id=tenant.carrier_id, numbers=numbers)
     assert added == numbers
     return numbers
@@ -37,7 +37,7 @@ def make_shipments(engine: Engine, keyring: Keyring, tenant: Tenant, count: int)
     """`count` shipments of the tenant (canary data), in one bulk insert per 2,000."""
     ids: list[uuid.UUID] = []
     for start in range(0, count, 2000):
-        with db.make_sessionmaker(engine)() as s, s.begin():
+        with writing(engine) as s:
             ids += shipments.create_many(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, shipments=[
                 shipments.NewShipment(parties=CANARY, origin_station_id=tenant.stations[0],
                                       destination_station_id=tenant.stations[1])
@@ -46,8 +46,7 @@ def make_shipments(engine: Engine, keyring: Keyring, tenant: Tenant, count: int)
 
 
 def bind(engine: Engine, tenant: Tenant, shipment_ids: list[uuid.UUID]) -> dict[uuid.UUID, service.Binding]:
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        db.begin_write(s)
+    with writing(engine) as s:
         return service.bind_many(db_session=s, carrier_id=tenant.carrier_id, shipment_ids=shipment_ids)
 
 

@@ -19,7 +19,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service
 from parcelguard.privacy_numbers.models import NumberBinding
 from tests.privacy_numbers.pool import add_pool, bind, live_pairs, make_shipments
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 
 def test_a_carrier_without_a_pool_binds_nothing(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
@@ -99,7 +99,7 @@ def test_a_full_number_binds_all_ten_thousand_extensions_once_then_is_exhausted_
     # Delivered, but the grace period runs: the pair still routes, and the pool stays full.
     delivered = full[1234]
     held = next((n, e) for sid, n, e in pairs if sid == delivered)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         service.start_grace(db_session=s, carrier_id=tenant.carrier_id, shipment_id=delivered, delivered_at=now(),
                             grace=timedelta(hours=48))
     with pytest.raises(service.NumberPoolExhausted):
@@ -135,7 +135,7 @@ def test_allocators_racing_over_a_few_free_pairs_never_share_one(
     assert len(free_extensions) == free
     taken = [f"{e:04d}" for e in range(service.EXTENSIONS) if f"{e:04d}" not in free_extensions]
     at = now()
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         db.bulk_insert(s, NumberBinding, [
             {"id": uuid.uuid4(), "carrier_id": tenant.carrier_id, "shipment_id": sid, "number": number,
              "extension": ext, "bound_at": at} for sid, ext in zip(fillers, taken, strict=True)])
@@ -148,8 +148,7 @@ def test_allocators_racing_over_a_few_free_pairs_never_share_one(
         mine = racers[n * per_thread:(n + 1) * per_thread]
         try:
             barrier.wait(timeout=30)
-            with db.make_sessionmaker(engine)() as s, s.begin():
-                db.begin_write(s)
+            with writing(engine) as s:
                 results[n] = service.bind_many(db_session=s, carrier_id=tenant.carrier_id, shipment_ids=mine)
         except BaseException as exc:  # noqa: BLE001  (reported below)
             failures.append(exc)

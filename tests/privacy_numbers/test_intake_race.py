@@ -17,7 +17,7 @@ from parcelguard.privacy_numbers.models import NumberBinding
 from parcelguard.shipments.models import Shipment
 from tests.privacy_numbers.pool import add_pool, live_pairs, make_shipments
 from tests.servers import LiveServer
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 from tests.waybills.test_label_api import intake_body, terminal_login
 
 FREE = 12
@@ -31,7 +31,7 @@ def test_parallel_intakes_take_the_last_free_pairs_once_each_then_the_pool_is_fu
     free = {f"{3 + i * (service.EXTENSIONS // FREE):04d}" for i in range(FREE)}
     assert len(free) == FREE
     taken = [f"{e:04d}" for e in range(service.EXTENSIONS) if f"{e:04d}" not in free]
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         db.bulk_insert(s, NumberBinding, [
             {"id": uuid.uuid4(), "carrier_id": tenant.carrier_id, "shipment_id": sid, "number": number,
              "extension": ext, "bound_at": now()} for sid, ext in zip(fillers, taken, strict=True)])

@@ -26,7 +26,7 @@ from parcelguard.privacy_numbers.models import CallRecord, NumberBinding, Privac
 from parcelguard.shipments.service import Task
 from tests.privacy_numbers.pool import bind, make_shipments, new_number, post_signed, secret_of
 from tests.servers import LiveServer
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 ROUTE = "/api/v1/privacy-numbers/route"
 RECORDS = "/api/v1/privacy-numbers/call-records"
@@ -144,7 +144,7 @@ def test_a_delivered_parcels_pair_routes_through_the_grace_period_then_is_bindin
     http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant, bound: Bound
 ) -> None:
     delivered = now()
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         service.start_grace(db_session=s, carrier_id=tenant.carrier_id, shipment_id=bound.shipment,
                             delivered_at=delivered, grace=timedelta(hours=48))
     r = post_signed(http, ROUTE, bound.call(), bound.secret)

@@ -90,7 +90,7 @@ def test_records_waiting_past_the_rule_raise_one_alert_per_period(
                 if w.carrier_id == tenant.carrier_id]
     assert [(w.records, w.oldest) for w in late] == [(2, oldest)]
     for _ in range(2):
-        with sessions() as s, s.begin():
+        with writing(engine) as s:
             flows.raise_delay_alerts(db_session=s, late=late, at=oldest + timedelta(seconds=31))
     with engine.connect() as conn:
         alerts = conn.execute(select(Alert).where(Alert.carrier_id == tenant.carrier_id)).all()
@@ -103,7 +103,7 @@ def test_metrics_show_what_waits_in_the_prometheus_format(fresh_url: str, keyrin
     try:
         tenant = Tenant.create(engine=engine, keyring=keyring)
         take_in(engine, keyring, tenant, 4)
-        with db.make_sessionmaker(engine)() as s, s.begin():
+        with writing(engine) as s:
             service.record_batch(db_session=s, carrier_id=tenant.carrier_id, batch_id=uuid.uuid4(),
                                  sent_at=min(r.created_at for r in outbox(engine, tenant.carrier_id)), records=4,
                                  outcome="failed", error="regulator_unreachable")
@@ -129,7 +129,7 @@ def test_a_record_whose_seal_is_gone_is_marked_delivered_not_sent_again(
     first = outbox(engine, tenant.carrier_id)[0].record_id
     with engine.begin() as conn:  # as after a receipt another uploader applied
         conn.execute(update(RealNameRecord).where(RealNameRecord.id == first).values(sealed=None))
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         outgoing = flows.build_batch(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, limit=10)
     assert outgoing is not None and first not in {r.record_id for r in outgoing.batch.records}
     assert len(outgoing.batch.records) == 2

@@ -107,7 +107,7 @@ def feed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         engine, platform_engine = db.make_engine(carrier_url), db.make_engine(platform_url)
         try:
             tenant = Tenant.create(engine=engine, keyring=keyring)
-            with db.make_sessionmaker(engine)() as s, s.begin():
+            with writing(engine) as s:
                 registration = flows.registration(db_session=s, keyring=keyring, carrier_slug=tenant.slug)
             with db.make_sessionmaker(platform_engine)() as s, s.begin():
                 platform.register_carrier(db_session=s, code=registration["code"],

@@ -14,7 +14,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import DecryptionFailed
 from parcelguard.shipments import service
 from parcelguard.shipments.models import Shipment
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 
 def test_the_parties_are_stored_only_as_ciphertexts_bound_to_their_row_and_column(
@@ -43,7 +43,7 @@ def test_a_manager_assigns_only_their_stations_shipments_to_their_own_couriers(
     ours = tenant.shipment(keyring, origin=0, destination=None)
     elsewhere = tenant.shipment(keyring, origin=1, destination=None)
     foreign = other_tenant.shipment(keyring)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         first = service.assign(db_session=s, actor=manager, shipment_id=ours, courier_id=courier.user_id,
                                task=service.Task.PICKUP)
     cases = [
@@ -61,7 +61,7 @@ def test_a_manager_assigns_only_their_stations_shipments_to_their_own_couriers(
         assert caught.value.code == code
     # Reassigning the task to a colleague closes the first courier's assignment.
     colleague = tenant.actor(Role.COURIER, station=0, n=1)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         service.assign(db_session=s, actor=manager, shipment_id=ours, courier_id=colleague.user_id,
                        task=service.Task.PICKUP)
     with db.make_sessionmaker(engine)() as s:
@@ -78,7 +78,7 @@ def test_a_courier_closes_only_their_own_assignment(engine: Engine, keyring: Key
         service.close_assignment(db_session=s, actor=colleague, assignment_id=assignment)
     with db.make_sessionmaker(engine)() as s, pytest.raises(NotFound):
         service.close_assignment(db_session=s, actor=courier, assignment_id=uuid.uuid4())
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         assert service.close_assignment(db_session=s, actor=courier, assignment_id=assignment).closed_at is not None
 
 

@@ -15,7 +15,7 @@ from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments import catalogue_store
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 DURIAN = {"id": "durian", "level": "prohibited", "label_zh": "榴莲", "label_en": "Durian",
           "keywords_zh": ["榴莲"], "keywords_en": ["durian"],
@@ -81,8 +81,7 @@ def test_a_save_made_in_another_process_takes_effect_at_once(
     assert http.put("/api/v1/catalogue", json=shipped, headers=headers).json()["version"] == 1
     assert http.post("/api/v1/shipments", json=PARCEL, headers=courier).status_code == 201  # the server compiled v1
     admin = tenant.actor(Role.ADMIN)
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        db.begin_write(s)
+    with writing(engine) as s:
         data = catalogue_store.current_data(db_session=s, actor=admin)[1]
         catalogue_store.save(db_session=s, keyring=keyring, actor=admin, data=with_durian(data))
     r = http.post("/api/v1/shipments", json=PARCEL, headers=courier)

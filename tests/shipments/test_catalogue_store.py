@@ -25,7 +25,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments import catalogue, catalogue_store
 from parcelguard.shipments.catalogue import Catalogue, CatalogueInvalid
 from parcelguard.shipments.models import CatalogueVersion
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 SHIPPED = catalogue.default_data()
 DURIAN = {"id": "durian", "level": "prohibited", "label_zh": "榴莲", "label_en": "Durian",
@@ -40,14 +40,12 @@ def with_durian() -> dict[str, Any]:
 
 
 def save(engine: Engine, keyring: Keyring, actor: Actor, data: object, **kwargs: Any) -> catalogue_store.Version:
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        db.begin_write(s)
+    with writing(engine) as s:
         return catalogue_store.save(db_session=s, keyring=keyring, actor=actor, data=data, **kwargs)
 
 
 def reset(engine: Engine, keyring: Keyring, actor: Actor) -> catalogue_store.Version:
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        db.begin_write(s)
+    with writing(engine) as s:
         return catalogue_store.reset(db_session=s, keyring=keyring, actor=actor)
 
 
@@ -177,7 +175,7 @@ def test_every_save_and_reset_is_in_the_audit_log_with_the_digest_of_what_was_st
         ("catalogue:2:shipped", "catalogue_reset", str(admin.user_id), "admin", "allow")]
     assert "榴莲" not in json.dumps(entries, ensure_ascii=False)  # the digest, never the catalogue
     assert json.loads(stored) == with_durian()
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         log.sign_tree_head(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id)
     with db.make_sessionmaker(engine)() as s, s.begin():
         export.snapshot(s)

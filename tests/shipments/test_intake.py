@@ -136,8 +136,9 @@ def test_a_courier_entering_their_own_document_raises_an_alert(
     engine: Engine, keyring, tenant: Tenant  # type: ignore[no-untyped-def]
 ) -> None:
     courier = courier_on_terminal(tenant)
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        identity.register_staff_document(db_session=s, keyring=keyring, actor=tenant.actor(Role.STATION_MANAGER),
+    manager = tenant.actor(Role.STATION_MANAGER)  # made before the write lock: it writes on its own connection
+    with writing(engine) as s:
+        identity.register_staff_document(db_session=s, keyring=keyring, actor=manager,
                                          user_id=courier.user_id, doc_type="resident_id", number=ID_NUMBER)
     intake = take_in(engine, keyring, courier, request())
     assert intake.alerts == ["courier_own_id"]

@@ -22,7 +22,7 @@ from parcelguard.waybills import service as waybills
 from tests.privacy_numbers.pool import post_signed, secret_of
 from tests.servers import LiveServer
 from tests.support import count_rows
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 from tests.waybills.test_label_api import (
     CANARY_DIGITS,
     CANARY_TEXT,
@@ -87,11 +87,11 @@ def test_a_bad_or_expired_token_is_refused_with_its_reason_and_nothing_recorded(
 ) -> None:
     sid = take_in(http, terminal_login(http, tenant))["id"]
     courier = terminal_login(http, tenant, station=1)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         subject = s.scalar(select(Shipment.label_subject).where(Shipment.id == uuid.UUID(sid)))
         signer = keyring.signing_key(db_session=s, carrier_id=tenant.carrier_id, purpose=waybills.LABEL_TOKEN_PURPOSE)
         expired = tokens.issue(signer, kind="label", subject=subject, ttl_seconds=60, now=1_700_000_000)
-    with db.make_sessionmaker(engine)() as s, s.begin():
+    with writing(engine) as s:
         foreign_signer = keyring.signing_key(db_session=s, carrier_id=other_tenant.carrier_id,
                                              purpose=waybills.LABEL_TOKEN_PURPOSE)
         foreign = tokens.issue(foreign_signer, kind="label", subject=subject)

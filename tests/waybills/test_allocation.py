@@ -9,12 +9,11 @@ from sqlalchemy import Engine
 from parcelguard.core import db
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.waybills import numbers, service
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 
 def _allocate(engine: Engine, keyring: Keyring, tenant: Tenant, count: int) -> list[str]:
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        db.begin_write(s)  # reads the key, then moves the counter: on SQLite, take the write lock first
+    with writing(engine) as s:
         return service.allocate(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, prefix="ZT",
                                 count=count)
 

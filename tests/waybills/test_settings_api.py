@@ -17,7 +17,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.waybills import settings_store
 from parcelguard.waybills.models import WaybillSettings
 from parcelguard.waybills.policy import LabelSettings, parse_settings
-from tests.tenants import Tenant
+from tests.tenants import Tenant, writing
 
 URL = "/api/v1/carrier/waybill-settings"
 DEFAULTS = {"masking": {"latin_names": "initials", "phone": "none", "address_detail": "clear"}, "sorting": []}
@@ -134,10 +134,10 @@ def test_a_save_made_in_another_process_is_read_at_once(
 ) -> None:
     admin = tenant.login(http, Role.ADMIN)
     assert http.get(URL, headers=admin).json() == DEFAULTS
+    actor = tenant.actor(Role.ADMIN)
     for edited in (parse_settings(EDITED), LabelSettings()):
-        with db.make_sessionmaker(engine)() as s, s.begin():
-            db.begin_write(s)
-            settings_store.save(db_session=s, keyring=keyring, actor=tenant.actor(Role.ADMIN), settings=edited)
+        with writing(engine) as s:
+            settings_store.save(db_session=s, keyring=keyring, actor=actor, settings=edited)
         assert http.get(URL, headers=admin).json() == edited.model_dump(mode="json")
     with db.make_sessionmaker(engine)() as s:
         assert settings_store.current(db_session=s, carrier_id=tenant.carrier_id) == LabelSettings()
@@ -146,7 +146,8 @@ def test_a_save_made_in_another_process_is_read_at_once(
 
 def test_the_store_refuses_a_save_by_anyone_but_the_admin(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
     for role in (Role.HQ_SECURITY, Role.STATION_MANAGER):
-        with db.make_sessionmaker(engine)() as s, s.begin(), pytest.raises(Forbidden) as refused:
-            settings_store.save(db_session=s, keyring=keyring, actor=tenant.actor(role), settings=LabelSettings())
+        actor = tenant.actor(role)  # made before the write lock: it writes on its own connection
+        with writing(engine) as s, pytest.raises(Forbidden) as refused:
+            settings_store.save(db_session=s, keyring=keyring, actor=actor, settings=LabelSettings())
         assert refused.value.code == "role_not_allowed"
     assert stored_row(engine, tenant) is None
