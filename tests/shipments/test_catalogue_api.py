@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments import catalogue_store

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from parcelguard.audit.models import Alert
-from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.errors import Forbidden, Invalid
 from parcelguard.crypto import sealing

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import Engine, select, update
 
-from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.crypto import tokens
 from parcelguard.privacy_numbers.models import NumberBinding
