@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import string
 import uuid
@@ -26,6 +27,17 @@ CANARY = shipments.Parties(
     sender_name="欧阳寄件", sender_phone="+8613912345678", sender_address="北京市朝阳区寄件路1号 3单元 501",
     recipient_name="司马收件", recipient_phone="+8613787654321", recipient_address="上海市浦东新区收件路8号 1202室",
 )
+
+
+# Waybill prefixes are unique among carriers. Random ones would collide (birthday bound over 26**4) about
+# once in twenty runs among the few hundred tenants a test database gets; counted from a random start they
+# never do within a run, and each run has databases of its own.
+_PREFIXES = itertools.count(secrets.randbelow(26**4))
+
+
+def _next_prefix() -> str:
+    n = next(_PREFIXES) % 26**4
+    return "".join(string.ascii_uppercase[n // 26**i % 26] for i in (3, 2, 1, 0))
 
 
 @contextmanager
@@ -58,7 +70,7 @@ class Tenant:
     @classmethod
     def create(cls, *, engine: Engine, keyring: Keyring) -> Tenant:
         slug = "t-" + uuid.uuid4().hex[:10]
-        prefix = "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
+        prefix = _next_prefix()
         with writing(engine) as s:
             carrier = flows.create_carrier(db_session=s, keyring=keyring, slug=slug, name=f"Carrier {slug}",
                                            waybill_prefix=prefix)
