@@ -882,15 +882,36 @@ def numbers_list(carrier: Annotated[str, typer.Option(help="Carrier slug.")]) ->
 
 
 @numbers_app.command("secret")
-def numbers_secret(carrier: Annotated[str, typer.Option(help="Carrier slug.")]) -> None:
+def numbers_secret(
+    carrier: Annotated[str, typer.Option(help="Carrier slug.")],
+    rotate: Annotated[bool, typer.Option("--rotate", help="Make a new secret first and print it.")] = False,
+    overlap_hours: Annotated[int, typer.Option(help="With --rotate: hours the replaced secret keeps working "
+                                                    "(0-168; 0 when it leaked).")] = 24,
+) -> None:
     """Print the secret the carrier's telephony provider signs its requests with (HMAC-SHA256; see the
-    X-Parcelguard-Signature header in the API docs). Derived from the carrier's keys: it does not change."""
+    X-Parcelguard-Signature header in the API docs). With --rotate, make a new one: the replaced secret
+    works for --overlap-hours, so the provider can switch without dropping calls."""
+    from datetime import timedelta
+
+    from parcelguard.core.errors import Conflict, Invalid
     from parcelguard.privacy_numbers import service
 
     settings = _settings()
     with _session(settings) as session:
-        secret = service.provider_secret(db_session=session, keyring=_keyring(settings),
-                                         carrier_id=_carrier(session, carrier).id)
+        db.begin_write(session)
+        carrier_id = _carrier(session, carrier).id
+        keyring = _keyring(settings)
+        if rotate:
+            try:
+                new = service.rotate_provider_secret(db_session=session, keyring=keyring, carrier_id=carrier_id,
+                                                     overlap=timedelta(hours=overlap_hours))
+            except (Invalid, Conflict) as exc:
+                raise UserError(exc.detail) from None
+            assert new.created_at is not None
+            until = new.created_at + timedelta(hours=overlap_hours)
+            print(f"carrier {carrier}: provider secret generation {new.generation}; the previous one works until "
+                  f"{until:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+        secret = service.provider_secret(db_session=session, keyring=keyring, carrier_id=carrier_id)
     print(secret)
 
 

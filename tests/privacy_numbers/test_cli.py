@@ -12,7 +12,7 @@ from parcelguard.core import db
 from parcelguard.core.config import Settings
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service
-from parcelguard.privacy_numbers.models import PrivacyNumber
+from parcelguard.privacy_numbers.models import PrivacyNumber, ProviderSecret
 from tests.privacy_numbers.pool import new_number
 from tests.support import count_rows, parcelguard
 
@@ -68,3 +68,16 @@ def test_a_bad_number_adds_nothing_and_names_each_bad_item(env: dict[str, str]) 
     assert count_rows(env["PARCELGUARD_DATABASE_URL"], PrivacyNumber) == 0
     unknown = parcelguard("numbers", "list", "--carrier", "nope", env=env)
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "parcelguard: no carrier with slug 'nope'")
+
+
+def test_an_operator_rotates_the_providers_secret(env: dict[str, str]) -> None:
+    before = parcelguard("numbers", "secret", "--carrier", "acme", env=env).stdout
+    rotated = parcelguard("numbers", "secret", "--carrier", "acme", "--rotate", "--overlap-hours", "0", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert re.fullmatch(r"[0-9a-f]{64}\n", rotated.stdout) and rotated.stdout != before
+    assert "generation 1" in rotated.stderr
+    assert parcelguard("numbers", "secret", "--carrier", "acme", env=env).stdout == rotated.stdout
+    bad = parcelguard("numbers", "secret", "--carrier", "acme", "--rotate", "--overlap-hours", "200", env=env)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr.strip() == "parcelguard: The overlap is 0 to 168 hours."
+    assert count_rows(env["PARCELGUARD_DATABASE_URL"], ProviderSecret) == 2  # generations 0 and 1, no third

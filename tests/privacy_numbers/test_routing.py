@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -20,9 +20,10 @@ from parcelguard.audit.models import AuditEntry
 from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.core.clock import now
+from parcelguard.core.errors import Invalid
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service
-from parcelguard.privacy_numbers.models import CallRecord, NumberBinding, PrivacyNumber
+from parcelguard.privacy_numbers.models import CallRecord, NumberBinding, PrivacyNumber, ProviderSecret
 from parcelguard.shipments.service import Task
 from tests.privacy_numbers.pool import bind, make_shipments, new_number, post_signed, secret_of
 from tests.servers import LiveServer
@@ -260,3 +261,86 @@ def test_the_admin_adds_numbers_all_or_none_with_an_error_per_item(
     assert http.get(POOL, headers=tenant.login(http, Role.HQ_SECURITY)).status_code == 403
     assert http.post(POOL, json={"numbers": [new_number()]},
                      headers=tenant.login(http, Role.COURIER)).status_code == 403
+
+
+SECRET = "/api/v1/privacy-numbers/provider-secret"
+
+
+def secret_entries(engine: Engine, tenant: Tenant) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(select(AuditEntry.purpose).where(
+            AuditEntry.carrier_id == tenant.carrier_id, AuditEntry.subject == "privacy_numbers:provider_secret")))
+
+
+def test_a_rotated_secret_works_at_once_and_the_old_one_only_for_the_overlap(
+    http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant, bound: Bound
+) -> None:
+    admin = tenant.login(http, Role.ADMIN)
+    status = http.get(SECRET, headers=admin).json()
+    assert status == {"current": {"generation": 0, "created_at": None, "retires_at": None}, "previous": None}
+    r = http.post(f"{SECRET}:rotate", json={"overlap_hours": 2}, headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.headers["cache-control"] == "no-store"
+    rotated = r.json()
+    new = rotated["secret"]
+    assert len(new) == 64 and new != bound.secret and new == secret_of(engine, keyring, tenant)
+    assert (rotated["current"]["generation"], rotated["previous"]["generation"]) == (1, 0)
+    assert 7190 <= (datetime.fromisoformat(rotated["previous"]["retires_at"]) - now()).total_seconds() <= 7200
+    assert "secret" not in http.get(SECRET, headers=admin).json()  # shown once, when made
+    # Both route during the overlap: the provider switches without dropping a call.
+    for secret in (bound.secret, new):
+        assert post_signed(http, ROUTE, bound.call(), secret).status_code == 200
+    # The overlap over, only the new one is accepted.
+    with db.make_sessionmaker(engine)() as s:
+        later = now() + timedelta(hours=2, seconds=1)
+        assert [g.generation for g in service.provider_secrets(db_session=s, keyring=keyring,
+                                                               carrier_id=tenant.carrier_id, at=later)] == [1]
+    # A leak: rotate with no overlap, and every older secret stops at once.
+    leaked = http.post(f"{SECRET}:rotate", json={"overlap_hours": 0}, headers=admin).json()
+    assert (leaked["current"]["generation"], leaked["previous"]) == (2, None)
+    for secret, code in ((bound.secret, 401), (new, 401), (leaked["secret"], 200)):
+        r = post_signed(http, ROUTE, bound.call(), secret)
+        assert r.status_code == code, r.text
+        if code == 401:
+            assert r.json()["code"] == "signature_invalid"
+    assert secret_entries(engine, tenant) == ["secret_rotate", "secret_rotate"]
+
+
+def test_only_the_admin_rotates_within_a_week_of_overlap_and_a_refusal_writes_nothing(
+    http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant, bound: Bound
+) -> None:
+    for role in (Role.HQ_SECURITY, Role.STATION_MANAGER, Role.AUDITOR):
+        headers = tenant.login(http, role)
+        assert http.post(f"{SECRET}:rotate", json={}, headers=headers).status_code == 403
+        assert http.get(SECRET, headers=headers).status_code == 403
+    admin = tenant.login(http, Role.ADMIN)
+    for body, field in (({"overlap_hours": 169}, "/overlap_hours"), ({"overlap_hours": -1}, "/overlap_hours"),
+                        ({"overlap": 3}, "/overlap")):
+        r = http.post(f"{SECRET}:rotate", json=body, headers=admin)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in r.json()["errors"]] == [field]
+    assert secret_of(engine, keyring, tenant) == bound.secret
+    assert secret_entries(engine, tenant) == []
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ProviderSecret)
+                           .where(ProviderSecret.carrier_id == tenant.carrier_id)) == 0
+    # Another carrier's rotation changes nothing here.
+    assert post_signed(http, ROUTE, bound.call(), bound.secret).status_code == 200
+
+
+def test_rotations_keep_at_most_two_secrets_working(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
+    made = []
+    for hours in (24, 24, 1, 168):
+        with writing(engine) as s:
+            made.append(service.rotate_provider_secret(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
+                                                       overlap=timedelta(hours=hours)))
+        with db.make_sessionmaker(engine)() as s:
+            working = service.provider_secrets(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id)
+        assert [g.generation for g in working] == [made[-1].generation, made[-1].generation - 1]
+        assert working[0].secret == made[-1].secret
+    assert [g.generation for g in made] == [1, 2, 3, 4]
+    assert len({g.secret for g in made}) == 4
+    with writing(engine) as s, pytest.raises(Invalid) as caught:
+        service.rotate_provider_secret(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
+                                       overlap=timedelta(days=8))
+    assert (caught.value.code, caught.value.errors[0].pointer) == ("overlap_range", "/overlap_hours")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -30,8 +31,12 @@ from parcelguard.privacy_numbers.schemas import (
     PoolIn,
     PoolNumberOut,
     PoolOut,
+    ProviderSecretOut,
     RouteIn,
     RouteOut,
+    SecretGenerationOut,
+    SecretRotationIn,
+    SecretRotationOut,
     ShipmentCallsOut,
 )
 
@@ -166,3 +171,37 @@ def add_to_pool(body: PoolIn, actor: Admin, request: Request, db_session: Sessio
                                subject="privacy_numbers:pool", purpose="pool_add",
                                request_id=getattr(request.state, "request_id", None))
     return _pool_out(db_session, actor.carrier_id, added)
+
+
+def _secrets_out(generations: list[service.SecretGeneration]) -> dict[str, Any]:
+    shapes = [SecretGenerationOut(generation=g.generation, created_at=g.created_at, retires_at=g.retires_at)
+              for g in generations]
+    return {"current": shapes[0], "previous": shapes[1] if len(shapes) > 1 else None}
+
+
+@router.get("/privacy-numbers/provider-secret", response_model=ProviderSecretOut,
+            summary="Which telephony provider secrets work now (not the secrets)")
+def provider_secret_status(actor: Admin, request: Request, db_session: SessionDep) -> ProviderSecretOut:
+    assert actor.carrier_id is not None
+    return ProviderSecretOut(**_secrets_out(service.provider_secrets(
+        db_session=db_session, keyring=request.app.state.keyring, carrier_id=actor.carrier_id)))
+
+
+@router.post("/privacy-numbers/provider-secret:rotate", response_model=SecretRotationOut, status_code=201,
+             summary="Make a new telephony provider secret; the old one works for the overlap",
+             responses={409: {"description": "`rotation_in_progress`"}})
+def rotate_provider_secret(body: SecretRotationIn, actor: Admin, request: Request, response: Response,
+                           db_session: SessionDep) -> SecretRotationOut:
+    """The answer holds the new secret, once (`Cache-Control: no-store`). The replaced secret keeps
+    working for `overlap_hours`; one replaced before it stops at once. A rotation is an entry of the
+    audit log (`privacy_numbers:provider_secret`): the secret decides who may ask where calls route."""
+    assert actor.carrier_id is not None
+    keyring = request.app.state.keyring
+    new = service.rotate_provider_secret(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
+                                         overlap=timedelta(hours=body.overlap_hours))
+    audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor,
+                           subject="privacy_numbers:provider_secret", purpose="secret_rotate",
+                           request_id=getattr(request.state, "request_id", None))
+    response.headers["Cache-Control"] = "no-store"
+    return SecretRotationOut(secret=new.secret, **_secrets_out(service.provider_secrets(
+        db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id)))

@@ -55,6 +55,21 @@ class NumberBinding(Base):
     released_at: Mapped[datetime | None]
 
 
+class ProviderSecret(Base):
+    """A generation of the secret the carrier's telephony provider signs with. The secret itself is never
+    stored: it is derived from the carrier's keys and the generation (`service.provider_secrets`). A
+    carrier without rows signs with generation 0. The current generation has no `retires_at`; the one it
+    replaced keeps working until its `retires_at` (the overlap a provider needs to switch), older ones
+    are dead."""
+
+    __tablename__ = "provider_secrets"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
+    generation: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    retires_at: Mapped[datetime | None]
+
+
 class CallRecord(Base):
     """One call through a binding, as the provider reported it (stored once per provider call id)."""
 

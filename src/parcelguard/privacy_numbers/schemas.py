@@ -81,3 +81,29 @@ class PoolNumberOut(BaseModel):
 class PoolOut(BaseModel):
     added: list[str] = Field(default_factory=list, description="Numbers this request added (POST)")
     numbers: list[PoolNumberOut]
+
+
+class SecretRotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: int = Field(default=24, ge=0, le=168,
+                               description="How long the replaced secret keeps working, so the provider can "
+                                           "switch without dropping calls (0 to 168; 0 when it leaked)")
+
+
+class SecretGenerationOut(BaseModel):
+    generation: int
+    created_at: datetime | None = Field(description="None for generation 0, the carrier's first secret")
+    retires_at: datetime | None = Field(description="None for the current secret")
+
+
+class ProviderSecretOut(BaseModel):
+    """Which provider secrets work now. The secrets themselves are shown once, when made."""
+
+    current: SecretGenerationOut
+    previous: SecretGenerationOut | None = Field(description="The replaced secret, while its overlap lasts")
+
+
+class SecretRotationOut(ProviderSecretOut):
+    secret: str = Field(description="The new secret (64 hex digits): give it to the telephony provider. "
+                                    "It is not shown again; `parcelguard numbers secret` prints it on the server.")

@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
@@ -51,7 +51,7 @@ from parcelguard.core.errors import (
 from parcelguard.core.logging import get_logger
 from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
-from parcelguard.privacy_numbers.models import CallRecord, NumberBinding, PrivacyNumber
+from parcelguard.privacy_numbers.models import CallRecord, NumberBinding, PrivacyNumber, ProviderSecret
 from parcelguard.shipments import service as shipments
 
 EXTENSIONS = 10_000  # 0000-9999 behind each number
@@ -63,6 +63,7 @@ MAX_ROUNDS = 64  # rounds lost to concurrent allocators before the pool counts a
 PROVIDER_KEY_PURPOSE = "telephony_provider"
 SIGNATURE_HEADER = "X-Parcelguard-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
+MAX_SECRET_OVERLAP = timedelta(days=7)  # how long a rotated-out provider secret may keep working
 # Requests a carrier's provider may make per minute (route and call records counted apart). A safety
 # valve against a runaway provider; the gate's own ceilings for the telephony role bound the reveals.
 PROVIDER_RATE = Rate(6000, 60)
@@ -467,11 +468,73 @@ def list_numbers(*, db_session: Session, carrier_id: uuid.UUID) -> list[PoolNumb
 
 # -- the telephony provider -----------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SecretGeneration:
+    """A generation of the provider secret: the current one (`retires_at` None) or the one it replaced,
+    still accepted until `retires_at`."""
+
+    generation: int
+    secret: str = field(repr=False)
+    created_at: datetime | None
+    retires_at: datetime | None
+
+
+def _derived_secret(keyring: Keyring, db_session: Session, carrier_id: uuid.UUID, generation: int) -> str:
+    # Derived, never stored: the carrier's stable key for the purpose, one per generation (generation 0 is
+    # the secret carriers had before rotation existed). 64 hex digits; the HMAC key is their ASCII bytes.
+    purpose = PROVIDER_KEY_PURPOSE if generation == 0 else f"{PROVIDER_KEY_PURPOSE}:{generation}"
+    return keyring.stable_key(db_session=db_session, carrier_id=carrier_id, purpose=purpose).hex()
+
+
+def provider_secrets(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                     at: datetime | None = None) -> list[SecretGeneration]:
+    """The secrets a request of the carrier's provider may be signed with at `at`: the current one
+    first, then the one it replaced while its overlap lasts."""
+    at = at or now()
+    rows = db_session.scalars(select(ProviderSecret).where(ProviderSecret.carrier_id == carrier_id)
+                              .order_by(ProviderSecret.generation.desc())).all()
+    if not rows:
+        return [SecretGeneration(0, _derived_secret(keyring, db_session, carrier_id, 0), None, None)]
+    return [SecretGeneration(r.generation, _derived_secret(keyring, db_session, carrier_id, r.generation),
+                             r.created_at, r.retires_at)
+            for r in rows if r.retires_at is None or r.retires_at > at]
+
+
 def provider_secret(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> str:
-    """The secret the carrier gives its telephony provider to sign requests with: 64 hex digits. It is
-    derived from the carrier's keys (never stored) and does not change; the HMAC key is this string's
-    ASCII bytes, as the provider holds it."""
-    return keyring.stable_key(db_session=db_session, carrier_id=carrier_id, purpose=PROVIDER_KEY_PURPOSE).hex()
+    """The secret the carrier's provider signs requests with now (the current generation)."""
+    return provider_secrets(db_session=db_session, keyring=keyring, carrier_id=carrier_id)[0].secret
+
+
+def rotate_provider_secret(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                           overlap: timedelta = timedelta(hours=24)) -> SecretGeneration:
+    """Make a new current secret and answer it. The one it replaces keeps working for `overlap` (0 to
+    7 days: 0 when the old one leaked), so the provider can switch without dropping calls; any older one
+    stops at once, so at most two ever work. Two rotations racing: one wins, the other is a Conflict
+    (`rotation_in_progress`) and writes nothing. On SQLite take the write lock first (`db.begin_write`)."""
+    if not timedelta(0) <= overlap <= MAX_SECRET_OVERLAP:
+        raise Invalid(f"The overlap is 0 to {MAX_SECRET_OVERLAP.days * 24} hours.", code="overlap_range",
+                      field="/overlap_hours")
+    at = now()
+    rows = db_session.scalars(select(ProviderSecret).where(ProviderSecret.carrier_id == carrier_id)
+                              .order_by(ProviderSecret.generation.desc())).all()
+    current = rows[0].generation if rows else 0
+    try:
+        with db_session.begin_nested():
+            if not rows:  # the generation carriers signed with before rotation existed
+                db_session.add(ProviderSecret(carrier_id=carrier_id, generation=0, created_at=at,
+                                              retires_at=at + overlap))
+            for row in rows:
+                if row.generation == current:
+                    row.retires_at = at + overlap
+                elif row.retires_at is None or row.retires_at > at:
+                    row.retires_at = at
+            new = ProviderSecret(carrier_id=carrier_id, generation=current + 1, created_at=at, retires_at=None)
+            db_session.add(new)
+            db_session.flush()
+    except IntegrityError:
+        raise Conflict("Another rotation of this secret is under way; read the current one and try again.",
+                       code="rotation_in_progress") from None
+    return SecretGeneration(current + 1, _derived_secret(keyring, db_session, carrier_id, current + 1), at, None)
 
 
 def signature_header(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
@@ -529,8 +592,9 @@ def authenticate_provider(*, db_session: Session, keyring: Keyring, header: str 
         select(PrivacyNumber.carrier_id).where(PrivacyNumber.number == number))
     if carrier_id is None:
         raise SignatureInvalid()
-    secret = provider_secret(db_session=db_session, keyring=keyring, carrier_id=carrier_id)
-    if not check_signature(secret, header, body, at=at):
+    # The current secret and, during a rotation's overlap, the one it replaced.
+    if not any(check_signature(g.secret, header, body, at=at)
+               for g in provider_secrets(db_session=db_session, keyring=keyring, carrier_id=carrier_id, at=at)):
         raise SignatureInvalid()
     return carrier_id
 
