@@ -898,7 +898,8 @@ def numbers_secret(
 
     settings = _settings()
     with _session(settings) as session:
-        db.begin_write(session)
+        if rotate:
+            db.begin_write(session)
         carrier_id = _carrier(session, carrier).id
         keyring = _keyring(settings)
         if rotate:

@@ -285,7 +285,9 @@ def test_a_rotated_secret_works_at_once_and_the_old_one_only_for_the_overlap(
     new = rotated["secret"]
     assert len(new) == 64 and new != bound.secret and new == secret_of(engine, keyring, tenant)
     assert (rotated["current"]["generation"], rotated["previous"]["generation"]) == (1, 0)
-    assert 7190 <= (datetime.fromisoformat(rotated["previous"]["retires_at"]) - now()).total_seconds() <= 7200
+    assert rotated["previous"]["created_at"] is None  # older than rotation: its start is not known
+    made_at = datetime.fromisoformat(rotated["current"]["created_at"])
+    assert datetime.fromisoformat(rotated["previous"]["retires_at"]) - made_at == timedelta(hours=2)
     assert "secret" not in http.get(SECRET, headers=admin).json()  # shown once, when made
     # Both route during the overlap: the provider switches without dropping a call.
     for secret in (bound.secret, new):
@@ -324,7 +326,7 @@ def test_only_the_admin_rotates_within_a_week_of_overlap_and_a_refusal_writes_no
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ProviderSecret)
                            .where(ProviderSecret.carrier_id == tenant.carrier_id)) == 0
-    # Another carrier's rotation changes nothing here.
+    # The refused rotations changed nothing: the provider's secret still routes.
     assert post_signed(http, ROUTE, bound.call(), bound.secret).status_code == 200
 
 

@@ -495,8 +495,9 @@ def provider_secrets(*, db_session: Session, keyring: Keyring, carrier_id: uuid.
                               .order_by(ProviderSecret.generation.desc())).all()
     if not rows:
         return [SecretGeneration(0, _derived_secret(keyring, db_session, carrier_id, 0), None, None)]
+    # Generation 0's row is written when it is first rotated out; the secret itself is older than that.
     return [SecretGeneration(r.generation, _derived_secret(keyring, db_session, carrier_id, r.generation),
-                             r.created_at, r.retires_at)
+                             r.created_at if r.generation else None, r.retires_at)
             for r in rows if r.retires_at is None or r.retires_at > at]
 
 
