@@ -1,6 +1,9 @@
 # Two commands do all the set-up: `make run` and `make test`. Both create .venv when it is missing.
+# The first interpreter that runs and is 3.11 or newer. Its errors are silenced too: a pyenv shim exists
+# for every version pyenv knows and complains when that version is not selected.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && echo $$p && break; done)
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
+	&& echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

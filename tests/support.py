@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,3 +83,27 @@ def count_rows(url: str, model: type, *where: object) -> int:
             return int(conn.scalar(select(func.count()).select_from(model).where(*where)) or 0)
     finally:
         engine.dispose()
+
+
+# The OpenAPI fuzzer (tests/web/test_openapi.py, tests/regulator/test_platform_openapi.py).
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+FUZZ_CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# Fixed, so a failure found in CI is found again on a laptop; a new route still gets fuzzed from its first run.
+FUZZ_SEED = "20261205"
+
+
+def fuzz_openapi(base_url: str, headers: dict[str, str], *, exclude: tuple[str, ...] = ()) -> None:
+    """Run the schemathesis CLI, an outside OpenAPI conformance fuzzer, against a live server; fail with
+    its report on any server error, undocumented status or content type, or body off its schema."""
+    command = [str(SCHEMATHESIS), "run", f"{base_url}/openapi.json", "--checks", FUZZ_CHECKS, "--seed", FUZZ_SEED,
+               "--max-examples", "8", "--workers", "1", "--phases", "examples,coverage,fuzzing",
+               "--request-timeout", "30", "--no-color"]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    for path in exclude:
+        command += ["--exclude-path", path]
+    with tempfile.TemporaryDirectory() as scratch:  # its cache and reports go there, not into the checkout
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, cwd=scratch)
+    report = done.stdout[-12000:] + done.stderr[-2000:]
+    assert done.returncode == 0, report
+    assert "Tested:" in done.stdout, report

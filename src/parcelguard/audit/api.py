@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from parcelguard.accounts import service as accounts
 from parcelguard.audit import log, service
@@ -41,6 +41,9 @@ PolicyReader = Annotated[Actor, require(Role.ADMIN, Role.HQ_SECURITY, Role.AUDIT
 Admin = Annotated[Actor, require(Role.ADMIN)]
 CarrierQuery = Annotated[str | None, Query(max_length=32, description="Carrier slug; the regulator names one.")]
 MAX_PAGE = 1000
+# Far beyond any log, and within a 64-bit integer column with room for `+ 1` (PostgreSQL's bigint).
+MAX_INDEX = 2**62
+LogIndex = Annotated[int, Path(ge=0, le=MAX_INDEX, description="A 0-based index into the log.")]
 
 
 def _keyring(request: Request) -> Keyring:
@@ -126,7 +129,7 @@ def list_entries(
     purpose: Annotated[str | None, Query(max_length=64)] = None,
     decision: Annotated[str | None, Query(pattern="^(allow|deny)$")] = None,
     since: datetime | None = None, until: datetime | None = None,
-    after: Annotated[int | None, Query(ge=-1, description="The last index of the previous page.")] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_INDEX, description="The last index of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntriesPage:
     found = log.find_entries(db_session=db_session, carrier_id=_log_of(db_session, actor, carrier), actor=actor_id,
@@ -137,7 +140,7 @@ def list_entries(
 
 
 @router.get("/audit/entries/{index}", response_model=EntryOut, tags=["audit"])
-def get_entry(index: int, actor: LogReader, db_session: SessionDep, carrier: CarrierQuery = None) -> EntryOut:
+def get_entry(index: LogIndex, actor: LogReader, db_session: SessionDep, carrier: CarrierQuery = None) -> EntryOut:
     stored = log.get_entry(db_session=db_session, carrier_id=_log_of(db_session, actor, carrier), index=index)
     return EntryOut(**stored.document())
 
@@ -145,8 +148,8 @@ def get_entry(index: int, actor: LogReader, db_session: SessionDep, carrier: Car
 @router.get("/audit/entries/{index}/inclusion-proof", response_model=InclusionProofOut, tags=["audit"],
             summary="RFC 9162 §2.1.3 inclusion proof of one entry in the tree of `tree_size` entries")
 def inclusion_proof(
-    index: int, actor: LogReader, db_session: SessionDep, carrier: CarrierQuery = None,
-    tree_size: Annotated[int | None, Query(ge=1, description="Default: the newest signed head's size.")] = None,
+    index: LogIndex, actor: LogReader, db_session: SessionDep, carrier: CarrierQuery = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_INDEX, description="Default: the newest signed head's size.")] = None,
 ) -> InclusionProofOut:
     carrier_id = _log_of(db_session, actor, carrier)
     if tree_size is None:
@@ -159,8 +162,8 @@ def inclusion_proof(
 @router.get("/audit/consistency-proof", response_model=ConsistencyProofOut, tags=["audit"],
             summary="RFC 9162 §2.1.4 consistency proof between the trees of `first` and `second` entries")
 def consistency_proof(
-    actor: LogReader, db_session: SessionDep, first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)], carrier: CarrierQuery = None,
+    actor: LogReader, db_session: SessionDep, first: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    second: Annotated[int, Query(ge=1, le=MAX_INDEX)], carrier: CarrierQuery = None,
 ) -> ConsistencyProofOut:
     p = log.consistency_proof(db_session=db_session, carrier_id=_log_of(db_session, actor, carrier), first=first,
                               second=second)

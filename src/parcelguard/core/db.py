@@ -51,6 +51,9 @@ class Base(DeclarativeBase):
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout so it behaves like a server."""
     parsed = make_url(url)
+    # A statement's values never reach an exception message, so never a log line or a traceback: they
+    # may be personal data (SQLAlchemy prints them under "[parameters: ...]" otherwise).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parcelguard.core.errors import instance_of, problem
+from parcelguard.core import nul as nul_guard
+from parcelguard.core.errors import FieldError, instance_of, problem
 from parcelguard.core.logging import get_logger
 
 log = get_logger("parcelguard.request")
@@ -76,7 +78,19 @@ class RequestContext:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise _BodyTooLarge
-            await self.app(scope, receive_wrapper, send_wrapper)
+            app_receive: Receive = receive_wrapper
+            nul = nul_guard.in_url(scope)
+            check = _body_check(headers.get("content-type", ""))
+            if not nul and check is not None:
+                # Such a body is small (max_body_bytes): read it whole, look for NULs, then hand it on.
+                messages = await _read_body(receive_wrapper)
+                nul = check(b"".join(m.get("body", b"") for m in messages))
+                app_receive = _replay(messages, receive)
+            if nul:
+                await problem(422, "validation_failed", "The request has invalid or missing fields.",
+                              instance=instance_of(request_id), errors=nul)(scope, receive, send_wrapper_raw)
+                return
+            await self.app(scope, app_receive, send_wrapper)
         except _BodyTooLarge:
             if not status["sent"]:
                 await self._too_large(scope, receive, send_wrapper_raw, request_id, limit)
@@ -103,6 +117,35 @@ class RequestContext:
             413, "body_too_large", f"The request body is larger than {limit} bytes.",
             instance=instance_of(request_id),
         )(scope, receive, send)
+
+
+def _body_check(content_type: str) -> Callable[[bytes], list[FieldError]] | None:
+    """How to find NULs in a body of this type; None for the rest (a photo holds zero bytes rightly)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return nul_guard.in_json
+    if media == "application/x-www-form-urlencoded":
+        return nul_guard.in_form
+    return None
+
+
+async def _read_body(receive: Receive) -> list[Message]:
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives the messages already read, then whatever comes next (a disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 def _route(scope: Scope) -> str:

@@ -21,6 +21,7 @@ from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
 from parcelguard.contracts.api import router as contracts_router
 from parcelguard.core import db, errors
+from parcelguard.core.openapi import document_problems
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(tracking_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
+    document_problems(app)
     return app
 
 

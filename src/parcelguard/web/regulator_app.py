@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
+from parcelguard.core.openapi import document_problems
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
@@ -61,6 +62,7 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(platform_router)
     app.include_router(api)
+    document_problems(app)
     return app
 
 

@@ -168,7 +168,7 @@ def lookup_by_document(request: Request, response: Response, body: DocumentLooku
 @router.get("/lookups", response_model=LookupsOut, tags=["lookups"],
             summary="The lookup log, newest first, with its signed head")
 def get_lookups(actor: Official, db_session: SessionDep,
-                before: Annotated[int | None, Query(ge=0, description="Entries below this sequence number")] = None,
+                before: Annotated[int | None, Query(ge=0, le=2**62, description="Entries below this sequence number")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> LookupsOut:
     head = lookup_log.head(db_session=db_session)
     entries = lookup_log.entries(db_session=db_session, before=before, limit=limit)
