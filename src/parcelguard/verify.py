@@ -10,6 +10,14 @@ it alone. The log is a Merkle tree as RFC 9162 (Certificate Transparency v2) §2
   UTF-8, no spaces.
 
 Indices are 0-based. Every `verify_*` function returns True or False and never raises on bad input.
+`verify_inclusion` and `verify_consistency` give the answers of the transparency-dev/merkle reference
+verifier (`proof/verify.go`) on every one of its published vectors, the broken variants included
+(tests/audit/test_merkle_vectors.py). Beyond them ours is stricter in one way only: a leaf, proof or
+root hash that has to be hashed or chained and is not 32 bytes is refused up front, where the reference
+lets the final root comparison fail (or, from a first tree of a power-of-two size, chains from it).
+There is no consistency proof from the empty tree: RFC 9162 §2.1.4.1 defines PROOF(m, D_n) for
+0 < m < n (m = n: the empty proof), so a first size of 0 is refused whatever the proof and the roots,
+0 to 0 included, as the reference refuses it.
 
 `verify_log` checks a whole log streamed as the records of `parcelguard audit export` and returns a
 report naming the first bad index or tree head (it raises only when the records are not an export);
@@ -101,13 +109,16 @@ def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[by
 
 def verify_consistency(first_size: int, second_size: int, proof: Sequence[bytes], first_root: bytes,
                        second_root: bytes) -> bool:
-    """RFC 9162 §2.1.4.2: is the tree of `second_size` an append-only extension of `first_size`?"""
-    if not (0 <= first_size <= second_size) or not _sizes_ok(*proof):
+    """RFC 9162 §2.1.4.2: is the tree of `second_size` an append-only extension of `first_size`?
+
+    Needs 0 < first_size <= second_size. From size 0 there is nothing to prove (the empty tree is a prefix
+    of every tree) and no proof is defined, so the answer is False, as the reference verifier answers: a
+    True there would vouch for `second_root` without looking at it. Check a first signed head on its own.
+    """
+    if not (0 < first_size <= second_size) or not _sizes_ok(*proof):
         return False
     if first_size == second_size:
         return not proof and first_root == second_root
-    if first_size == 0:
-        return not proof  # the empty tree is a prefix of every tree
     if not proof or not _sizes_ok(first_root, second_root):
         return False
     path = list(proof)

@@ -139,13 +139,21 @@ def test_broken_variants_of_reference_consistency_proofs_fail(first: int, second
 
 
 def test_trivial_consistency_cases() -> None:
-    assert verify.verify_consistency(0, 0, [], EMPTY, EMPTY)
-    assert verify.verify_consistency(0, 5, [], EMPTY, ROOTS[4])
     assert verify.verify_consistency(3, 3, [], ROOTS[2], ROOTS[2])
+    assert not verify.verify_consistency(3, 3, [], ROOTS[2], ROOTS[3])
     assert not verify.verify_consistency(3, 3, [EMPTY], ROOTS[2], ROOTS[2])
     assert not verify.verify_consistency(2, 1, [], ROOTS[1], ROOTS[0])
     assert not verify.verify_consistency(1, 2, [], ROOTS[0], ROOTS[1])
 
+
+
+def test_a_consistency_proof_from_an_empty_tree_is_refused_even_when_empty() -> None:
+    # RFC 9162 §2.1.4.1 defines no proof from size 0, and the reference verifier (transparency-dev/merkle)
+    # refuses size1 = 0 whatever follows. An empty "proof" that passed would vouch for any second root.
+    assert not verify.verify_consistency(0, 5, [], EMPTY, SOME_HASH)
+    assert not verify.verify_consistency(0, 5, [], EMPTY, ROOTS[4])
+    assert not verify.verify_consistency(0, 0, [], EMPTY, EMPTY)
+    assert not verify.verify_consistency(0, 1, [ROOTS[0]], EMPTY, ROOTS[0])
 
 trees = st.lists(st.binary(max_size=8), min_size=1, max_size=40)
 
