@@ -48,6 +48,9 @@ def test_a_manager_assigns_only_their_stations_shipments_to_their_own_couriers(
                                task=service.Task.PICKUP)
     cases = [
         (elsewhere, courier.user_id, NotFound, "shipment_unknown"),
+        # Another station's shipment is unknown before anything is said of the courier named.
+        (elsewhere, uuid.uuid4(), NotFound, "shipment_unknown"),
+        (elsewhere, manager.user_id, NotFound, "shipment_unknown"),
         (foreign, courier.user_id, NotFound, "shipment_unknown"),
         (ours, tenant.actor(Role.COURIER, station=1).user_id, Invalid, "courier_of_other_station"),
         (ours, manager.user_id, Invalid, "not_a_courier"),

@@ -1,6 +1,6 @@
 """The delivery scan over HTTP on both engines: the label's token is checked, the courier who holds the
 delivery gets the address and a virtual number through the gate (purpose delivery), anyone else is
-refused and logged, and `delivered` starts the virtual number's grace period."""
+refused as for a label of no parcel and logged with the real reason, and `delivered` starts the virtual number's grace period."""
 
 from __future__ import annotations
 
@@ -48,9 +48,11 @@ def test_the_assigned_courier_scans_to_deliver_and_calls_through_the_virtual_num
     token = scanned_token(http, courier, sid)
     deliverer = terminal_login(http, tenant, station=1)
     other = terminal_login(http, tenant, station=1, n=1)
-    # Before the assignment, and for a colleague, the scan is refused, and the refusal logged.
+    # Before the assignment, and for a colleague, the scan is refused as for a label of no parcel (so the
+    # answer does not say the parcel exists), and the refusal logged with its real reason.
     before = http.post("/api/v1/scans", json={"token": token}, headers=deliverer)
-    assert before.status_code == 403 and before.json()["reason"] == "not_assigned"
+    assert (before.status_code, before.json()["code"], before.json()["reason"]) == (
+        404, "subject_unknown", "subject_unknown")
     manager = tenant.login(http, Role.STATION_MANAGER, station=1)
     courier_id = tenant.account(Role.COURIER, station=1).user_id
     assigned = http.post(f"/api/v1/shipments/{sid}/assign", json={"courier_id": str(courier_id)}, headers=manager)
@@ -64,7 +66,7 @@ def test_the_assigned_courier_scans_to_deliver_and_calls_through_the_virtual_num
     digits = re.sub(r"\D", "", r.text)
     assert not [c for c in CANARY_DIGITS if c in digits] and not [c for c in CANARY_TEXT if c in r.text]
     refused = http.post("/api/v1/scans", json={"token": token}, headers=other)
-    assert refused.status_code == 403 and refused.json()["code"] == "reveal_denied"
+    assert refused.status_code == 404 and refused.json()["code"] == "subject_unknown"
     entries = http.get("/api/v1/audit/entries", params={"subject": f"shipment:{sid}"},
                        headers=tenant.login(http, Role.AUDITOR)).json()["items"]
     assert [(e["entry"]["decision"], e["entry"]["reason"]) for e in entries if e["entry"]["purpose"] == "delivery"

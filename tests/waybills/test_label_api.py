@@ -162,10 +162,11 @@ def test_only_those_the_gate_allows_print_and_every_refusal_is_logged(
 ) -> None:
     courier = terminal_login(http, tenant)
     sid = take_in(http, courier)["id"]
-    # A courier of the other station never picked it up; another carrier does not know it.
+    # A courier of the other station never picked it up: answered as a parcel that does not exist (the
+    # log keeps the real reason); another carrier does not know it.
     stranger = terminal_login(http, tenant, station=1)
     r = http.get(f"/api/v1/shipments/{sid}/label", headers=stranger)
-    assert r.status_code == 403 and r.json()["code"] == "reveal_denied" and r.json()["reason"] == "not_assigned"
+    assert (r.status_code, r.json()["code"], r.json()["reason"]) == (404, "subject_unknown", "subject_unknown")
     assert http.get(f"/api/v1/shipments/{sid}/label",
                     headers=other_tenant.login(http, Role.STATION_MANAGER)).status_code == 404
     # The courier who took it in prints on a registered terminal only (the terminal keeps nothing).
@@ -178,9 +179,10 @@ def test_only_those_the_gate_allows_print_and_every_refusal_is_logged(
     assert admin.status_code == 403 and admin.json()["reason"] == "role_not_allowed"
     entries = http.get("/api/v1/audit/entries", params={"subject": f"shipment:{sid}"},
                        headers=tenant.login(http, Role.AUDITOR)).json()["items"]
-    decisions = [(e["entry"]["role"], e["entry"]["decision"]) for e in entries
+    decisions = [(e["entry"]["role"], e["entry"]["decision"], e["entry"]["reason"]) for e in entries
                  if e["entry"]["purpose"] == "label_print"]
-    assert decisions == [("courier", "deny"), ("station_manager", "allow"), ("admin", "deny")]
+    assert decisions == [("courier", "deny", "not_assigned"), ("station_manager", "allow", None),
+                         ("admin", "deny", "role_not_allowed")]
 
 
 def test_a_batch_is_one_pdf_all_or_nothing_and_each_label_is_logged(
@@ -202,11 +204,14 @@ def test_a_batch_is_one_pdf_all_or_nothing_and_each_label_is_logged(
                    if e["entry"]["purpose"] == "label_print")
 
     assert prints() == 6
-    # One shipment the manager may not print (another carrier's) refuses the whole batch; nothing logged.
+    # One shipment the manager may not print (another carrier's) refuses the whole batch: the gate
+    # answers it as unknown and logs the refusal for that one alone; none of the others is printed.
     foreign = numbered_shipment(engine, keyring, other_tenant)
     r = http.post("/api/v1/labels:batch", json={"shipment_ids": [*ids, foreign]}, headers=manager)
-    assert r.status_code == 404 and r.json()["code"] == "shipment_unknown"
-    assert r.json()["errors"][0]["pointer"] == "/shipment_ids/3"
+    assert r.status_code == 404 and r.json()["code"] == "subject_unknown"
+    refusal = http.get(f"/api/v1/audit/entries/{r.json()['log_index']}", headers=auditor).json()["entry"]
+    assert (refusal["subject"], refusal["decision"], refusal["reason"]) == (
+        f"shipment:{foreign}", "deny", "subject_unknown")
     assert prints() == 6
     unnumbered = http.post("/api/v1/labels:batch", json={"shipment_ids": [str(tenant.shipment(keyring))]},
                            headers=manager)
@@ -219,7 +224,9 @@ def test_a_batch_is_one_pdf_all_or_nothing_and_each_label_is_logged(
     enterprise = tenant.login(http, Role.ENTERPRISE)
     assert http.post("/api/v1/labels:batch", json={"shipment_ids": [own]}, headers=enterprise).status_code == 200
     refused = http.post("/api/v1/labels:batch", json={"shipment_ids": [own, ids[0]]}, headers=enterprise)
-    assert refused.status_code == 403 and refused.json()["reason"] == "not_own_shipment"
+    assert (refused.status_code, refused.json()["reason"]) == (404, "subject_unknown")  # as if it did not exist
+    refusal = http.get(f"/api/v1/audit/entries/{refused.json()['log_index']}", headers=auditor).json()["entry"]
+    assert (refusal["subject"], refusal["reason"]) == (f"shipment:{ids[0]}", "not_own_shipment")
 
 
 def test_hq_security_resolves_a_found_label_through_the_gate(

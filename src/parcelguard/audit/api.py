@@ -83,9 +83,11 @@ def _log_of(db_session: SessionDep, actor: Actor, carrier: str | None) -> uuid.U
              responses={403: {"description": "Refused (`reveal_denied`, with `reason` and `log_index`)"}})
 def reveal(body: RevealIn, request: Request, actor: CarrierStaff, db_session: SessionDep) -> RevealOut:
     """Every decision, allowed or refused, is appended to the carrier's tamper-evident log first.
-    A refusal answers 403 problem+json with code `reveal_denied`, a `reason` (`not_assigned`,
-    `purpose_not_allowed`, `case_required`, `outside_window`, `rate_exceeded`, ...) and the
-    `log_index` of the refusal."""
+    A refusal answers 403 problem+json with code `reveal_denied`, a `reason` (`role_not_allowed`,
+    `purpose_not_allowed`, `field_not_allowed`, `case_required`, `rate_exceeded`, ...) and the
+    `log_index` of the refusal. A subject the caller may not see (not assigned, outside the window,
+    another station's or customer's) answers exactly as one that does not exist: 404
+    `subject_unknown`, reason `subject_unknown`, with its `log_index`; the log keeps the real reason."""
     revealed = service.reveal(db_session, actor, body.subject, body.fields, body.purpose, body.case_id,
                               keyring=_keyring(request), request_id=_request_id(request), options=_options(request))
     return RevealOut(subject=revealed.subject, purpose=revealed.purpose, case_id=revealed.case_id,

@@ -6,6 +6,11 @@ tamper-evident log *before* it opens a single ciphertext. A refusal is logged to
 the request fails: the gate rolls back whatever the request did, appends the refusal, commits, and
 then raises. If the append fails, the reveal fails. Knows nothing of HTTP.
 
+A subject the actor may not see is answered as one that does not exist (`SubjectUnknown`), so a refusal
+never tells whether a parcel exists; the log keeps the real reason. What does not depend on the subject
+(role, purpose, fields, case) is decided before the subject is looked up, so that answer is the same for
+a known subject and an unknown one.
+
 Also here: the policy itself (data, editable by an admin), investigation cases and alerts.
 """
 
@@ -73,6 +78,11 @@ REASONS = {
     "rate_exceeded": "You have reached your role's ceiling of reveals for this period; HQ security is alerted.",
 }
 
+# The reasons that say the actor may not see this subject. Each is logged as it is, for the auditor, and
+# answered as `subject_unknown`, the answer for a subject that does not exist: telling them apart would
+# tell the caller that the parcel exists (the existence oracle of issue 18).
+SCOPE_REASONS = frozenset({"not_assigned", "outside_window", "not_own_station", "not_own_shipment"})
+
 
 class RevealDenied(Forbidden):
     code = "reveal_denied"
@@ -112,8 +122,9 @@ def reveal(
     options: GateOptions = GateOptions(),
 ) -> Revealed:
     """Return the plaintext of `fields` of `subject` if the policy allows `actor` to see them for
-    `purpose`, after logging the decision. Raises `RevealDenied` (logged), `SubjectUnknown` (logged),
-    or `Invalid` for a malformed request (not a decision, so not logged)."""
+    `purpose`, after logging the decision. Raises `RevealDenied` (logged), `SubjectUnknown` (logged; for
+    a subject that does not exist and for one out of the actor's scope alike), or `Invalid` for a
+    malformed request (not a decision, so not logged)."""
     [revealed] = reveal_many(db_session, actor, [subject], fields, purpose, case_id, keyring=keyring,
                              request_id=request_id, options=options)
     return revealed
@@ -124,39 +135,32 @@ def reveal_many(
     case_id: uuid.UUID | str | None = None, *, keyring: Keyring, request_id: str | None = None,
     options: GateOptions = GateOptions(),
 ) -> list[Revealed]:
-    """`reveal` for many subjects at once (a batch of labels): all or nothing. Every subject is decided
-    as `reveal` would; the first refusal refuses the whole request and is logged for its subject. When
-    all are allowed, one log entry per subject is appended, each counts toward the actor's ceilings, and
-    only then are the ciphertexts opened."""
+    """`reveal` for many subjects at once (a batch of labels): all or nothing. What does not depend on
+    a subject is decided first, once; then each subject in order, as `reveal` would; the first refusal
+    refuses the whole request and is logged for its subject. When all are allowed, one log entry per
+    subject is appended, each counts toward the actor's ceilings, and only then are the ciphertexts
+    opened."""
     at = now()
     wanted = _check_fields(fields)
-    if not PURPOSE.match(purpose):
-        raise Invalid("A purpose is a lowercase word such as delivery or investigation.", code="purpose_format",
-                      field="/purpose")
+    _check_purpose(purpose)
     if isinstance(subjects, str) or not subjects:
         raise Invalid("Name at least one subject.", code="subjects_empty", field="/subjects")
     parsed = [parse_subject(subject) for subject in subjects]
     case = _parse_case_id(case_id)
-    if actor.carrier_id is None:
-        raise Forbidden(REASONS["role_not_allowed"], code="reveal_denied",
-                        extensions={"reason": "role_not_allowed"})
-    records = [{
-        "time": at.isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": f"{kind}:{ident}",
-        "fields": wanted, "purpose": purpose, "case_id": str(case) if case else None, "request_id": request_id,
-    } for kind, ident in parsed]
-    targets = shipments.guarded_many(db_session=db_session, carrier_id=actor.carrier_id,
+    carrier_id = _gate_carrier(actor)
+    records = [_record(actor, f"{kind}:{ident}", wanted, purpose, case, at, request_id) for kind, ident in parsed]
+    rule = _admit(db_session, keyring, actor, records[0], wanted, purpose, case, options)
+    targets = shipments.guarded_many(db_session=db_session, carrier_id=carrier_id,
                                      shipment_ids=list(dict.fromkeys(ident for _, ident in parsed)))
     for record, (_, ident) in zip(records, parsed, strict=True):
-        if ident not in targets:
-            _refuse(db_session, keyring, actor, record, "subject_unknown", options)
-    for record, (_, ident) in zip(records, parsed, strict=True):
-        reason = _decide(db_session, actor, targets[ident], wanted, purpose, case, at)
+        target = targets.get(ident)
+        reason = "subject_unknown" if target is None else _in_scope(db_session, actor, rule, target, purpose, at)
         if reason:
             _refuse(db_session, keyring, actor, record, reason, options)
     exceeded = _count(db_session, actor, at, len(records))
     if exceeded:
         _refuse(db_session, keyring, actor, records[0], "rate_exceeded", options, alert=exceeded)
-    appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
+    appended = log.append(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
                           entries=[{**record, "decision": "allow", "reason": None} for record in records],
                           head_every=options.head_every)
     # Logged: now, and only now, open the ciphertexts. This is the one place in the code base that does.
@@ -164,13 +168,64 @@ def reveal_many(
     for n, (record, (_, ident)) in enumerate(zip(records, parsed, strict=True)):
         target = targets[ident]
         plaintext = {
-            name: keyring.decrypt(db_session=db_session, carrier_id=actor.carrier_id,
+            name: keyring.decrypt(db_session=db_session, carrier_id=carrier_id,
                                   ciphertext=target.ciphertexts[name][0], aad=target.ciphertexts[name][1]).decode()
             for name in wanted
         }
         out.append(Revealed(subject=record["subject"], purpose=purpose, case_id=case, fields=plaintext,
                             log_index=appended.first_index + n))
     return out
+
+
+def refuse_unknown(
+    db_session: Session, actor: Actor, reference: str, fields: Sequence[str], purpose: str,
+    case_id: uuid.UUID | str | None = None, *, keyring: Keyring, request_id: str | None = None,
+    options: GateOptions = GateOptions(),
+) -> NoReturn:
+    """For a flow whose reference (a label's subject, a waybill number) names no shipment of the carrier:
+    refuse as `reveal` refuses a subject that does not exist, so the caller cannot tell the two apart: a
+    reason that does not depend on the subject if the request has one, else `subject_unknown`. Logged,
+    with `reference` as the subject (it must hold no personal data)."""
+    at = now()
+    wanted = _check_fields(fields)
+    _check_purpose(purpose)
+    case = _parse_case_id(case_id)
+    _gate_carrier(actor)
+    record = _record(actor, reference, wanted, purpose, case, at, request_id)
+    _admit(db_session, keyring, actor, record, wanted, purpose, case, options)
+    _refuse(db_session, keyring, actor, record, "subject_unknown", options)
+
+
+def _check_purpose(purpose: str) -> None:
+    if not PURPOSE.match(purpose):
+        raise Invalid("A purpose is a lowercase word such as delivery or investigation.", code="purpose_format",
+                      field="/purpose")
+
+
+def _gate_carrier(actor: Actor) -> uuid.UUID:
+    """The carrier whose log the decision goes to. An account outside a carrier is refused before any
+    subject is looked up, and not logged (there is no log to write to)."""
+    if actor.carrier_id is None:
+        raise Forbidden(REASONS["role_not_allowed"], code="reveal_denied",
+                        extensions={"reason": "role_not_allowed"})
+    return actor.carrier_id
+
+
+def _record(actor: Actor, subject: str, wanted: list[str], purpose: str, case: uuid.UUID | None, at: datetime,
+            request_id: str | None) -> dict[str, Any]:
+    return {"time": at.isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": subject,
+            "fields": wanted, "purpose": purpose, "case_id": str(case) if case else None, "request_id": request_id}
+
+
+def _admit(db_session: Session, keyring: Keyring, actor: Actor, record: dict[str, Any], wanted: list[str],
+           purpose: str, case: uuid.UUID | None, options: GateOptions) -> Rule:
+    """The rule that may grant the request, or a logged refusal for a reason that does not depend on the
+    subject (decided before the subject is looked up, so a known and an unknown one get the same)."""
+    rule, reason = _decide_request(db_session, actor, wanted, purpose, case)
+    if rule is None:
+        assert reason is not None
+        _refuse(db_session, keyring, actor, record, reason, options)
+    return rule
 
 
 def parse_subject(subject: str) -> tuple[str, uuid.UUID]:
@@ -211,26 +266,35 @@ def _parse_case_id(case_id: uuid.UUID | str | None) -> uuid.UUID | None:
                       field="/case_id") from None
 
 
-def _decide(db_session: Session, actor: Actor, target: shipments.GuardedShipment, wanted: list[str], purpose: str,
-            case: uuid.UUID | None, at: datetime) -> str | None:
-    """The reason to refuse, or None to allow. Checked in this order, so the reason is the first rule
-    the request breaks."""
+def _decide_request(db_session: Session, actor: Actor, wanted: list[str], purpose: str, case: uuid.UUID | None
+                    ) -> tuple[Rule | None, str | None]:
+    """The rule for the request, or the reason to refuse it whatever the subject. Checked in this order,
+    so the reason is the first rule the request breaks."""
     assert actor.carrier_id is not None
     rules = [r for r in effective_rules(db_session=db_session, carrier_id=actor.carrier_id) if r.role == actor.role]
     if not rules:
-        return "role_not_allowed"
+        return None, "role_not_allowed"
     rule = next((r for r in rules if r.purpose == purpose), None)
     if rule is None:
-        return "purpose_not_allowed"
+        return None, "purpose_not_allowed"
     if any(name in SEALED_FIELDS for name in wanted):
-        return "field_sealed"
+        return None, "field_sealed"
     if not set(wanted) <= set(rule.fields):
-        return "field_not_allowed"
+        return None, "field_not_allowed"
     if rule.requires_case:
         if case is None:
-            return "case_required"
+            return None, "case_required"
         if not _case_open(db_session, actor.carrier_id, case):
-            return "case_not_open"
+            return None, "case_not_open"
+    if rule.scope not in Scope._value2member_map_:
+        return None, "role_not_allowed"  # a scope this version does not know grants nothing
+    return rule, None
+
+
+def _in_scope(db_session: Session, actor: Actor, rule: Rule, target: shipments.GuardedShipment, purpose: str,
+              at: datetime) -> str | None:
+    """The reason this actor may not see this subject under `rule` (one of `SCOPE_REASONS`), or None."""
+    assert actor.carrier_id is not None
     match rule.scope:
         case Scope.ASSIGNED:
             windows = shipments.assignment_windows(db_session=db_session, carrier_id=actor.carrier_id,
@@ -249,8 +313,6 @@ def _decide(db_session: Session, actor: Actor, target: shipments.GuardedShipment
                 return "not_own_shipment"
         case Scope.CARRIER:
             pass
-        case _:
-            return "role_not_allowed"  # a scope this version does not know grants nothing
     return None
 
 
@@ -261,7 +323,8 @@ def _case_open(db_session: Session, carrier_id: uuid.UUID, case_id: uuid.UUID) -
 
 def _refuse(db_session: Session, keyring: Keyring, actor: Actor, record: dict[str, Any], reason: str,
             options: GateOptions, alert: dict[str, Any] | None = None) -> NoReturn:
-    """Log a refusal durably and raise it. The request keeps nothing but the record of its refusal."""
+    """Log a refusal durably and raise it. The request keeps nothing but the record of its refusal. A
+    subject out of the actor's scope is logged with its reason and answered as an unknown one."""
     assert actor.carrier_id is not None
     db_session.rollback()
     appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
@@ -271,7 +334,7 @@ def _refuse(db_session: Session, keyring: Keyring, actor: Actor, record: dict[st
                     dedupe_key=f"{reason}:{actor.user_id}:{alert['period']}:{alert['period_start']}",
                     detail={**alert, "role": str(actor.role)}, audit_index=appended.first_index)
     db_session.commit()
-    if reason == "subject_unknown":
+    if reason == "subject_unknown" or reason in SCOPE_REASONS:
         raise SubjectUnknown(appended.first_index)
     raise RevealDenied(reason, appended.first_index)
 

@@ -720,9 +720,10 @@ def call_outcomes(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uu
 
 def visible_call_outcomes(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> list[CallOutcome]:
     """`call_outcomes` for a courier who holds or held the shipment's delivery, or a station manager of
-    one of its stations. Anyone else: 404, as for a shipment that does not exist."""
+    one of its stations. Anyone else (another role, another station, a courier never given the delivery):
+    404, the very answer for a shipment that does not exist."""
     if actor.carrier_id is None or actor.role not in (Role.COURIER, Role.STATION_MANAGER):
-        raise NotFound("No such shipment.", code="shipment_unknown")
+        raise shipments.unknown_shipment()
     shipment = shipments.get(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=shipment_id)
     if actor.role == Role.COURIER:
         allowed = bool(shipments.assignment_windows(db_session=db_session, carrier_id=actor.carrier_id,
@@ -732,5 +733,5 @@ def visible_call_outcomes(*, db_session: Session, actor: Actor, shipment_id: uui
         allowed = actor.station_id is not None and actor.station_id in (shipment.origin_station_id,
                                                                         shipment.destination_station_id)
     if not allowed:
-        raise NotFound("No such shipment.", code="shipment_unknown")
+        raise shipments.unknown_shipment()
     return call_outcomes(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=shipment_id)

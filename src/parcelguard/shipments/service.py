@@ -174,17 +174,22 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
     return ids
 
 
+def unknown_shipment() -> NotFound:
+    """The answer for a shipment that does not exist, and for one the caller may not see: the two must
+    not be told apart (docs/security.md, "Unknown and out of reach")."""
+    return NotFound("No such shipment.", code="shipment_unknown")
+
+
 def get(*, db_session: Session, carrier_id: uuid.UUID, shipment_id: uuid.UUID) -> Shipment:
     """A shipment of this carrier; another carrier's is as unknown as a missing one (404, never 403)."""
-    return _one(db_session, carrier_id, Shipment.id == shipment_id, NotFound("No such shipment.",
-                                                                          code="shipment_unknown"))
-
-
-def _one(db_session: Session, carrier_id: uuid.UUID, where: Any, missing: NotFound) -> Shipment:
-    shipment = db_session.scalar(select(Shipment).where(where, Shipment.carrier_id == carrier_id))
+    shipment = _one(db_session, carrier_id, Shipment.id == shipment_id)
     if shipment is None:
-        raise missing
+        raise unknown_shipment()
     return shipment
+
+
+def _one(db_session: Session, carrier_id: uuid.UUID, where: Any) -> Shipment | None:
+    return db_session.scalar(select(Shipment).where(where, Shipment.carrier_id == carrier_id))
 
 
 def address_detail(shipment: Shipment, full_address: str) -> str:
@@ -197,17 +202,15 @@ def address_detail(shipment: Shipment, full_address: str) -> str:
     return text
 
 
-def by_label_subject(*, db_session: Session, carrier_id: uuid.UUID, subject: uuid.UUID) -> Shipment:
-    """The shipment whose label token names `subject` (404 `label_unknown` when none of this carrier's)."""
-    return _one(db_session, carrier_id, Shipment.label_subject == subject,
-                NotFound("The label names no shipment of this carrier.", code="label_unknown"))
+def by_label_subject(*, db_session: Session, carrier_id: uuid.UUID, subject: uuid.UUID) -> Shipment | None:
+    """The carrier's shipment whose label token names `subject`, if any. The caller answers a miss as it
+    answers a shipment the actor may not see (through the gate: `audit.service.refuse_unknown`)."""
+    return _one(db_session, carrier_id, Shipment.label_subject == subject)
 
 
-def by_waybill(*, db_session: Session, carrier_id: uuid.UUID, waybill_no: str) -> Shipment:
-    """The carrier's shipment with this (already checked) waybill number; 404 `waybill_unknown`."""
-    return _one(db_session, carrier_id, Shipment.waybill_no == waybill_no,
-                NotFound("No shipment of this carrier has this waybill number.", code="waybill_unknown",
-                         field="/waybill_no"))
+def by_waybill(*, db_session: Session, carrier_id: uuid.UUID, waybill_no: str) -> Shipment | None:
+    """The carrier's shipment with this (already checked) waybill number, if any (see `by_label_subject`)."""
+    return _one(db_session, carrier_id, Shipment.waybill_no == waybill_no)
 
 
 def get_many(*, db_session: Session, carrier_id: uuid.UUID, shipment_ids: Sequence[uuid.UUID]) -> list[Shipment]:
@@ -248,15 +251,20 @@ def record_pickups(*, db_session: Session, carrier_id: uuid.UUID, courier_id: uu
 
 def mark_delivered(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> Shipment:
     """The courier handed the parcel over: status `delivered`, and their open delivery task closes (the
-    gate's grace period for it starts now). Only the courier who holds that task may (403 `not_assigned`);
-    a delivered parcel stays delivered (409 `already_delivered`)."""
+    gate's grace period for it starts now). Only the courier who holds that task may. A courier who was
+    never given the parcel's delivery cannot tell it from a parcel that does not exist (404
+    `shipment_unknown`, whatever its status); one who was (the task closed or went to a colleague) is told
+    why: 409 `already_delivered`, or 403 `not_assigned`."""
     carrier_id = _carrier_of(actor)
     shipment = get(db_session=db_session, carrier_id=carrier_id, shipment_id=shipment_id)
-    task = db_session.scalar(select(Assignment).where(
-        Assignment.shipment_id == shipment.id, Assignment.courier_id == actor.user_id,
-        Assignment.task == Task.DELIVERY.value, Assignment.closed_at.is_(None)))
+    tasks = list(db_session.scalars(select(Assignment).where(
+        Assignment.carrier_id == carrier_id, Assignment.shipment_id == shipment.id,
+        Assignment.courier_id == actor.user_id, Assignment.task == Task.DELIVERY.value)))
+    if not tasks:
+        raise unknown_shipment()
     if shipment.status == "delivered":
         raise Conflict("This parcel is delivered already.", code="already_delivered")
+    task = next((t for t in tasks if t.closed_at is None), None)
     if task is None:
         raise Forbidden("This parcel's delivery is not assigned to you.", code="not_assigned")
     moment = now()
@@ -325,7 +333,7 @@ def record_inspection(*, db_session: Session, keyring: Keyring, actor: Actor, sh
                                                         Shipment.carrier_id == actor.carrier_id)
                                  .with_for_update())
     if shipment is None or shipment.origin_station_id != actor.station_id:
-        raise NotFound("No such shipment.", code="shipment_unknown")
+        raise unknown_shipment()  # another station's parcel is as unknown as a missing one
     if shipment.inspected:
         raise Conflict("This parcel's inspection is recorded already.", code="already_inspected")
     errors = photo_store.check(photos)
@@ -345,18 +353,19 @@ def record_inspection(*, db_session: Session, keyring: Keyring, actor: Actor, sh
 def assign(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID, courier_id: uuid.UUID,
            task: Task) -> Assignment:
     """Give a courier a task on a shipment. A station manager assigns only at their own station's
-    shipments and only their own couriers; an open assignment of the same task to someone else closes."""
+    shipments (another station's is answered as an unknown one, before anything is said of the courier)
+    and only their own couriers; an open assignment of the same task to someone else closes."""
     carrier_id = _carrier_of(actor)
     shipment = get(db_session=db_session, carrier_id=carrier_id, shipment_id=shipment_id)
+    if actor.role == Role.STATION_MANAGER and actor.station_id not in (shipment.origin_station_id,
+                                                                       shipment.destination_station_id):
+        raise unknown_shipment()
     courier = accounts.get_user(db_session=db_session, carrier_id=carrier_id, user_id=courier_id)
     if courier.role != Role.COURIER or not courier.active:
         raise Invalid("Only an active courier takes an assignment.", code="not_a_courier", field="/courier_id")
-    if actor.role == Role.STATION_MANAGER:
-        if actor.station_id not in (shipment.origin_station_id, shipment.destination_station_id):
-            raise NotFound("No such shipment.", code="shipment_unknown")
-        if courier.station_id != actor.station_id:
-            raise Invalid("A station manager assigns the couriers of their own station.",
-                          code="courier_of_other_station", field="/courier_id")
+    if actor.role == Role.STATION_MANAGER and courier.station_id != actor.station_id:
+        raise Invalid("A station manager assigns the couriers of their own station.",
+                      code="courier_of_other_station", field="/courier_id")
     moment = now()
     open_rows = db_session.scalars(select(Assignment).where(
         Assignment.shipment_id == shipment.id, Assignment.task == task.value, Assignment.closed_at.is_(None)))
@@ -420,5 +429,5 @@ def assigned_count(*, db_session: Session, carrier_id: uuid.UUID, courier_id: uu
 
 def _carrier_of(actor: Actor) -> uuid.UUID:
     if actor.carrier_id is None:
-        raise NotFound("No such shipment.", code="shipment_unknown")
+        raise unknown_shipment()
     return actor.carrier_id

@@ -23,8 +23,10 @@ def scan(body: ScanIn, actor: Courier, request: Request, db_session: SessionDep)
     """A courier on a registered terminal scans the label's QR code. The token's signature and expiry are
     checked (422 with the token's reason code: `token_expired`, `token_signature`, ...). For `delivery`,
     the courier who holds the parcel's delivery task gets the address detail (the gate logs it, purpose
-    `delivery`) and the call action; anyone else gets 403 `reveal_denied`, and the attempt is logged.
-    `delivered` closes the task and starts the virtual number's grace period."""
+    `delivery`) and the call action; for anyone else the label is answered as one of no parcel (404
+    `subject_unknown`), and the attempt is logged with its real reason. `delivered` closes the task and
+    starts the virtual number's grace period (404 `shipment_unknown` for a parcel whose delivery the
+    courier was never given)."""
     settings = request.app.state.settings
     done = flows.scan(db_session=db_session, keyring=request.app.state.keyring, actor=actor, token=body.token,
                       event=body.event, grace=timedelta(hours=settings.binding_grace_hours),

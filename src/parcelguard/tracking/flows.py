@@ -43,9 +43,11 @@ class DeliveryScan:
 def scan(*, db_session: Session, keyring: Keyring, actor: Actor, token: str, event: Event,
          grace: timedelta, request_id: str | None = None) -> DeliveryScan:
     """A courier on a registered terminal scans a label. `delivery`: the gate reveals the address detail if
-    this courier holds the parcel's delivery task (otherwise 403 `reveal_denied`, logged by the gate).
-    `delivered`: the parcel is handed over; the courier's task closes and the virtual number's grace
-    period starts. Either way the scan is recorded."""
+    this courier holds the parcel's delivery task; otherwise it answers as for a label of no parcel (404
+    `subject_unknown`, logged by the gate with the real reason). `delivered`: the parcel is handed over;
+    the courier's task closes and the virtual number's grace period starts; a parcel whose delivery this
+    courier was never given answers as a label of no parcel (404 `shipment_unknown`). Either way the scan
+    is recorded."""
     if actor.role != Role.COURIER or actor.carrier_id is None:
         raise Forbidden("Couriers scan labels to deliver them.", code="role_not_allowed")
     if actor.terminal_id is None:
@@ -56,10 +58,15 @@ def scan(*, db_session: Session, keyring: Keyring, actor: Actor, token: str, eve
     shipment = shipments.by_label_subject(db_session=db_session, carrier_id=actor.carrier_id, subject=subject)
     detail, log_index = None, None
     if event == Event.DELIVERY:
+        if shipment is None:  # the gate answers it, as it answers a parcel this courier may not see
+            audit.refuse_unknown(db_session, actor, f"label:{subject}", ["recipient_address"], "delivery",
+                                 keyring=keyring, request_id=request_id)
         revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", ["recipient_address"], "delivery",
                                 keyring=keyring, request_id=request_id)
         detail, log_index = shipments.address_detail(shipment, revealed.fields["recipient_address"]), revealed.log_index
     else:
+        if shipment is None:
+            raise shipments.unknown_shipment()
         shipments.mark_delivered(db_session=db_session, actor=actor, shipment_id=shipment.id)
         assert shipment.delivered_at is not None
         numbers.start_grace(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=shipment.id,

@@ -39,7 +39,11 @@ MAX_BATCH = 500
 def labels(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_ids: Sequence[uuid.UUID],
            request_id: str | None = None) -> list[LabelData]:
     """What the labels of these shipments print, in order, after the gate allowed and logged every one
-    of them (all or nothing: one shipment the actor may not print refuses the batch, and is logged)."""
+    of them (all or nothing: one shipment the actor may not print refuses the batch, and is logged).
+
+    The gate decides before anything else is said of a shipment: one the actor may not print is answered
+    as one that does not exist (404 `subject_unknown`), and only a shipment they may print is told to
+    have no waybill number yet (409 `waybill_missing`)."""
     if not shipment_ids:
         raise Invalid("Name at least one shipment.", code="shipments_empty", field="/shipment_ids")
     if len(shipment_ids) > MAX_BATCH:
@@ -51,13 +55,15 @@ def labels(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_ids:
         raise Forbidden("A courier prints labels on a registered terminal: sign in with X-Terminal-Id.",
                         code="terminal_required")
     carrier_id = actor.carrier_id
+    revealed = audit.reveal_many(db_session, actor, [f"shipment:{sid}" for sid in shipment_ids],
+                                 ["recipient_address"], "label_print", keyring=keyring, request_id=request_id)
+    # Every one exists and may be printed (the gate refused otherwise). A refusal from here on rolls the
+    # request back, the gate's entries with it: nothing was printed.
     rows = shipments.get_many(db_session=db_session, carrier_id=carrier_id, shipment_ids=shipment_ids)
     for i, row in enumerate(rows):
         if not row.waybill_no:
             raise Conflict("This shipment has no waybill number yet: it was not taken in.", code="waybill_missing",
                            field=f"/shipment_ids/{i}")
-    revealed = audit.reveal_many(db_session, actor, [f"shipment:{s.id}" for s in rows], ["recipient_address"],
-                                 "label_print", keyring=keyring, request_id=request_id)
     carrier = accounts.get_carrier(db_session=db_session, carrier_id=carrier_id)
     settings = settings_store.current(db_session=db_session, carrier_id=carrier_id)
     bindings = numbers.bindings_for(db_session=db_session, carrier_id=carrier_id, shipment_ids=list(shipment_ids))
@@ -121,7 +127,9 @@ def resolve(*, db_session: Session, keyring: Keyring, actor: Actor, case_id: uui
             request_id: str | None = None) -> Resolved:
     """HQ security finds the shipment of a found label, from its waybill number or the token its QR code
     holds (of any age, if the carrier signed it), and reads its fields through the gate with the purpose
-    `investigation` under an open case."""
+    `investigation` under an open case. A reference that names no shipment goes to the gate too
+    (`refuse_unknown`), so without an open case a known and an unknown label get the same refusal, and
+    with one an unknown label is the gate's logged `subject_unknown`."""
     if (waybill_no is None) == (label_token is None):
         raise Invalid("Give the waybill number or the label's token, not both.", code="label_reference_required",
                       field="/waybill_no")
@@ -133,11 +141,19 @@ def resolve(*, db_session: Session, keyring: Keyring, actor: Actor, case_id: uui
                           field="/waybill_no")
         shipment = shipments.by_waybill(db_session=db_session, carrier_id=actor.carrier_id,
                                         waybill_no=checked.waybill.value)
+        # A waybill number is user information (寄递服务用户个人信息安全管理规定) and the log keeps
+        # entries for good: an unmatched one is logged as such, never by its digits.
+        reference = "waybill:unmatched"
     else:
         assert label_token is not None
         subject = waybills.label_subject(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
                                          token=label_token, any_age=True, field="/label_token")
         shipment = shipments.by_label_subject(db_session=db_session, carrier_id=actor.carrier_id, subject=subject)
-    revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", list(fields or audit.REVEALABLE_FIELDS),
-                            "investigation", case_id, keyring=keyring, request_id=request_id)
+        reference = f"label:{subject}"  # a random id the carrier made: nothing personal
+    wanted = list(fields or audit.REVEALABLE_FIELDS)
+    if shipment is None:
+        audit.refuse_unknown(db_session, actor, reference, wanted, "investigation", case_id, keyring=keyring,
+                             request_id=request_id)
+    revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", wanted, "investigation", case_id,
+                            keyring=keyring, request_id=request_id)
     return Resolved(shipment, revealed)
