@@ -38,7 +38,7 @@ def test_a_valid_id_prints_its_type_and_masked_form_only(tmp_path: Path) -> None
         ("1101051949123100", (), "id_length"),
         ("11010519491231002Y", (), "id_format"),
         (HUAWEI_USCC, (), "id_type_unknown"),
-        (SAMPLE, ("--type", "drivers_licence"), "id_type_unknown"),
+        (SAMPLE, ("--type", "drivers_licence"), "id_type_invalid"),
         ("91350100M000100Y44", (), "uscc_check_digit"),
     ],
 )

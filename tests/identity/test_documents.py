@@ -180,11 +180,49 @@ def test_id_region(region: str) -> None:
 
 def test_id_type_unknown() -> None:
     assert reason("abc") == "id_type_unknown"
-    assert reason(GB11643_SAMPLE, "drivers_licence") == "id_type_unknown"
     # all digits, no valid ID but a valid USCC: a mistyped ID passes the USCC check one time in 31
     assert reason(HUAWEI_USCC) == "id_type_unknown"
     with pytest.raises(InvalidDocument):
         documents.detect("???")
+
+
+def test_a_type_given_that_is_none_of_ours_is_named_as_the_problem() -> None:
+    # Before issue 18 this was `id_type_unknown`, "give the type", though a type was given.
+    for given, hint in (("passport", "foreign_passport"), ("Passport", "foreign_passport"),
+                        ("resident-id", "resident_id"), ("drivers_licence", None)):
+        with pytest.raises(InvalidDocument) as caught:
+            documents.parse("E!23", given)
+        refused = caught.value
+        assert (refused.code, refused.part) == ("id_type_invalid", "type")
+        assert refused.detail.startswith("This document type is not one parcelguard accepts.")
+        assert all(t.value in refused.detail for t in DocType)
+        assert (f"Did you mean {hint}?" in refused.detail) if hint else ("Did you mean" not in refused.detail)
+
+
+@given(st.text(max_size=32).filter(lambda s: s not in set(DocType)))
+def test_any_other_type_is_refused_as_a_type_without_repeating_it(given_type: str) -> None:
+    with pytest.raises(InvalidDocument) as caught:
+        documents.parse(GB11643_SAMPLE, given_type)
+    assert (caught.value.code, caught.value.part) == ("id_type_invalid", "type")
+    base = documents.MESSAGES[Reason.ID_TYPE_INVALID]
+    assert caught.value.detail in {base, *(f"{base} Did you mean {t.value}?" for t in DocType)}
+
+
+@given(citizen_numbers, st.integers(14, 16), st.sampled_from("ABCDEFGHJKLMNPQRTUWXY"))
+def test_a_citizen_number_with_a_letter_typed_among_its_last_digits_is_a_format_error(
+    number: str, i: int, letter: str
+) -> None:
+    # 11010519491231A02X: read as a USCC before issue 18 (uscc_check_digit). With or without the type, it
+    # is a citizen number mistyped, unless it also happens to be a valid USCC: then only the type settles it.
+    typo = number[:i] + letter + number[i + 1:]
+    expected = "id_type_unknown" if documents.is_valid(typo, DocType.USCC) else "id_format"
+    assert reason(typo) == expected
+    assert reason(typo, DocType.RESIDENT_ID) == "id_format"
+
+
+def test_the_issues_mistyped_number_is_a_format_error() -> None:
+    assert reason("11010519491231A02X") == reason("11010519491231A02X", DocType.RESIDENT_ID) == "id_format"
+    assert documents.parse(JIANGSU_USCC).doc_type is DocType.USCC  # a USCC with letters still reads as one
 
 
 def test_uscc_length() -> None:
@@ -205,7 +243,7 @@ def test_uscc_check_digit() -> None:
 def test_reason_codes_and_type_codes_are_stable() -> None:
     assert [r.value for r in Reason] == [
         "id_length", "id_format", "id_check_digit", "id_birth_date", "id_region", "id_type_unknown",
-        "uscc_length", "uscc_format", "uscc_check_digit"]
+        "id_type_invalid", "uscc_length", "uscc_format", "uscc_check_digit"]
     assert [t.value for t in DocType] == [
         "resident_id", "temporary_resident_id", "hmt_residence_permit", "foreign_permanent_resident_id",
         "hk_macao_travel_permit", "taiwan_travel_permit", "military_officer_id", "armed_police_officer_id",

@@ -90,6 +90,6 @@ def test_registration_refuses_bad_input_field_by_field(http: httpx.Client, tenan
                         "phone": "12"})
     assert r.status_code == 422
     assert {(e["pointer"], e["code"]) for e in r.json()["errors"]} == {
-        ("/document/number", "id_check_digit"), ("/phone", "phone_invalid"), ("/document/name", "field_length")}
+        ("/document/number", "id_check_digit"), ("/phone", "phone_too_short"), ("/document/name", "field_length")}
     assert http.post("/api/v1/public/carriers/no-such-carrier/realname", json={
         "document": {"number": valid_id(), "name": "王五"}, "phone": "13900000000"}).status_code == 404

@@ -91,7 +91,7 @@ def test_a_contract_customer_sends_a_batch_under_its_agreement_and_each_parcel_i
     assert [x["index"] for x in results] == list(range(6))
     assert [x["status"] for x in results] == [201, 422, 422, 422, 422, 201]
     codes = [[(e["pointer"], e["code"]) for e in x["problem"]["errors"]] for x in results[1:5]]
-    assert codes == [[("/items/0/description", "item_prohibited")], [("/recipient/phone", "phone_invalid")],
+    assert codes == [[("/items/0/description", "item_prohibited")], [("/recipient/phone", "phone_format")],
                      [("/items", "list_type")], [("/sender", "sender_identity_by_agreement")]]
     first, last = results[0]["shipment"], results[5]["shipment"]
     assert first["sender"] == {"name": "仓****", "document_type": "uscc", "document": USCC}

@@ -103,8 +103,8 @@ def test_every_bad_field_gets_its_own_code_and_nothing_is_written(
     with pytest.raises(Invalid) as caught:
         take_in(engine, keyring, courier, bad)
     got = {(e.pointer, e.code) for e in caught.value.errors}
-    assert got == {("/sender/document/number", "id_check_digit"), ("/sender/phone", "phone_invalid"),
-                   ("/recipient/phone", "phone_invalid"), ("/sender/document/name", "field_length"),
+    assert got == {("/sender/document/number", "id_check_digit"), ("/sender/phone", "phone_too_short"),
+                   ("/recipient/phone", "phone_format"), ("/sender/document/name", "field_length"),
                    ("/recipient/address/city", "field_length"), ("/items", "items_empty")}
     assert not any("110105194912310021" in e.detail for e in caught.value.errors)
     assert counts(engine, tenant.carrier_id) == (0, 0, 0)
@@ -191,7 +191,7 @@ def test_a_batch_answers_each_parcel_and_a_bad_one_does_not_sink_the_good(
                                       requests=[request(), bad, request(recipient_name="上官收件")],
                                       regulator_public_key=TEST_REGULATOR_PUBLIC)
     assert [type(r).__name__ for r in results] == ["Intake", "Invalid", "Intake"]
-    assert [(e.pointer, e.code) for e in results[1].errors] == [("/recipient/phone", "phone_invalid")]
+    assert [(e.pointer, e.code) for e in results[1].errors] == [("/recipient/phone", "phone_format")]
     assert results[2].recipient_name_masked == "上官**"
     assert len({results[0].waybill_no, results[2].waybill_no}) == 2
     assert counts(engine, tenant.carrier_id) == (2, 2, 2)
@@ -219,6 +219,50 @@ def test_prohibited_items_are_refused_and_restricted_ones_need_an_inspection(
     intake = take_in(engine, keyring, courier, request(items=cases[1][0], inspected=True))
     with engine.connect() as conn:
         assert conn.scalar(select(Shipment.inspected).where(Shipment.id == intake.shipment_id)) is True
+
+
+@pytest.mark.parametrize(("change", "pointer", "code", "says"), [
+    # Stored as +8612345 before issue 18, and would have been routed.
+    ({"recipient": {"phone": "12345"}}, "/recipient/phone", "phone_too_short", "11 digits"),
+    ({"recipient": {"phone": "14012345678"}}, "/recipient/phone", "phone_invalid", "numbering plan"),
+    ({"sender": {"phone": "+999 1234 5678"}}, "/sender/phone", "phone_country_unknown", "calling code"),
+    # A type was given, so "give the type" was wrong: the answer names the type as what is wrong.
+    ({"sender": {"document": {"type": "passport", "number": "E!23"}}}, "/sender/document/type",
+     "id_type_invalid", "foreign_passport"),
+    ({"sender": {"document": {"type": "foreign_passport", "number": "E!234567"}}}, "/sender/document/number",
+     "id_format", "characters"),
+    # A citizen number with a letter typed in the middle: a format error, with or without the type.
+    ({"sender": {"document": {"type": None, "number": "11010519491231A02X"}}}, "/sender/document/number",
+     "id_format", "characters"),
+    ({"sender": {"document": {"type": "resident_id", "number": "11010519491231A02X"}}}, "/sender/document/number",
+     "id_format", "characters"),
+])
+def test_a_number_that_is_not_real_is_refused_with_its_reason_and_nothing_is_written(
+    http: httpx.Client, engine: Engine, tenant: Tenant, change: dict[str, dict[str, object]], pointer: str,
+    code: str, says: str,
+) -> None:
+    manager = tenant.login(http, Role.STATION_MANAGER)
+    terminal = http.post("/api/v1/terminals", headers=manager, json={"serial": f"PDA-{uuid.uuid4().hex[:8]}",
+                                                                      "label": "handheld"}).json()["id"]
+    courier = tenant.login(http, Role.COURIER, terminal_id=terminal)
+    body: dict[str, dict[str, object]] = {
+        "sender": {"document": {"type": "resident_id", "number": ID_NUMBER, "name": "欧阳寄件人"},
+                   "phone": SENDER_PHONE, "address": "北京市朝阳区寄件路1号"},
+        "recipient": {"name": "司马收件人", "phone": RECIPIENT_PHONE,
+                      "address": {"province": "上海市", "city": "上海市", "district": "浦东新区", "detail": "9号"}},
+        "items": [{"description": "羽绒服", "category": "clothing", "quantity": 1}],  # type: ignore[dict-item]
+    }
+    for part, values in change.items():
+        for key, value in values.items():
+            current = body[part][key]
+            body[part][key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
+    r = http.post("/api/v1/shipments", json=body, headers=courier)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [(pointer, code)]
+    assert says in r.json()["errors"][0]["detail"]
+    for typed in ("12345", "14012345678", "99912345678", "11010519491231A02X", "E!23"):
+        assert typed not in r.text
+    assert counts(engine, tenant.carrier_id) == (0, 0, 0)
 
 
 def test_a_carrier_can_refuse_a_couriers_own_document_and_the_alert_outlives_the_refusal(

@@ -80,7 +80,7 @@ def create(*, db_session: Session, keyring: Keyring, actor: Actor, agreement: Ne
             errors.append(FieldError("/responsible/document/number", "document_not_personal",
                                      "The responsible person's own identity document, not an organisation's code."))
     except Invalid as exc:
-        errors.append(FieldError("/responsible/document/number", exc.code, exc.detail))
+        errors.append(identity.document_error(exc, "/responsible/document"))
     if not agreement.responsible_name.strip() or len(agreement.responsible_name) > 64:
         errors.append(FieldError("/responsible/document/name", "field_length", "Between 1 and 64 characters."))
     if not 0 <= agreement.inspection_permille <= 1000:

@@ -11,6 +11,7 @@ table of formats, checks, masked forms and reason codes.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Reason(StrEnum):
     ID_BIRTH_DATE = "id_birth_date"
     ID_REGION = "id_region"
     ID_TYPE_UNKNOWN = "id_type_unknown"
+    ID_TYPE_INVALID = "id_type_invalid"
     USCC_LENGTH = "uscc_length"
     USCC_FORMAT = "uscc_format"
     USCC_CHECK_DIGIT = "uscc_check_digit"
@@ -60,7 +62,9 @@ MESSAGES: dict[Reason, str] = {
     Reason.ID_BIRTH_DATE: "The birth date in the document number is not a real date, is before 1900 or is "
                           "in the future.",
     Reason.ID_REGION: "The region code in the document number is not one this document type can carry.",
-    Reason.ID_TYPE_UNKNOWN: "The document type is unknown or cannot be told from the number: give the type.",
+    Reason.ID_TYPE_UNKNOWN: "The document type cannot be told from the number: give the type.",
+    Reason.ID_TYPE_INVALID: "This document type is not one parcelguard accepts. The types are: "
+                            + ", ".join(DocType) + ".",
     Reason.USCC_LENGTH: "A unified social credit code has 18 characters.",
     Reason.USCC_FORMAT: "A unified social credit code uses 0-9 and the capital letters A-Y except I, O, S, "
                         "V and Z, with digits in positions 3 to 8.",
@@ -70,12 +74,24 @@ MESSAGES: dict[Reason, str] = {
 
 
 class InvalidDocument(Invalid):
-    """A number that is not a valid document of its type. Says why (`reason`), never what the number was."""
+    """A number that is not a valid document of its type. Says why (`reason`), never what the number was.
+    `part` is what is wrong: the `number`, or the `type` given (`id_type_invalid`)."""
 
-    def __init__(self, reason: Reason, *, doc_type: DocType | None = None, field: str | None = None) -> None:
-        super().__init__(MESSAGES[reason], code=reason.value, field=field)
+    def __init__(self, reason: Reason, *, doc_type: DocType | None = None, field: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(detail or MESSAGES[reason], code=reason.value, field=field)
         self.reason = reason
         self.doc_type = doc_type
+        self.part = "type" if reason is Reason.ID_TYPE_INVALID else "number"
+
+
+def _type_invalid(given: str) -> InvalidDocument:
+    """A type that is none of ours. The message may name the type of ours closest to what was given
+    (`passport`: did you mean `foreign_passport`?); it never repeats what was given."""
+    close = difflib.get_close_matches(given.strip().lower().replace("-", "_").replace(" ", "_"),
+                                      list(DocType), n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return InvalidDocument(Reason.ID_TYPE_INVALID, detail=MESSAGES[Reason.ID_TYPE_INVALID] + hint)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -354,6 +370,18 @@ _CITIZEN_LIKE = re.compile(r"[0-9]{10,20}X?")
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9A-Z]")  # a citizen number, or a USCC that is all digits but the last
 _TAIWAN_SHAPE = re.compile(r"[0-9]{8}|[0-9]{10}(?:\([A-Z]\)|[A-Z])?")
 _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
+_CITIZEN_HEAD = re.compile(r"[0-9]{14}[0-9A-Z]{4}")  # a region code and a birth date, then anything
+
+
+def _citizen_head(s: str) -> bool:
+    """18 characters that open with a region code and a real birth date (1900-2099): a citizen number,
+    mistyped if a letter follows, rather than a USCC (whose third to eighth characters are a region)."""
+    if not _CITIZEN_HEAD.fullmatch(s) or s[:6] not in region_codes():
+        return False
+    try:
+        return 1900 <= date(int(s[6:10]), int(s[10:12]), int(s[12:14])).year <= 2099
+    except ValueError:
+        return False
 
 
 def _candidates(s: str) -> tuple[DocType, ...]:
@@ -369,6 +397,8 @@ def _candidates(s: str) -> tuple[DocType, ...]:
         return (DocType.RESIDENT_ID,)
     if _FPR2017.fullmatch(s):
         return (DocType.FOREIGN_PERMANENT_RESIDENT_ID,)
+    if _citizen_head(s):  # a letter among the last four: a mistyped citizen number, or a USCC
+        return DocType.RESIDENT_ID, DocType.USCC
     if _HK_MACAO.fullmatch(s):
         return (DocType.HK_MACAO_TRAVEL_PERMIT,)
     if _USCC_SHAPE.fullmatch(s):
@@ -400,7 +430,7 @@ def parse(number: str, doc_type: DocType | str | None = None, *, today: date | N
     (default: today in Beijing) bounds birth dates.
     """
     if doc_type is not None and doc_type not in DocType.__members__.values():
-        raise InvalidDocument(Reason.ID_TYPE_UNKNOWN)
+        raise _type_invalid(str(doc_type))
     s = clean(number) if len(number) <= MAX_INPUT else None
     when = today or _today()
     if doc_type is not None:

@@ -22,9 +22,9 @@ from parcelguard.audit import service as audit
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import FieldError, Forbidden, Invalid, NotFound
+from parcelguard.core.errors import DomainError, FieldError, Forbidden, Invalid, NotFound
+from parcelguard.core.phones import PhoneRefused, check_phone
 from parcelguard.crypto import sealing, tokens
-from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad, BlindIndex
 from parcelguard.identity import documents
@@ -49,10 +49,18 @@ class CheckedDocument:
 
 
 def parse_document(doc_type: str | None, number: str) -> CheckedDocument:
-    """Check a document number; raises `Invalid` with the document's reason code (id_check_digit, ...)."""
+    """Check a document number; raises `documents.InvalidDocument` with the document's reason code
+    (id_check_digit, ...; `document_error` puts it in a request's errors)."""
     parsed = documents.parse(number, doc_type)
     return CheckedDocument(doc_type=parsed.doc_type.value, number=parsed.number, masked=str(parsed.masked),
                            index_key=parsed.index_key)
+
+
+def document_error(exc: DomainError, document: str) -> FieldError:
+    """The error of a refused document at `document` (a pointer to the request's document object): at its
+    `/type` for a type parcelguard does not accept, else at its `/number`."""
+    part = exc.part if isinstance(exc, documents.InvalidDocument) else "number"
+    return FieldError(f"{document}/{part}", exc.code, exc.detail)
 
 
 def blind_index(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
@@ -268,7 +276,7 @@ def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Act
     try:
         document = parse_document(doc_type, number)
     except Invalid as exc:
-        raise Invalid(exc.detail, code=exc.code, field="/number") from None
+        raise Invalid(exc.detail, code=exc.code, errors=[document_error(exc, "")]) from None
     index = blind_index(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, document=document)
     row = db_session.get(StaffDocument, user.id)
     if row is None:
@@ -359,11 +367,11 @@ def register_sender(*, db_session: Session, keyring: Keyring, carrier_slug: str,
     try:
         document = parse_document(doc_type, number)
     except Invalid as exc:
-        errors.append(FieldError("/document/number", exc.code, exc.detail))
+        errors.append(document_error(exc, "/document"))
     try:
-        phone = normalise_phone(phone)
-    except NotNormalisable:
-        errors.append(FieldError("/phone", "phone_invalid", "Not a phone number."))
+        phone = check_phone(phone)
+    except PhoneRefused as exc:
+        errors.append(FieldError("/phone", exc.code, exc.detail))
     if not name.strip() or len(name) > 64:
         errors.append(FieldError("/document/name", "field_length", "Between 1 and 64 characters."))
     if errors or document is None:

@@ -18,8 +18,8 @@ from parcelguard.contracts.models import Agreement
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import DomainError, FieldError, Forbidden, Invalid
+from parcelguard.core.phones import PhoneRefused, check_phone
 from parcelguard.crypto import sealing
-from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
 from parcelguard.identity.documents import DocType
@@ -326,13 +326,13 @@ def _check_walk_in(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
                                          "An organisation sends under an agreement (协议客户), or through the person "
                                          "who hands the parcel in: enter that person's own document."))
         except DomainError as exc:
-            errors.append(FieldError("/sender/document/number", exc.code, exc.detail))
+            errors.append(identity_service.document_error(exc, "/sender/document"))
         if not typed.name.strip() or len(typed.name) > 64:
             errors.append(FieldError("/sender/document/name", "field_length", "Between 1 and 64 characters."))
         try:
-            sender_phone = normalise_phone(request.sender_phone or "")
-        except NotNormalisable:
-            errors.append(FieldError("/sender/phone", "phone_invalid", "Not a phone number."))
+            sender_phone = check_phone(request.sender_phone or "")
+        except PhoneRefused as exc:
+            errors.append(FieldError("/sender/phone", exc.code, exc.detail))
     recipient_phone, restricted = _check_parcel(request, catalogue, errors)
     if restricted is not None and not request.inspected:
         errors.append(FieldError("/inspection/inspected", "inspection_required",
@@ -360,9 +360,9 @@ def _check_contract(agreement: Agreement, index: int, request: IntakeRequest, ca
         errors.append(FieldError("/sender/name", "field_length", "Between 1 and 64 characters."))
     sender_phone = None
     try:
-        sender_phone = normalise_phone(request.sender_phone or "")
-    except NotNormalisable:
-        errors.append(FieldError("/sender/phone", "phone_invalid", "Not a phone number."))
+        sender_phone = check_phone(request.sender_phone or "")
+    except PhoneRefused as exc:
+        errors.append(FieldError("/sender/phone", exc.code, exc.detail))
     if request.inspected or request.photos:
         errors.append(FieldError("/inspection", "inspection_by_courier",
                                  "The courier records the inspection at pickup, not the sender."))
@@ -381,9 +381,9 @@ def _check_parcel(request: IntakeRequest, catalogue: Catalogue,
     catalogue restricts (its index and rule), if any."""
     recipient_phone = ""
     try:
-        recipient_phone = normalise_phone(request.recipient_phone)
-    except NotNormalisable:
-        errors.append(FieldError("/recipient/phone", "phone_invalid", "Not a phone number."))
+        recipient_phone = check_phone(request.recipient_phone)
+    except PhoneRefused as exc:
+        errors.append(FieldError("/recipient/phone", exc.code, exc.detail))
     for pointer, value, limit in (
         ("/sender/address", request.sender_address, 200),
         ("/recipient/name", request.recipient_name, 64),
