@@ -32,8 +32,10 @@ import hashlib
 import heapq
 import json
 import sys
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeGuard
 
 HASH_SIZE = 32
@@ -298,6 +300,7 @@ class _LogChecker:
     ts_size: int = -1
     notes: list[str] = field(default_factory=list)
     keys: dict[int, bytes] = field(default_factory=dict)
+    seen_heads: set[tuple[Any, ...]] = field(default_factory=set)
     _root: bytes | None = None
 
     def run(self, records: Iterable[dict[str, Any]]) -> LogReport:
@@ -345,6 +348,9 @@ class _LogChecker:
     def _entry(self, record: dict[str, Any]) -> None:
         i = self.count
         index = record.get("index")
+        damage = record.get("damage")  # what the exporter found stored with a wrong type
+        if damage is not None and not _is_int(index):
+            self._fail(Bad("index", i, str(damage)))
         if index != i or not _is_int(index):
             if _is_int(index) and index > i:
                 self._fail(Bad("index", i, f"missing: the next entry in the log is {index}"))
@@ -353,6 +359,8 @@ class _LogChecker:
             self._fail(Bad("index", i, "an entry record without an index"))
         if i >= self.declared_size:
             self._fail(Bad("index", i, f"beyond the log's size, {self.declared_size}"))
+        if damage is not None:
+            self._fail(Bad("index", i, str(damage)))
         text = record.get("entry")
         if not isinstance(text, str):
             self._fail(Bad("index", i, "an entry record without the entry"))
@@ -375,8 +383,10 @@ class _LogChecker:
             self._fail(Bad("index", i, "the entry is not canonical JSON"))
         node = leaf_hash(raw)
         if "leaf_hash" in record and _unhex(record["leaf_hash"]) != node:
-            self._fail(Bad("index", i, "the entry does not match its stored leaf hash: altered after it was logged"
-                           if record["leaf_hash"] is not None else "the log stores no leaf hash for this entry"))
+            stored_leaf = record["leaf_hash"]
+            self._fail(Bad("index", i, "the log stores no leaf hash for this entry" if stored_leaf is None else
+                           f"its stored leaf hash is {_stored_as(stored_leaf)}, not a hash" if _stored_as(stored_leaf)
+                           else "the entry does not match its stored leaf hash: altered after it was logged"))
         stored = record.get("subtree_hashes")
         level = 0
         while self.stack and self.stack[-1][0] == level:  # the entry completes a perfect subtree
@@ -387,6 +397,10 @@ class _LogChecker:
                 first = i + 1 - (1 << level)
                 self._fail(Bad("index", first, f"the stored hash of entries [{first}, {i + 1}) is wrong or "
                                "missing: proofs served for them fail"))
+        wrong = wrong_copy(body, record["stored"]) if "stored" in record else None
+        if wrong is not None:
+            self._fail(Bad("index", i, f"the stored copy of its {wrong} differs from the logged entry: edited "
+                           "after it was logged (searches by it find the wrong entries)"))
         self.stack.append((level, node))
         self.count, self._root = i + 1, None
         while self.pending and self.pending[0][0] == self.count:
@@ -394,11 +408,17 @@ class _LogChecker:
 
     def _parse_head(self, record: dict[str, Any]) -> _Head:
         size, ts = record.get("tree_size"), record.get("timestamp")
+        row = f" (stored row {record['row']})" if _is_int(record.get("row")) else ""
         if not _is_int(size) or size < 0:
-            self._fail(Bad("tree head", None, f"a tree head without a valid tree_size ({size!r})"))
+            self._fail(Bad("tree head", None, f"a tree head{row} without a valid tree_size ({size!r})"))
         ok = (_is_int(ts) and _is_int(record.get("key_id")) and _unhex(record.get("root_hash")) is not None
               and isinstance(record.get("signature"), str))
-        return _Head(size, ts if _is_int(ts) else 0, record, None if ok else "a malformed tree head")
+        problem = None if ok else f"a malformed tree head{row}"
+        seen = (size, ts, str(record.get("root_hash")).lower(), str(record.get("signature")).lower())
+        if problem is None and seen in self.seen_heads:
+            problem = f"stored twice{row}: a tree head is signed once, so the second row is a copy"
+        self.seen_heads.add(seen)
+        return _Head(size, ts if _is_int(ts) else 0, record, problem)
 
     def _arrived(self, head: _Head) -> None:
         if head.tree_size < self.count:
@@ -492,6 +512,55 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_index(value: object) -> TypeGuard[int]:
+    """A log index or tree size as stored: a non-negative integer (not a bool, a float or text)."""
+    return _is_int(value) and value >= 0
+
+
+def _stored_as(value: object) -> str | None:
+    """The type an exporter found a hash stored as (`{"stored_as": "text", ...}`), if it marked one."""
+    return str(value.get("stored_as")) if isinstance(value, dict) else None
+
+
+# The searchable copies of an entry's fields (columns beside the entry, for filtering): each must be the
+# entry's own value. A database-only edit of a copy hides an entry from a search by it.
+COPIED_FIELDS = ("time", "actor", "subject", "purpose", "decision")
+
+
+def wrong_copy(body: dict[str, Any], copies: object) -> str | None:
+    """The first copied field whose stored copy is not the entry's value, or None."""
+    if not isinstance(copies, dict):
+        return "searchable fields"
+    for name in COPIED_FIELDS:
+        stored, logged = copies.get(name), body.get(name)
+        if name == "time":
+            same = _instant(stored) is not None and _instant(stored) == _instant(logged)
+        elif name == "actor":
+            same = stored is None if not logged else _same_uuid(stored, logged)
+        else:
+            same = isinstance(stored, str) and stored == logged
+        if not same:
+            return name
+    return None
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _same_uuid(a: object, b: object) -> bool:
+    try:
+        return isinstance(a, str) and isinstance(b, str) and uuid.UUID(a) == uuid.UUID(b)
+    except ValueError:
+        return False
+
+
 def _unhex(value: object) -> bytes | None:
     if not isinstance(value, str):
         return None
@@ -539,10 +608,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
-    "Bad", "CheckedHead", "LogFormatError", "LogReport", "canonical_entry", "empty_root", "leaf_hash",
-    "main", "merkle_root", "node_hash", "parse_public_keys", "read_records", "root_from_inclusion_proof",
-    "root_of_leaf_hashes", "tree_head_message", "verify_consistency", "verify_inclusion", "verify_log",
+    "COPIED_FIELDS",
+    "Bad",
+    "CheckedHead",
+    "LogFormatError",
+    "LogReport",
+    "canonical_entry",
+    "empty_root",
+    "is_index",
+    "leaf_hash",
+    "main",
+    "merkle_root",
+    "node_hash",
+    "parse_public_keys",
+    "read_records",
+    "root_from_inclusion_proof",
+    "root_of_leaf_hashes",
+    "tree_head_message",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_log",
     "verify_tree_head",
+    "wrong_copy",
 ]
 
 

@@ -204,7 +204,7 @@ def test_an_entry_rewritten_with_all_its_stored_hashes_is_named_by_the_signed_he
     r = audit("verify", "--carrier", stored.slug)  # the leaf hash agrees now, the stored pair [12, 14) not
     assert r.exit_code == 1 and r.stdout.startswith("bad index 12: the stored hash of entries [12, 14) is wrong")
 
-    # Rewrite every stored subtree hash as well: only the signed heads still know the old tree.
+    # Rewrite every stored subtree hash as well: the searchable copy of the purpose still says delivery.
     leaves = [verify.leaf_hash(e) for e in entries]
     with stored.engine.connect() as conn:
         nodes = conn.execute(select(AuditNode.level, AuditNode.idx)
@@ -213,6 +213,12 @@ def test_an_entry_rewritten_with_all_its_stored_hashes_is_named_by_the_signed_he
                                              AuditNode.idx == idx)
                      .values(hash=verify.root_of_leaf_hashes(leaves[idx << level:(idx + 1) << level]))
                      for level, idx in nodes])
+    r = audit("verify", "--carrier", stored.slug)
+    assert r.exit_code == 1
+    assert r.stdout.startswith("bad index 13: the stored copy of its purpose differs from the logged entry")
+    # And the copy too: only the signed heads still know the old tree.
+    stored.execute(update(AuditEntry).where(AuditEntry.carrier_id == stored.carrier_id, AuditEntry.idx == 13)
+                   .values(purpose="marketing"))
     r = audit("verify", "--carrier", stored.slug)
     assert r.exit_code == 1
     assert r.stdout.startswith("bad index 8: the entries [8, 16) do not match signed tree head 16")

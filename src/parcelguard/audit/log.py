@@ -20,9 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from parcelguard import verify
+from parcelguard.audit import head_chain
 from parcelguard.audit.merkle import ProofBuilder, fold, perfect_subtrees
 from parcelguard.audit.models import AuditEntry, AuditLog, AuditNode, TreeHead
-from parcelguard.core.errors import Invalid, NotFound
+from parcelguard.core.errors import DomainError, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 
 LOG_KEY_PURPOSE = "audit_log"
@@ -194,6 +195,7 @@ def _sign_head(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, siz
                     key_id=signer.key_id)
     db_session.add(head)
     db_session.flush()
+    head_chain.extend(db_session=db_session, keyring=keyring, head=head)
     return head
 
 
@@ -310,8 +312,13 @@ def find_entries(
     purpose: str | None = None, decision: str | None = None, since: datetime | None = None,
     until: datetime | None = None, after: int | None = None, limit: int = 100,
 ) -> list[StoredEntry]:
-    """Entries in index order, filtered on the searchable copies of their fields; page with `after`."""
-    query = select(AuditEntry.idx, AuditEntry.entry).where(AuditEntry.carrier_id == carrier_id)
+    """Entries in index order, filtered on the searchable copies of their fields; page with `after`.
+
+    Every entry returned is re-checked: its copies must be its own values, or the search fails with
+    `audit_log_damaged` (an edited copy would put an entry under a filter it does not match). An entry
+    whose copy was edited away from a filter is missed by the search; `parcelguard audit verify` finds it.
+    """
+    query = select(AuditEntry.idx, AuditEntry.entry, *_COPIES).where(AuditEntry.carrier_id == carrier_id)
     if actor is not None:
         query = query.where(AuditEntry.actor_id == actor)
     if subject is not None:
@@ -326,8 +333,37 @@ def find_entries(
         query = query.where(AuditEntry.logged_at < until)
     if after is not None:
         query = query.where(AuditEntry.idx > after)
-    rows = db_session.execute(query.order_by(AuditEntry.idx).limit(limit))
-    return [StoredEntry(index=idx, entry=raw) for idx, raw in rows]
+    try:
+        rows = db_session.execute(query.order_by(AuditEntry.idx).limit(limit)).all()
+        found = [_checked(*row) for row in rows]
+    except (TypeError, ValueError):  # a column's value no longer of its type
+        raise LogDamaged(None) from None
+    return found
+
+
+_COPIES = (AuditEntry.logged_at, AuditEntry.actor_id, AuditEntry.subject, AuditEntry.purpose, AuditEntry.decision)
+
+
+class LogDamaged(DomainError):
+    """A search met an entry whose stored copies disagree with it: the log was edited in the database."""
+
+    status = 500
+    code = "audit_log_damaged"
+
+    def __init__(self, index: int | None) -> None:
+        at = f"entry {index}" if index is not None else "an entry"
+        super().__init__(f"The audit log's searchable copy of {at} differs from the logged entry: it was edited in "
+                         "the database. Run `parcelguard audit verify`.", extensions={"index": index})
+
+
+def _checked(idx: int, raw: bytes, logged_at: datetime, actor: uuid.UUID | None, subject: str, purpose: str,
+             decision: str) -> StoredEntry:
+    copies = {"time": logged_at.isoformat(), "actor": str(actor) if actor else None, "subject": subject,
+              "purpose": purpose, "decision": decision}
+    body = json.loads(bytes(raw))
+    if not isinstance(body, dict) or verify.wrong_copy(body, copies) is not None:
+        raise LogDamaged(idx)
+    return StoredEntry(index=idx, entry=bytes(raw))
 
 
 def get_entry(*, db_session: Session, carrier_id: uuid.UUID, index: int) -> StoredEntry:

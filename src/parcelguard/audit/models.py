@@ -26,11 +26,15 @@ class AuditLog(Base):
 
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The keyed record of the signed heads (audit.head_chain): how many, and the last head's `chain`.
+    heads: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    heads_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
 
 class AuditEntry(Base):
     """One logged decision. `entry` (canonical JSON) is what the tree hashes; the other columns are
-    copies for searching and are never trusted by verification."""
+    copies for searching: `parcelguard audit verify` checks each against the entry, and a search
+    re-checks every entry it returns (`log.find_entries`)."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -75,6 +79,7 @@ class TreeHead(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     key_id: Mapped[int] = mapped_column(BigInteger)
+    chain: Mapped[bytes | None] = mapped_column(LargeBinary(32))  # audit.head_chain: HMAC over the heads so far
 
 
 # -- the gate -------------------------------------------------------------------------------------
