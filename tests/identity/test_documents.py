@@ -188,10 +188,10 @@ def test_id_type_unknown() -> None:
 
 def test_a_type_given_that_is_none_of_ours_is_named_as_the_problem() -> None:
     # Before issue 18 this was `id_type_unknown`, "give the type", though a type was given.
-    for given, hint in (("passport", "foreign_passport"), ("Passport", "foreign_passport"),
+    for typed, hint in (("passport", "foreign_passport"), ("Passport", "foreign_passport"),
                         ("resident-id", "resident_id"), ("drivers_licence", None)):
         with pytest.raises(InvalidDocument) as caught:
-            documents.parse("E!23", given)
+            documents.parse("E!23", typed)
         refused = caught.value
         assert (refused.code, refused.part) == ("id_type_invalid", "type")
         assert refused.detail.startswith("This document type is not one parcelguard accepts.")

@@ -21,11 +21,11 @@ from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
 from parcelguard.contracts.api import router as contracts_router
 from parcelguard.core import db, errors
-from parcelguard.core.openapi import document_problems
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
+from parcelguard.core.openapi import document_problems
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.api import router as identity_router
 from parcelguard.privacy_numbers.api import router as privacy_numbers_router

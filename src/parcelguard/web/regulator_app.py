@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
-from parcelguard.core.openapi import document_problems
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
+from parcelguard.core.openapi import document_problems
 from parcelguard.regulator.platform import officials
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.keys import PlatformKeys
