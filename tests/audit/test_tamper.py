@@ -178,6 +178,21 @@ def test_the_export_verifies_offline_with_nothing_but_verify_py_and_the_public_k
     assert (copy.returncode, copy.stdout) == (0, ok_line(stored)), copy.stderr
 
 
+def test_the_export_goes_to_standard_output_when_no_file_is_named(stored: StoredLog, audit: Audit,
+                                                                  tmp_path: Path) -> None:
+    r = audit("export", "--carrier", stored.slug)  # `> log.jsonl`, as a shell user would write it
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1 + 5 + SIZE and all(isinstance(json.loads(line), dict) for line in lines)
+    assert r.stderr.strip() == f"exported {SIZE} entries and 5 tree heads of carrier {stored.slug}"
+    out = tmp_path / "log.jsonl"
+    out.write_text(r.stdout, encoding="ascii")
+    key_id, public = stored.public_key()
+    checked = audit("verify", "--file", str(out), "--public-key", f"{key_id}={public.hex()}")
+    assert (checked.exit_code, checked.stdout) == (0, ok_line(stored))
+    assert audit("export", "--carrier", stored.slug, "--out", "-").stdout == r.stdout
+
+
 def test_verify_streams_the_database_in_chunks(stored: StoredLog) -> None:
     for chunk in (1, 3, 8, 1000):
         report = stored.verify_in_process(chunk=chunk)

@@ -1,0 +1,29 @@
+"""The `parcelguard` command: set up, run and operate the platform.
+
+One module per group of commands (`platform`, `accounts`, `keys`, `audit`, `checks`, `uploader`,
+`regulator`, `numbers`); each registers its commands on the Typer apps of `apps` when imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from parcelguard.cli import accounts, audit, checks, keys, numbers, platform, regulator, uploader  # noqa: F401
+from parcelguard.cli.apps import UserError, app
+from parcelguard.cli.context import ensure_dev_regulator_keys, ensure_dev_root_key
+from parcelguard.core.config import ConfigError
+from parcelguard.core.errors import DomainError
+
+__all__ = ["UserError", "app", "ensure_dev_regulator_keys", "ensure_dev_root_key", "main"]
+
+
+def main() -> None:
+    """Entry point: operator mistakes are one line on stderr, never a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"parcelguard: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (UserError, DomainError) as exc:
+        print(f"parcelguard: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,144 @@
+"""Set up and run: init, run, run-all, the schema, the version."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from parcelguard import __version__
+from parcelguard.cli.apps import UserError, app, db_app, out
+from parcelguard.cli.context import (
+    ensure_dev_regulator_keys,
+    ensure_dev_root_key,
+    load_keyring,
+    load_settings,
+    open_session,
+    register_demo_on_platform,
+    regulator_key_or_none,
+    safe_url,
+)
+from parcelguard.core import db
+
+
+@app.command()
+def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
+    """Prepare this machine: root key (development), migrations, and the demo data if asked."""
+    settings = load_settings()
+    if settings.env == "dev":
+        created = ensure_dev_root_key(settings)
+        if created:
+            out.print(f"created development root key [bold]{created}[/] (mode 0600)")
+        regulator = ensure_dev_regulator_keys(settings)
+        if regulator:
+            out.print(f"created development regulator key pair [bold]{regulator}[/] (private half mode 0600)")
+    settings.load_root_key()
+    db.upgrade(settings.resolved_database_url)
+    out.print(f"database at migration [bold]{db.head_revision()}[/]: {safe_url(settings)}")
+    if demo:
+        if settings.env == "prod":
+            raise UserError("the demo data is for development only (PARCELGUARD_ENV=prod)")
+        from parcelguard.accounts import flows
+
+        with open_session(settings) as session:
+            logins = flows.seed_demo(db_session=session, keyring=load_keyring(settings),
+                                     regulator_public_key=regulator_key_or_none(settings))
+        if settings.env == "dev" and settings.regulator_public_key is None and not settings.regulator_public_key_file:
+            register_demo_on_platform(settings)
+        table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
+        for column in ("username", "role", "where", "status"):
+            table.add_column(column)
+        for login in logins:
+            table.add_row(login.username, str(login.role), login.where, "created" if login.created else "exists")
+        out.print(table)
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Default PARCELGUARD_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default PARCELGUARD_PORT or 8000.")] = None,
+) -> None:
+    """Serve the platform (HTTP)."""
+    import uvicorn
+
+    settings = load_settings()
+    settings.load_root_key()
+    host, port = host or settings.host, port or settings.port
+    print(f"parcelguard {__version__} on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)", flush=True)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and ::1 (its
+    # default) and overwrite the client address; PARCELGUARD_TRUSTED_PROXIES decides that in the app.
+    uvicorn.run("parcelguard.web.app:create_app", factory=True, host=host, port=port, log_config=None,
+                access_log=False, server_header=False, proxy_headers=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the migrations up to REVISION."""
+    settings = load_settings()
+    db.upgrade(settings.resolved_database_url, revision)
+    out.print(f"database at migration [bold]{revision}[/]")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration and the newest one."""
+    settings = load_settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        out.print(f"current {db.current_revision(engine)}, head {db.head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@app.command("run-all")
+def run_all() -> None:
+    """The whole chain on one machine, for development and the demo (`make run`): the carrier platform,
+    the regulator's platform and the uploader, each its own process, as in production. Ctrl-C stops all
+    three; if one stops, the others are stopped too."""
+    import signal
+    import subprocess
+    import time
+
+    from parcelguard.core.config import RegulatorSettings
+
+    regulator = RegulatorSettings()
+    env = dict(os.environ)
+    # The uploader feeds the platform started here, unless told otherwise.
+    env.setdefault("PARCELGUARD_REGULATOR_URL", f"http://{regulator.host}:{regulator.port}")
+    me = [sys.executable, "-m", "parcelguard"]
+    processes = [subprocess.Popen([*me, *args], env=env)
+                 for args in (["regulator", "run"], ["uploader", "run"], ["run"])]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    code = 0
+    while not stopping:
+        ended = [p for p in processes if p.poll() is not None]
+        if ended:
+            code = ended[0].returncode or 1
+            break
+        time.sleep(0.2)
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    for p in processes:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    raise typer.Exit(0 if stopping else code)
+
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"parcelguard {__version__}")
