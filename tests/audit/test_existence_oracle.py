@@ -130,7 +130,7 @@ def test_the_gate_answers_a_parcel_out_of_reach_as_an_unknown_one_and_logs_the_r
                                                          "purpose": purpose})
 
     # A courier: a parcel of another station, of their own station with no task, a task closed long ago.
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     stale = parcel(engine, keyring, tenant)
     task = tenant.assign(stale, tenant.actor(Role.COURIER), shipments.Task.DELIVERY)
     with engine.begin() as conn:
@@ -179,7 +179,7 @@ def test_refusals_that_do_not_depend_on_the_parcel_come_before_it_is_looked_up(
         (Role.HQ_SECURITY, "investigation", ["sender_name"], str(uuid.uuid4()), "case_not_open"),
     ]
     for role, purpose, fields, case, reason in cases:
-        headers = tenant.login(http, role)
+        headers = terminal_login(http, tenant) if role == Role.COURIER else tenant.login(http, role)
         answers = [http.post(REVEALS, headers=headers, json={"subject": f"shipment:{s}", "fields": fields,
                                                               "purpose": purpose, "case_id": case})
                    for s in (world.unknown, world.foreign, world.other_station, mine)]
@@ -192,7 +192,7 @@ def test_past_the_ceiling_a_parcel_out_of_reach_is_still_answered_as_an_unknown_
     http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant, world: World
 ) -> None:
     """The ceiling is about the actor; it is counted only for parcels the actor may see."""
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     mine = parcel(engine, keyring, tenant)
     tenant.assign(mine, tenant.actor(Role.COURIER), shipments.Task.DELIVERY)
     body = {"fields": ["recipient_address"], "purpose": "delivery"}
@@ -309,7 +309,7 @@ def test_the_calls_of_a_parcel_out_of_reach_answer_as_for_an_unknown_parcel(
 
     picked = parcel(engine, keyring, tenant)  # the courier holds its pickup, not its delivery
     tenant.assign(picked, tenant.actor(Role.COURIER), shipments.Task.PICKUP)
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     expected = same(*(calls(courier, s) for s in (world.unknown, world.foreign, world.other_station,
                                                    world.same_station, picked)))
     assert (expected["status"], expected["code"]) == (404, "shipment_unknown")

@@ -3,6 +3,8 @@ decision is in the log before anything is returned."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import uuid
 from datetime import timedelta
@@ -69,7 +71,12 @@ def denied(engine: Engine, keyring: Keyring, actor: Actor, subject: uuid.UUID | 
 
 @pytest.fixture
 def courier(tenant: Tenant) -> Actor:
-    return tenant.actor(Role.COURIER)
+    return on_terminal(tenant.actor(Role.COURIER))
+
+
+def on_terminal(actor: Actor) -> Actor:
+    """A courier as a registered terminal's sign-in gives it: the gate reveals nothing to one without."""
+    return dataclasses.replace(actor, terminal_id=uuid.uuid4())
 
 
 def test_an_assigned_courier_sees_what_delivery_needs_and_the_log_says_so_first(
@@ -298,6 +305,7 @@ def world(engine: Engine, keyring: Keyring) -> dict:
     tenant = Tenant.create(engine=engine, keyring=keyring)
     other = Tenant.create(engine=engine, keyring=keyring)
     actors = [tenant.actor(role, station=st) for role in (Role.COURIER, Role.STATION_MANAGER) for st in (0, 1)]
+    actors[:2] = [on_terminal(a) for a in actors[:2]]
     actors += [tenant.actor(r) for r in (Role.HQ_SECURITY, Role.AUDITOR, Role.ENTERPRISE, Role.ADMIN)]
     shop = actors[6]
     subjects = [tenant.shipment(keyring, origin=0, destination=1), tenant.shipment(keyring, origin=1, destination=None),

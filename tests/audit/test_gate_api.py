@@ -15,6 +15,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.shipments.service import Task
 from tests.servers import LiveServer
 from tests.tenants import CANARY, Tenant
+from tests.waybills.test_label_api import terminal_login
 
 CANARY_VALUES = list(vars(CANARY).values())
 
@@ -23,10 +24,38 @@ def no_canary(text: str) -> None:
     assert not any(v in text for v in CANARY_VALUES)
 
 
+def test_a_courier_without_a_registered_terminal_reveals_nothing_and_the_refusal_is_logged(
+    http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant
+) -> None:
+    # Before issue 12 a courier's token without X-Terminal-Id got the name and address from /reveals.
+    on_terminal = terminal_login(http, tenant)
+    bare = {k: v for k, v in on_terminal.items() if k != "X-Terminal-Id"}
+    shipment = tenant.shipment(keyring)
+    tenant.assign(shipment, tenant.actor(Role.COURIER), Task.DELIVERY)
+    body = {"subject": f"shipment:{shipment}", "fields": ["recipient_name", "recipient_address"], "purpose": "delivery"}
+    # A token issued on a terminal works only with its terminal's header (core.auth) ...
+    assert http.post("/api/v1/reveals", json=body, headers=bare).json()["code"] == "terminal_mismatch"
+    # ... and a courier signed in without a terminal reveals nothing.
+    bare = tenant.login(http, Role.COURIER)
+    for headers in (bare,):
+        refused = http.post("/api/v1/reveals", json=body, headers=headers)
+        assert refused.status_code == 403, refused.text
+        assert (refused.json()["code"], refused.json()["reason"]) == ("reveal_denied", "terminal_required")
+        no_canary(refused.text)
+        entry = http.get(f"/api/v1/audit/entries/{refused.json()['log_index']}",
+                         headers=tenant.login(http, Role.AUDITOR)).json()["entry"]
+        assert (entry["decision"], entry["reason"]) == ("deny", "terminal_required")
+    # The same for a subject that does not exist: decided before the subject is looked up.
+    unknown = http.post("/api/v1/reveals", json={**body, "subject": f"shipment:{uuid.uuid4()}"}, headers=bare)
+    assert (unknown.status_code, unknown.json()["reason"]) == (403, "terminal_required")
+    allowed = http.post("/api/v1/reveals", json=body, headers=on_terminal)
+    assert allowed.status_code == 200 and allowed.json()["fields"]["recipient_name"] == CANARY.recipient_name
+
+
 def test_a_courier_reveals_over_http_and_an_auditor_proves_the_entry(
     http: httpx.Client, server: LiveServer, engine: Engine, keyring: Keyring, tenant: Tenant
 ) -> None:
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     courier_actor = tenant.actor(Role.COURIER)
     shipment = tenant.shipment(keyring)
     tenant.assign(shipment, courier_actor, Task.DELIVERY)
@@ -104,7 +133,7 @@ def test_cases_unlock_hq_security_and_rate_alerts_reach_it(
         "case_id": case.json()["id"]})
     assert r.status_code == 200 and r.json()["fields"]["recipient_phone"] == CANARY.recipient_phone
 
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     tenant.assign(shipment, tenant.actor(Role.COURIER), Task.DELIVERY)
     body = {"subject": f"shipment:{shipment}", "fields": ["recipient_address"], "purpose": "delivery"}
     codes = [http.post("/api/v1/reveals", json=body, headers=courier).status_code for _ in range(10)]
@@ -135,14 +164,14 @@ def test_an_admin_edits_the_policy_over_http(http: httpx.Client, keyring: Keyrin
     refused = http.post("/api/v1/reveals", headers=shop, json={
         "subject": f"shipment:{ours}", "fields": ["recipient_name"], "purpose": "customer_service"})
     assert refused.json()["reason"] == "role_not_allowed"
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     assert http.put("/api/v1/audit/policy", json=stricter, headers=courier).status_code == 403
     assert http.delete("/api/v1/audit/policy", headers=admin).json()["source"] == "default"
 
 
 def test_managers_assign_and_couriers_see_their_tasks(http: httpx.Client, keyring: Keyring, tenant: Tenant) -> None:
     manager = tenant.login(http, Role.STATION_MANAGER)
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     courier_id = str(tenant.actor(Role.COURIER).user_id)
     shipment = tenant.shipment(keyring)
     r = http.post(f"/api/v1/shipments/{shipment}/assignments", headers=manager,
@@ -165,7 +194,7 @@ def test_managers_assign_and_couriers_see_their_tasks(http: httpx.Client, keyrin
     ({"subject": f"shipment:{uuid.uuid4()}", "fields": [], "purpose": "delivery"}, "validation_failed"),
 ])
 def test_malformed_reveals_are_422_and_not_logged(http: httpx.Client, tenant: Tenant, body: dict, code: str) -> None:
-    courier = tenant.login(http, Role.COURIER)
+    courier = terminal_login(http, tenant)
     r = http.post("/api/v1/reveals", json=body, headers=courier)
     assert (r.status_code, r.json()["code"]) == (422, code)
     officer = tenant.login(http, Role.HQ_SECURITY)

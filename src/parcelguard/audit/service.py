@@ -65,6 +65,7 @@ class Period(StrEnum):
 # Reason codes of a refusal, with the message the caller reads. None names the data.
 REASONS = {
     "role_not_allowed": "Your role may not reveal personal data.",
+    "terminal_required": "A courier reveals personal data only on a registered terminal: sign in with X-Terminal-Id.",
     "purpose_not_allowed": "This purpose does not let your role reveal personal data.",
     "field_not_allowed": "A requested field is not needed for this purpose.",
     "field_sealed": "Identity document numbers are sealed for the regulator and never revealed.",
@@ -271,6 +272,8 @@ def _decide_request(db_session: Session, actor: Actor, wanted: list[str], purpos
     """The rule for the request, or the reason to refuse it whatever the subject. Checked in this order,
     so the reason is the first rule the request breaks."""
     assert actor.carrier_id is not None
+    if actor.role == Role.COURIER and actor.terminal_id is None:
+        return None, "terminal_required"  # the terminal binding holds for every route that reveals
     rules = [r for r in effective_rules(db_session=db_session, carrier_id=actor.carrier_id) if r.role == actor.role]
     if not rules:
         return None, "role_not_allowed"
