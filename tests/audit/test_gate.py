@@ -4,7 +4,6 @@ decision is in the log before anything is returned."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import uuid
 from datetime import timedelta
