@@ -62,7 +62,7 @@ def test_the_assigned_courier_scans_to_deliver_and_calls_through_the_virtual_num
     got = r.json()
     assert got["recipient"]["name"] == "司马***" and got["recipient"]["address_detail"] == "收件大道9号 1单元 1202室"
     assert got["call"]["number"] == pool and re.fullmatch(r"\d{4}", got["call"]["extension"])
-    assert got["call"]["extension"] in got["call"]["dial"] and got["status"] == "accepted"
+    assert got["call"]["extension"] in got["call"]["dial"] and got["status"] == "out_for_delivery"
     digits = re.sub(r"\D", "", r.text)
     assert not [c for c in CANARY_DIGITS if c in digits] and not [c for c in CANARY_TEXT if c in r.text]
     refused = http.post("/api/v1/scans", json={"token": token}, headers=other)

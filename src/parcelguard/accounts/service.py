@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +50,17 @@ def create_carrier(*, db_session: Session, slug: str, name: str, waybill_prefix:
 
 def get_carrier_by_slug(*, db_session: Session, slug: str) -> Carrier | None:
     return db_session.scalar(select(Carrier).where(Carrier.slug == slug))
+
+
+def get_carrier_by_prefix(*, db_session: Session, prefix: str) -> Carrier | None:
+    """The carrier whose waybill numbers start with `prefix` (prefixes are unique among carriers)."""
+    return db_session.scalar(select(Carrier).where(Carrier.waybill_prefix == prefix))
+
+
+def station_regions(*, db_session: Session, station_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The region code (GB/T 2260) of each of these stations: where a parcel's scan happened."""
+    rows = db_session.execute(select(Station.id, Station.region_code).where(Station.id.in_(list(station_ids))))
+    return {station_id: code for station_id, code in rows}
 
 
 def get_carrier(*, db_session: Session, carrier_id: uuid.UUID) -> Carrier:

@@ -33,6 +33,8 @@ TERMINAL_HEADER = "X-Terminal-Id"
 
 class Role(StrEnum):
     COURIER = "courier"
+    # A hub or station scanner (分拣): records parcels arriving and leaving; sees no personal data.
+    SORTER = "sorter"
     STATION_MANAGER = "station_manager"
     HQ_SECURITY = "hq_security"
     AUDITOR = "auditor"
@@ -49,7 +51,7 @@ CARRIER_ROLES = frozenset(Role) - {Role.REGULATOR}
 # Service accounts: they act through the API's machine routes and never sign in.
 SERVICE_ROLES = frozenset({Role.TELEPHONY})
 # Roles that work at one station.
-STATION_ROLES = frozenset({Role.COURIER, Role.STATION_MANAGER})
+STATION_ROLES = frozenset({Role.COURIER, Role.SORTER, Role.STATION_MANAGER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     # Checking a courier's QR is cheap and people do it a few times at a door; 2 a second from one
     # address still serves a shared network and stops a scraper.
     rate_limit_verify_per_address: RateSetting = Rate(120, 60)
+    # The public tracking lookup: a person looks a parcel up a few times a day; a shop's customer service
+    # more, from one address. 60 a minute and 600 an hour serve both and stop an enumeration in minutes.
+    rate_limit_track_per_address: RateSetting = Rate(60, 60)
+    rate_limit_track_per_address_hourly: RateSetting = Rate(600, 3600)
     # A virtual number (隐私号) keeps routing calls to the recipient this long after delivery, then is
     # released and its (number, extension) pair reused (`privacy_numbers.service.start_grace`).
     binding_grace_hours: int = Field(default=48, ge=1, le=720)

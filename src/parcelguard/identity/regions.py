@@ -57,3 +57,20 @@ def is_known(code: str) -> bool:
 def newest_edition() -> int:
     """The year of the newest edition in the table."""
     return max(r.last for r in _table().values())
+
+
+_GROUPINGS = frozenset({"市辖区", "县"})  # a municipality's prefecture level: only a grouping
+
+
+@functools.cache
+def city_of(code: str) -> str:
+    """The city a county-level code lies in, as a parcel's tracking shows it: the prefecture's name
+    (南山区 440305 → 深圳市), the province's where the prefecture level is only a grouping (朝阳区 110105 →
+    北京市), the county's own where the province governs it directly (乐东 469027); '' for a code no
+    edition lists."""
+    prefecture, province, county = region(code[:4] + "00"), region(code[:2] + "0000"), region(code)
+    if prefecture is not None and "直辖" in prefecture.name:
+        return county.name if county is not None else ""
+    if prefecture is not None and prefecture.name not in _GROUPINGS:
+        return prefecture.name
+    return province.name if province is not None else ""

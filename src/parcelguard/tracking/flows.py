@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import service as accounts
 from parcelguard.audit import service as audit
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.errors import Forbidden
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service as numbers
+from parcelguard.shipments import progress
 from parcelguard.shipments import service as shipments
-from parcelguard.tracking import service
+from parcelguard.tracking import public, service
 from parcelguard.tracking.service import Event
 from parcelguard.waybills import service as waybills
 
@@ -64,6 +66,8 @@ def scan(*, db_session: Session, keyring: Keyring, actor: Actor, token: str, eve
         revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", ["recipient_address"], "delivery",
                                 keyring=keyring, request_id=request_id)
         detail, log_index = shipments.address_detail(shipment, revealed.fields["recipient_address"]), revealed.log_index
+        if shipment.status not in progress.FINAL:
+            progress.advance(shipment, service.STATUS_AFTER[Event.DELIVERY])
     else:
         if shipment is None:
             raise shipments.unknown_shipment()
@@ -83,3 +87,42 @@ def scan(*, db_session: Session, keyring: Keyring, actor: Actor, token: str, eve
         log_index=log_index,
     )
 
+
+
+@dataclass(frozen=True)
+class StaffStation:
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StaffShipment:
+    """A shipment as staff see it: masked fields, where it goes, what is in it, what happened to it."""
+
+    shipment: shipments.Shipment
+    origin: StaffStation
+    destination: StaffStation | None
+    items: list[tuple[str, int]]  # category, quantity: descriptions are user information
+    events: list[public.JourneyEvent]
+
+
+def staff_view(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> StaffShipment:
+    """What `GET /shipments/{id}` answers: for staff who may see the shipment (`progress.visible`); to
+    anyone else it is a shipment that does not exist. Nothing here is plaintext of a personal field."""
+    shipment = progress.visible(db_session=db_session, actor=actor, shipment_id=shipment_id)
+    assert actor.carrier_id is not None
+
+    def station(station_id: uuid.UUID | None) -> StaffStation | None:
+        if station_id is None:
+            return None
+        found = accounts.get_station(db_session=db_session, carrier_id=actor.carrier_id, station_id=station_id)
+        return StaffStation(id=found.id, code=found.code, name=found.name)
+
+    origin = station(shipment.origin_station_id)
+    assert origin is not None
+    return StaffShipment(
+        shipment=shipment, origin=origin, destination=station(shipment.destination_station_id),
+        items=shipments.item_summaries(db_session=db_session, shipment_ids=[shipment.id])[shipment.id],
+        events=public.journey(db_session=db_session, shipment=shipment, public=False),
+    )
