@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
 from parcelguard.accounts import service as accounts_service
@@ -38,6 +39,8 @@ from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
 from parcelguard.web.pages import router as pages_router
+from parcelguard.web.public_pages import router as public_pages_router
+from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 UPLOAD_DELAY_CHECK_SECONDS = 5.0
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
                  asyncio.create_task(_watch_upload_delay(app))]
+
         yield
         for task in tasks:
             task.cancel()
@@ -83,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        max_upload_bytes=settings.max_upload_bytes)
 
     app.include_router(pages_router)
+    app.include_router(public_pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
     app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts_router)
