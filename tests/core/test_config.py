@@ -47,7 +47,8 @@ def test_production_lists_what_it_refuses(tmp_path: Path) -> None:
     assert "development key" in Settings(env="prod", database_url=pg, root_key_file=dev_key).production_problems()[0]
     assert "no regulator public key" in Settings(env="prod", root_key=SecretStr(KEY),
                                                  database_url=pg).production_problems()[0]
-    keyed = {"root_key": SecretStr(KEY), "regulator_public_key": KEY}
+    keyed = {"root_key": SecretStr(KEY), "regulator_public_key": KEY, "sms_sender": "http",
+             "sms_http_url": "https://sms.example/send", "sms_http_secret": SecretStr(KEY)}
     assert "SQLite" in Settings(env="prod", **keyed).production_problems()[0]
     assert Settings(env="prod", allow_sqlite_in_prod=True, **keyed).production_problems() == []
     assert Settings(env="prod", database_url=pg, **keyed).production_problems() == []

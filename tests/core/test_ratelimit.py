@@ -124,7 +124,9 @@ def test_limits_and_trusted_proxies_come_from_the_environment(monkeypatch: pytes
     assert {name: str(rate) for name, rate in defaults.rate_limits.items()} == {
         "register_per_address": "10/hour", "register_per_carrier_address": "30/day",
         "refresh_per_registration": "30/hour", "refresh_per_address": "120/hour",
-        "verify_per_address": "120/minute"}
+        "verify_per_address": "120/minute", "otp_send_per_address": "20/hour",
+        "otp_verify_per_registration": "30/hour", "otp_verify_per_address": "120/hour",
+        "track_per_address": "60/minute", "track_per_address_hourly": "600/hour"}
     assert defaults.trusted_proxies == ()
     monkeypatch.setenv("PARCELGUARD_RATE_LIMIT_REGISTER_PER_ADDRESS", "5/10min")
     monkeypatch.setenv("PARCELGUARD_RATE_LIMIT_VERIFY_PER_ADDRESS", "off")

@@ -1,94 +1,43 @@
 """The public routes are rate limited: registration per address and per carrier, refresh per registration
-and per address, the courier check per address. A refused request answers 429 `rate_limited` with
+and per address, trying SMS codes per registration and per address, asking for them per address, the
+courier check per address. A refused request answers 429 `rate_limited` with
 Retry-After and writes nothing; the next window lets the client in again; the counters hold no address."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
-from parcelguard.core.config import Settings, encode_root_key
 from parcelguard.core.ratelimit import RateCounter
-from parcelguard.identity.documents import id_check_character
 from parcelguard.identity.models import SenderRegistration
-from parcelguard.web.app import create_app
 from tests.conftest import TEST_ROOT_KEY
-from tests.servers import TEST_REGULATOR_PUBLIC, app_in_thread, platform_process
+from tests.identity.realname import (
+    AGAIN,
+    T0,
+    Clock,
+    RecordingSender,
+    Serve,
+    new_address,
+    realname_path,
+    register_verified,
+    registration_body,
+)
+from tests.servers import platform_process
 from tests.tenants import Tenant
-
-# A UTC midnight a month ahead: hour and day windows start exactly there, so Retry-After is known.
-T0 = (int(datetime.now(UTC).timestamp()) // 86400 + 30) * 86400
-
-
-class Clock:
-    """The limiter's clock (parcelguard.core.clock.now), moved by the test."""
-
-    def __init__(self) -> None:
-        self.moment = float(T0)
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.moment, UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.moment += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    moved = Clock()
-    monkeypatch.setattr("parcelguard.core.clock.now", moved.now)
-    return moved
-
-
-Serve = Callable[..., str]
-
-
-@pytest.fixture
-def serve(database_url: str) -> Iterator[Serve]:
-    """Start the platform with the given settings on the test database (in this process, so the clock
-    fixture moves its limiter's clock); returns its URL."""
-    with ExitStack() as stack:
-        def start(**settings: object) -> str:
-            keys = {"root_key": SecretStr(encode_root_key(TEST_ROOT_KEY)),
-                    "regulator_public_key": encode_root_key(TEST_REGULATOR_PUBLIC)}
-            app = create_app(Settings(database_url=database_url, **keys, **settings))
-            return stack.enter_context(app_in_thread(app))
-        yield start
-
-
-def new_address() -> str:
-    """A loopback address of this test's own (the whole of 127/8 reaches the server), so its counters are
-    its own in the shared test database."""
-    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
-
-
-@pytest.fixture
-def client() -> Iterator[Callable[[str, str], httpx.Client]]:
-    """`client(url, address)`: an HTTP client whose requests come from `address`."""
-    with ExitStack() as stack:
-        def make(url: str, address: str) -> httpx.Client:
-            transport = httpx.HTTPTransport(local_address=address)
-            return stack.enter_context(httpx.Client(base_url=url, transport=transport, timeout=30))
-        yield make
-
-
-def registration() -> dict:
-    body = "11010519800101" + f"{secrets.randbelow(1000):03d}"
-    return {"document": {"type": "resident_id", "number": body + id_check_character(body), "name": "慕容寄件"},
-            "phone": "13966667777"}
 
 
 def register(http: httpx.Client, tenant: Tenant) -> httpx.Response:
-    return http.post(f"/api/v1/public/carriers/{tenant.slug}/realname", json=registration())
+    return http.post(f"/api/v1/public/carriers/{tenant.slug}/realname", json=registration_body())
+
+
+def verified(http: httpx.Client, tenant: Tenant, sms: RecordingSender) -> dict:
+    """A registration whose phone is proved (the code read from what the server sent)."""
+    return register_verified(http, tenant.slug, lambda _id: sms.last_code())
 
 
 def registrations(engine: Engine, tenant: Tenant) -> int:
@@ -112,7 +61,7 @@ def test_the_eleventh_registration_from_one_address_in_an_hour_is_refused_and_wr
     url = serve()  # the default limits
     http = client(url, new_address())
     for _ in range(10):
-        assert register(http, tenant).status_code == 201
+        assert register(http, tenant).status_code == 202
     clock.advance(1200)
     refused = register(http, tenant)
     assert_rate_limited(refused, 2400)
@@ -120,11 +69,11 @@ def test_the_eleventh_registration_from_one_address_in_an_hour_is_refused_and_wr
     assert "registration_id" not in refused.text
 
     # Another address is not affected; this one is let in again when the hour is over.
-    assert register(client(url, new_address()), tenant).status_code == 201
+    assert register(client(url, new_address()), tenant).status_code == 202
     clock.advance(2399)
     assert_rate_limited(register(http, tenant), 1)
     clock.advance(1)
-    assert register(http, tenant).status_code == 201
+    assert register(http, tenant).status_code == 202
     assert registrations(engine, tenant) == 12
 
 
@@ -134,12 +83,12 @@ def test_limits_come_from_the_settings_and_count_per_carrier_for_the_day(
 ) -> None:
     url = serve(rate_limit_register_per_address="100/hour", rate_limit_register_per_carrier_address="2/day")
     http = client(url, new_address())
-    assert [register(http, tenant).status_code for _ in range(2)] == [201, 201]
+    assert [register(http, tenant).status_code for _ in range(2)] == [202, 202]
     clock.advance(3600 * 5)
     assert_rate_limited(register(http, tenant), 86400 - 3600 * 5)
-    assert register(http, other_tenant).status_code == 201  # the limit is per carrier
+    assert register(http, other_tenant).status_code == 202  # the limit is per carrier
     clock.advance(86400 - 3600 * 5)
-    assert register(http, tenant).status_code == 201
+    assert register(http, tenant).status_code == 202
     assert registrations(engine, tenant) == 3
 
 
@@ -151,17 +100,17 @@ def test_a_refused_request_counts_even_when_it_was_invalid(
     http = client(url, new_address())
     malformed = http.post(f"/api/v1/public/carriers/{tenant.slug}/realname", json={"document": {}})
     assert malformed.status_code == 422
-    unknown = http.post("/api/v1/public/carriers/no-such-carrier/realname", json=registration())
+    unknown = http.post("/api/v1/public/carriers/no-such-carrier/realname", json=registration_body())
     assert unknown.status_code == 404
     assert_rate_limited(register(http, tenant), 3600)
 
 
 def test_guessing_a_refresh_secret_is_stopped_per_registration(
-    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, tenant: Tenant
+    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, tenant: Tenant, sms: RecordingSender
 ) -> None:
     url = serve(rate_limit_refresh_per_registration="3/hour")
     sender = client(url, new_address())
-    registered = register(sender, tenant).json()
+    registered = verified(sender, tenant, sms)
     path = f"/api/v1/public/carriers/{tenant.slug}/realname/{registered['registration_id']}/token"
 
     guesser = client(url, new_address())
@@ -172,7 +121,7 @@ def test_guessing_a_refresh_secret_is_stopped_per_registration(
     assert_rate_limited(guesser.post(path, json={"refresh_secret": registered["refresh_secret"]}), 3600)
     spelt = path.replace(registered["registration_id"], registered["registration_id"].upper())
     assert_rate_limited(sender.post(spelt, json={"refresh_secret": registered["refresh_secret"]}), 3600)
-    other = register(sender, tenant).json()  # another registration is not affected
+    other = verified(sender, tenant, sms)  # another registration is not affected
     assert sender.post(f"/api/v1/public/carriers/{tenant.slug}/realname/{other['registration_id']}/token",
                        json={"refresh_secret": other["refresh_secret"]}).status_code == 200
 
@@ -194,6 +143,44 @@ def test_one_address_cannot_spread_guesses_over_many_registrations(
                                   json={"refresh_secret": "guess"}), 3600)
 
 
+def test_trying_codes_is_stopped_per_registration_and_per_address(
+    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, tenant: Tenant, sms: RecordingSender
+) -> None:
+    """The code's own 5 tries end one code; the route's limit ends the hour's tries at a registration,
+    across codes: past it even the right code is refused, so a lucky guess cannot tell."""
+    url = serve(rate_limit_otp_verify_per_registration="3/hour", rate_limit_otp_verify_per_address="4/hour")
+    http = client(url, new_address())
+    registration_id = register(http, tenant).json()["registration_id"]
+    code, path = sms.last_code(), realname_path(tenant.slug, registration_id, "verify")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert [http.post(path, json={"code": wrong}).json()["code"] for _ in range(2)] == ["otp_invalid"] * 2
+    assert http.post(path, json={"code": "12"}).status_code == 422
+    assert_rate_limited(http.post(path, json={"code": code}), 3600)
+    spelt = path.replace(registration_id, registration_id.upper())
+    assert_rate_limited(client(url, new_address()).post(spelt, json={"code": code}), 3600)
+    # The same address at another registration: past its own limit, whoever's code it tries.
+    other = register(http, tenant).json()["registration_id"]
+    assert_rate_limited(http.post(realname_path(tenant.slug, other, "verify"), json={"code": wrong}), 3600)
+    clock.advance(3600)
+    assert http.post(realname_path(tenant.slug, registration_id, "code"), json=AGAIN).status_code == 202
+    assert http.post(path, json={"code": sms.last_code()}).status_code == 201
+
+
+def test_asking_for_codes_is_limited_per_address(
+    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, tenant: Tenant
+) -> None:
+    """Each code is an SMS someone pays for: one address cannot have codes sent to many registrations."""
+    url = serve(rate_limit_otp_send_per_address="2/hour")
+    sender = client(url, new_address())
+    ids = [register(sender, tenant).json()["registration_id"] for _ in range(3)]
+    clock.advance(60)
+    pump = client(url, new_address())
+    asked = [pump.post(realname_path(tenant.slug, i, "code"), json=AGAIN).status_code for i in ids[:2]]
+    assert asked == [202, 202]
+    assert_rate_limited(pump.post(realname_path(tenant.slug, ids[2], "code"), json=AGAIN), 3600 - 60)
+    assert sender.post(realname_path(tenant.slug, ids[2], "code"), json=AGAIN).status_code == 202
+
+
 def test_checking_couriers_is_limited_per_address_per_minute(
     serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock
 ) -> None:
@@ -211,12 +198,14 @@ def test_checking_couriers_is_limited_per_address_per_minute(
 
 
 def test_the_counters_hold_no_client_address_nor_registration_id(
-    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, engine: Engine, tenant: Tenant
+    serve: Serve, client: Callable[[str, str], httpx.Client], clock: Clock, engine: Engine, tenant: Tenant,
+    sms: RecordingSender,
 ) -> None:
     url = serve()
     address = new_address()
     http = client(url, address)
-    registered = register(http, tenant).json()
+    registered = verified(http, tenant, sms)
+    http.post(realname_path(tenant.slug, registered["registration_id"], "code"), json=AGAIN)
     http.post(f"/api/v1/public/carriers/{tenant.slug}/realname/{registered['registration_id']}/token",
               json={"refresh_secret": registered["refresh_secret"]})
     http.get("/api/v1/public/couriers/verify", params={"token": "not-a-token"})
@@ -224,7 +213,7 @@ def test_the_counters_hold_no_client_address_nor_registration_id(
         stored = [(r.key, r.window_start, r.count) for r in conn.execute(select(RateCounter))]
     mine = [row for row in stored if row[1] >= T0]
     scopes = {"register/address", "register/carrier-address", "refresh/registration", "refresh/address",
-              "verify/address"}
+              "verify/address", "otp-send/address", "otp-verify/registration", "otp-verify/address"}
     assert {key.split(":")[0] for key, _, _ in mine} >= scopes
     dump = repr(stored)
     for secret in (address, address.replace(".", ""), registered["registration_id"],

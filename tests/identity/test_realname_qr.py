@@ -1,5 +1,6 @@
 """The real-name QR over HTTP: a sender registers once; a courier scans the token at pickup and never
-sees the document; the regulator's key opens the record; tokens expire, refresh, and cannot be forged."""
+sees the document; the regulator's key opens the record; tokens expire, refresh, and cannot be forged.
+(Proving the phone with the SMS code, the step between registering and the first token: test_otp.py.)"""
 
 from __future__ import annotations
 
@@ -12,15 +13,9 @@ from sqlalchemy import Engine, select
 from parcelguard.core.auth import Role
 from parcelguard.crypto import sealing
 from parcelguard.identity.models import RealNameRecord, SenderRegistration
+from tests.identity.realname import code_in_log, register_verified, registration_body, valid_id
 from tests.servers import TEST_REGULATOR_PRIVATE, LiveServer
 from tests.tenants import Tenant
-
-
-def valid_id() -> str:
-    from parcelguard.identity.documents import id_check_character
-
-    body = "11010519800101" + f"{uuid.uuid4().int % 1000:03d}"  # region, birth date, sequence
-    return body + id_check_character(body)
 
 
 def parcel(token: str | None, **sender: object) -> dict:
@@ -34,12 +29,9 @@ def test_a_registered_sender_is_taken_in_by_qr_without_the_courier_seeing_the_do
     http: httpx.Client, server: LiveServer, engine: Engine, tenant: Tenant
 ) -> None:
     number = valid_id()
-    r = http.post(f"/api/v1/public/carriers/{tenant.slug}/realname",
-                  json={"document": {"type": "resident_id", "number": number, "name": "慕容寄件"},
-                        "phone": "13966667777"})
-    assert r.status_code == 201, r.text
-    registered = r.json()
-    assert number not in r.text and "13966667777" not in r.text
+    registered = register_verified(http, tenant.slug, lambda rid: code_in_log(server, rid),
+                                   registration_body(number, phone="13966667777"))
+    assert number not in str(registered) and "13966667777" not in str(registered)
     refreshed = http.post(f"/api/v1/public/carriers/{tenant.slug}/realname/{registered['registration_id']}/token",
                           json={"refresh_secret": registered["refresh_secret"]})
     assert refreshed.status_code == 200 and refreshed.json()["refresh_secret"] is None

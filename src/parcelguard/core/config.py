@@ -151,9 +151,30 @@ class Settings(BaseSettings):
     # more, from one address. 60 a minute and 600 an hour serve both and stop an enumeration in minutes.
     rate_limit_track_per_address: RateSetting = Rate(60, 60)
     rate_limit_track_per_address_hourly: RateSetting = Rate(600, 3600)
+    # A sender proves the phone of a registration with a one-time code sent by SMS (identity/otp.py). Its
+    # own guards hold the code (5 tries, 5 minutes, a resend a minute, `otp_sends_per_hour`); these bound
+    # what one address can do across registrations: ask for codes (each an SMS someone pays for) ...
+    rate_limit_otp_send_per_address: RateSetting = Rate(20, 3600)
+    # ... and try codes, per registration (with the default code settings at most 25 can be wrong in an
+    # hour) and per address.
+    rate_limit_otp_verify_per_registration: RateSetting = Rate(30, 3600)
+    rate_limit_otp_verify_per_address: RateSetting = Rate(120, 3600)
     # A virtual number (隐私号) keeps routing calls to the recipient this long after delivery, then is
     # released and its (number, extension) pair reused (`privacy_numbers.service.start_grace`).
     binding_grace_hours: int = Field(default=48, ge=1, le=720)
+    # The one-time code that proves a registration's phone: how long it lives, how many wrong tries kill
+    # it, how soon another may be sent, and how many one registration may be sent in an hour.
+    otp_ttl_seconds: int = Field(default=300, ge=60, le=3600)
+    otp_max_attempts: int = Field(default=5, ge=1, le=10)
+    otp_resend_seconds: int = Field(default=60, ge=0, le=3600)
+    otp_sends_per_hour: int = Field(default=5, ge=1, le=20)
+    # How the code reaches the phone (identity/sms.py): `log` writes it to the server log, without the
+    # number (development only: production refuses it); `http` POSTs a signed JSON request to an SMS
+    # provider or a relay in front of one.
+    sms_sender: Literal["log", "http"] = "log"
+    sms_http_url: str | None = None
+    sms_http_secret: SecretStr | None = None
+    sms_http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @property
     def resolved_database_url(self) -> str:
@@ -201,6 +222,11 @@ class Settings(BaseSettings):
                 "SQLite is the development store: set PARCELGUARD_DATABASE_URL to PostgreSQL "
                 "or PARCELGUARD_ALLOW_SQLITE_IN_PROD=true"
             )
+        if self.sms_sender == "log":
+            problems.append("the SMS sender `log` writes one-time codes to the log: set PARCELGUARD_SMS_SENDER=http "
+                            "with PARCELGUARD_SMS_HTTP_URL and PARCELGUARD_SMS_HTTP_SECRET")
+        elif not self.sms_http_url or self.sms_http_secret is None:
+            problems.append("no SMS provider: set PARCELGUARD_SMS_HTTP_URL and PARCELGUARD_SMS_HTTP_SECRET")
         return problems
 
     def load_root_key(self) -> bytes:

@@ -13,13 +13,16 @@ from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
 from parcelguard.core.ratelimit import Rule, per_address, rate_limit
-from parcelguard.identity import service
+from parcelguard.identity import otp, service
 from parcelguard.identity.schemas import (
+    CodeIn,
+    CodeSentOut,
     CourierCheckOut,
     CourierTokenOut,
     RealNameTokenOut,
     RefreshIn,
     RegistrationIn,
+    ResendIn,
     StaffDocumentIn,
 )
 
@@ -48,6 +51,15 @@ REFRESH_LIMITS = rate_limit(Rule("refresh/registration", "rate_limit_refresh_per
                                  _per_registration),
                             Rule("refresh/address", "rate_limit_refresh_per_address", per_address))
 VERIFY_LIMITS = rate_limit(Rule("verify/address", "rate_limit_verify_per_address", per_address))
+CODE_LIMITS = rate_limit(Rule("otp-send/address", "rate_limit_otp_send_per_address", per_address))
+CODE_CHECK_LIMITS = rate_limit(Rule("otp-verify/registration", "rate_limit_otp_verify_per_registration",
+                                    _per_registration),
+                               Rule("otp-verify/address", "rate_limit_otp_verify_per_address", per_address))
+
+
+def _code_sent(sent: otp.CodeSent) -> CodeSentOut:
+    return CodeSentOut(registration_id=sent.registration_id, status="code_sent",
+                       code_expires_at=int(sent.expires_at.timestamp()), resend_at=int(sent.resend_at.timestamp()))
 
 
 @router.put("/staff/{user_id}/document", status_code=204, tags=["staff"],
@@ -77,19 +89,47 @@ def verify_courier(request: Request, db_session: SessionDep,
                            courier=check.courier, status=check.status)
 
 
-@router.post("/public/carriers/{carrier}/realname", response_model=RealNameTokenOut, status_code=201,
+@router.post("/public/carriers/{carrier}/realname", response_model=CodeSentOut, status_code=202,
              dependencies=[REGISTER_LIMITS], tags=["real-name QR"],
-             summary="A sender registers once and gets a real-name QR token (public)")
-def register_sender(carrier: str, body: RegistrationIn, request: Request, db_session: SessionDep) -> RealNameTokenOut:
+             summary="A sender registers once; a one-time code goes to the phone by SMS (public)")
+def register_sender(carrier: str, body: RegistrationIn, request: Request, db_session: SessionDep) -> CodeSentOut:
     """The document is checked and sealed for the regulator at once; the carrier keeps a masked view. The
-    token (10 minutes) goes in a QR code the courier scans at pickup; `refresh_secret` fetches new ones."""
+    registration is usable once the code sent to the phone comes back to `.../verify`."""
     key = request.app.state.regulator_public_key
     if key is None:
         raise ServiceUnavailable("Registration is off: no regulator public key is configured.",
                                  code="regulator_key_missing")
-    issued = service.register_sender(db_session=db_session, keyring=request.app.state.keyring, carrier_slug=carrier,
-                                     doc_type=body.document.type, number=body.document.number,
-                                     name=body.document.name, phone=body.phone, regulator_public_key=key)
+    sent = service.register_sender(db_session=db_session, keyring=request.app.state.keyring,
+                                   sms=request.app.state.sms_sender, policy=otp.Policy.of(request.app.state.settings),
+                                   carrier_slug=carrier, doc_type=body.document.type, number=body.document.number,
+                                   name=body.document.name, phone=body.phone, regulator_public_key=key)
+    return _code_sent(sent)
+
+
+@router.post("/public/carriers/{carrier}/realname/{registration_id}/code", response_model=CodeSentOut,
+             status_code=202, dependencies=[CODE_LIMITS], tags=["real-name QR"],
+             summary="Send another one-time code to a registration's phone (public)")
+def resend_code(carrier: str, registration_id: uuid.UUID, body: ResendIn, request: Request,
+                db_session: SessionDep) -> CodeSentOut:
+    """To the phone given at registration, which the sender gives again (another is answered as an unknown
+    registration); the code before it stops working. No sooner than a minute after the last, at most 5
+    an hour (`otp_too_soon`, with Retry-After)."""
+    sent = otp.resend_code(db_session=db_session, keyring=request.app.state.keyring,
+                           sender=request.app.state.sms_sender, policy=otp.Policy.of(request.app.state.settings),
+                           carrier_slug=carrier, registration_id=registration_id, phone=body.phone)
+    return _code_sent(sent)
+
+
+@router.post("/public/carriers/{carrier}/realname/{registration_id}/verify", response_model=RealNameTokenOut,
+             status_code=201, dependencies=[CODE_CHECK_LIMITS], tags=["real-name QR"],
+             summary="Prove the phone with the SMS code; get the real-name QR token and refresh secret (public)")
+def verify_sender(carrier: str, registration_id: uuid.UUID, body: CodeIn, request: Request,
+                  db_session: SessionDep) -> RealNameTokenOut:
+    """A wrong code is 422 `otp_invalid` (5 wrong kill the code: `otp_exhausted`); an old one `otp_expired`.
+    The token (10 minutes) goes in a QR code the courier scans at pickup; `refresh_secret` fetches new ones."""
+    issued = service.verify_sender(db_session=db_session, keyring=request.app.state.keyring,
+                                   policy=otp.Policy.of(request.app.state.settings), carrier_slug=carrier,
+                                   registration_id=registration_id, code=body.code)
     return RealNameTokenOut(registration_id=issued.registration_id, token=issued.token,
                             expires_at=issued.expires_at, refresh_secret=issued.refresh_secret)
 

@@ -54,8 +54,29 @@ class SenderRegistration(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     name: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
     phone: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
-    refresh_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of the sender's refresh secret
+    # HMAC of the phone (E.164) bound to this row (identity/otp.py): another code goes only to the phone
+    # registered, which the sender gives again; the number is never decrypted to send it.
+    phone_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    # SHA-256 of the sender's refresh secret, made when the phone is proved; until then the registration
+    # is unusable (no token, no refresh, no intake) and answers as an unknown one.
+    refresh_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=now)
+    verified_at: Mapped[datetime | None]  # when the sender gave the code sent to the phone (identity/otp.py)
+
+
+class RegistrationCode(Base):
+    """A one-time code sent by SMS to prove a registration's phone (短信验证码): only its HMAC is kept. The
+    newest row of a registration is its code; older rows, kept for an hour, count its sends."""
+
+    __tablename__ = "realname_codes"
+    __table_args__ = (Index(None, "registration_id", "sent_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    registration_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("realname_registrations.id"))
+    code_mac: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sent_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(default=0)
 
 
 class StaffDocument(Base):

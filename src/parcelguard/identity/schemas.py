@@ -1,8 +1,9 @@
-"""API shapes for identity: the courier QR and its public check."""
+"""API shapes for identity: the courier QR and its public check, the sender's real-name QR."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,12 +48,35 @@ class RefreshIn(BaseModel):
     refresh_secret: str = Field(max_length=100)
 
 
+class CodeSentOut(BaseModel):
+    registration_id: uuid.UUID
+    status: Literal["code_sent"] = Field(description="A one-time code went to the phone by SMS; give it to "
+                                                     "`.../realname/{registration_id}/verify`.")
+    code_expires_at: int = Field(description="POSIX seconds: the code is refused (`otp_expired`) from then.")
+    resend_at: int = Field(description="POSIX seconds: `.../realname/{registration_id}/code` sends another "
+                                       "no sooner (`otp_too_soon`).")
+
+
+class ResendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=32, description="The phone number given at registration: another code goes "
+                                                  "only there.")
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=16, description="The six digits of the SMS; spaces are ignored.",
+                      examples=["123456"])
+
+
 class RealNameTokenOut(BaseModel):
     registration_id: uuid.UUID
     token: str = Field(description="Show it as a QR code; valid 10 minutes; no personal data in it.")
     expires_at: int
-    refresh_secret: str | None = Field(default=None, description="Given once, at registration: keep it to "
-                                                                 "fetch fresh tokens.")
+    refresh_secret: str | None = Field(default=None, description="Given once, when the phone is proved: keep "
+                                                                 "it to fetch fresh tokens.")
 
 
 class StaffDocumentIn(BaseModel):

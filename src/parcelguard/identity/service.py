@@ -27,8 +27,9 @@ from parcelguard.core.phones import PhoneRefused, check_phone
 from parcelguard.crypto import sealing, tokens
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad, BlindIndex
-from parcelguard.identity import documents
+from parcelguard.identity import documents, otp
 from parcelguard.identity.models import RealNameRecord, SenderRegistration, StaffDocument
+from parcelguard.identity.sms import SmsSender
 from parcelguard.regulator.models import OutboxEntry
 from parcelguard.waybills.masking import mask_name
 
@@ -352,13 +353,14 @@ class RealNameToken:
     registration_id: uuid.UUID
     token: str
     expires_at: int  # POSIX seconds
-    refresh_secret: str | None = None  # given once, at registration: it fetches fresh tokens
+    refresh_secret: str | None = None  # given once, when the phone is proved: it fetches fresh tokens
 
 
-def register_sender(*, db_session: Session, keyring: Keyring, carrier_slug: str, doc_type: str | None,
-                    number: str, name: str, phone: str, regulator_public_key: bytes) -> RealNameToken:
+def register_sender(*, db_session: Session, keyring: Keyring, sms: SmsSender, policy: otp.Policy, carrier_slug: str,
+                    doc_type: str | None, number: str, name: str, phone: str,
+                    regulator_public_key: bytes) -> otp.CodeSent:
     """A sender registers once: the document is checked and sealed to the regulator, name and phone are
-    encrypted for the carrier, and the answer is a token for the QR code plus a secret to refresh it."""
+    encrypted for the carrier, and a code goes to the phone by SMS; `verify_sender` then gives the token."""
     carrier = accounts.get_carrier_by_slug(db_session=db_session, slug=carrier_slug)
     if carrier is None:
         raise NotFound("No such carrier.", code="carrier_unknown")
@@ -378,9 +380,8 @@ def register_sender(*, db_session: Session, keyring: Keyring, carrier_slug: str,
         raise Invalid("The registration cannot be accepted: see errors.", code="registration_invalid",
                       errors=errors)
     registration_id = uuid.uuid4()
-    secret = secrets.token_urlsafe(32)
     table = SenderRegistration.__tablename__
-    db_session.add(SenderRegistration(
+    db_session.add(registration := SenderRegistration(
         id=registration_id, carrier_id=carrier.id, doc_type=document.doc_type, doc_masked=document.masked,
         name_masked=mask_name(name),
         blind_index=blind_index(db_session=db_session, keyring=keyring, carrier_id=carrier.id, document=document),
@@ -390,21 +391,32 @@ def register_sender(*, db_session: Session, keyring: Keyring, carrier_slug: str,
                              aad=Aad(table, "name", registration_id), data_class="realname"),
         phone=keyring.encrypt(db_session=db_session, carrier_id=carrier.id, plaintext=phone,
                               aad=Aad(table, "phone", registration_id), data_class="realname"),
-        refresh_hash=hashlib.sha256(secret.encode()).digest(),
     ))
     db_session.flush()
-    issued = _realname_token(db_session, keyring, carrier.id, registration_id)
-    return RealNameToken(registration_id, issued.token, issued.expires_at, refresh_secret=secret)
+    return otp.send_code(db_session=db_session, keyring=keyring, sender=sms, registration=registration,
+                         carrier_slug=carrier.slug, carrier_name=carrier.name, policy=policy, phone=phone)
+
+
+def verify_sender(*, db_session: Session, keyring: Keyring, policy: otp.Policy, carrier_slug: str,
+                  registration_id: uuid.UUID, code: str) -> RealNameToken:
+    """The code sent to the phone proves it: the registration becomes usable, and the answer is its first
+    token plus the secret that refreshes it (given once)."""
+    _, row = otp.pending_registration(db_session=db_session, carrier_slug=carrier_slug, registration_id=registration_id)
+    otp.verify_code(db_session=db_session, keyring=keyring, registration=row, given=code, policy=policy)
+    secret = secrets.token_urlsafe(32)
+    row.refresh_hash = hashlib.sha256(secret.encode()).digest()
+    issued = _realname_token(db_session, keyring, row.carrier_id, row.id)
+    return RealNameToken(row.id, issued.token, issued.expires_at, refresh_secret=secret)
 
 
 def refresh_realname_token(*, db_session: Session, keyring: Keyring, carrier_slug: str,
                            registration_id: uuid.UUID, secret: str) -> RealNameToken:
-    """A fresh token for a registered sender who holds the refresh secret; anything else is unknown."""
+    """A fresh token for a verified registration whose sender holds the refresh secret; else unknown."""
     carrier = accounts.get_carrier_by_slug(db_session=db_session, slug=carrier_slug)
     row = None if carrier is None else db_session.scalar(select(SenderRegistration).where(
         SenderRegistration.id == registration_id, SenderRegistration.carrier_id == carrier.id))
-    given = hashlib.sha256(secret.encode()).digest()
-    if row is None or not hmac.compare_digest(row.refresh_hash, given):
+    stored = row.refresh_hash if row is not None and row.verified_at is not None else None
+    if not hmac.compare_digest(stored or bytes(32), hashlib.sha256(secret.encode()).digest()) or row is None:
         raise NotFound("No such registration.", code="registration_unknown")
     return _realname_token(db_session, keyring, row.carrier_id, row.id)
 
@@ -429,7 +441,7 @@ def resolve_realname_token(*, db_session: Session, keyring: Keyring, carrier_id:
                       field="/sender/realname_token") from None
     row = db_session.scalar(select(SenderRegistration).where(SenderRegistration.id == verified.subject_uuid,
                                                              SenderRegistration.carrier_id == carrier_id))
-    if row is None:
+    if row is None or row.verified_at is None:
         raise Invalid("The real-name QR code names no registration.", code="realname_token_unknown",
                       field="/sender/realname_token")
     return row

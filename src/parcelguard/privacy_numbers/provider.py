@@ -5,10 +5,8 @@ is read."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +25,7 @@ from parcelguard.core.errors import (
 )
 from parcelguard.crypto.blind_index import NotNormalisable, normalise_phone
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.crypto.request_signing import check_signature, parse_signature
 from parcelguard.privacy_numbers.bindings import (
     MAX_SECRET_OVERLAP,
     PROVIDER_KEY_PURPOSE,
@@ -111,50 +110,12 @@ def rotate_provider_secret(*, db_session: Session, keyring: Keyring, carrier_id:
     return SecretGeneration(current + 1, _derived_secret(keyring, db_session, carrier_id, current + 1), at, None)
 
 
-def signature_header(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
-    """`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`: what the provider sends as
-    `X-Parcelguard-Signature` (the scheme Stripe's webhooks use)."""
-    t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={_mac(secret, t, body)}"
-
-
-def _mac(secret: str, t: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{t}.".encode() + body, "sha256").hexdigest()
-
-
-def _parse_signature(header: str | None) -> tuple[int, list[str]] | None:
-    if not header or len(header) > 1024:
-        return None
-    t: int | None = None
-    macs = []
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
-            t = int(value)
-        elif key == "v1":
-            macs.append(value.lower())
-    return (t, macs) if t is not None and macs else None
-
-
-def check_signature(secret: str, header: str | None, body: bytes, *, at: datetime | None = None) -> bool:
-    """The header is fresh (within 300 s of `at`) and one of its `v1` values signs `body` (compared in
-    constant time)."""
-    parsed = _parse_signature(header)
-    if parsed is None:
-        return False
-    t, macs = parsed
-    if abs((at or now()).timestamp() - t) > SIGNATURE_TOLERANCE_SECONDS:
-        return False
-    expected = _mac(secret, t, body)
-    return any(hmac.compare_digest(expected, mac) for mac in macs)
-
-
 def authenticate_provider(*, db_session: Session, keyring: Keyring, header: str | None, body: bytes) -> uuid.UUID:
     """The carrier whose telephony provider signed this request: the one owning the `called` number of
     the body. Raises `SignatureInvalid`, also when the header is stale or no pool holds the number
     (without a carrier there is no secret to check against, and an unauthenticated caller learns nothing)."""
     at = now()
-    parsed = _parse_signature(header)
+    parsed = parse_signature(header)
     if parsed is None or abs(at.timestamp() - parsed[0]) > SIGNATURE_TOLERANCE_SECONDS:
         raise SignatureInvalid()
     try:

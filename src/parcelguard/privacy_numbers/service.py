@@ -21,6 +21,7 @@ face: callers import `service` and find every part here.
 
 from __future__ import annotations
 
+from parcelguard.crypto.request_signing import check_signature, signature_header  # noqa: F401
 from parcelguard.privacy_numbers.bindings import (  # noqa: F401
     EXTENSIONS,
     INSERT_CHUNK,
@@ -63,11 +64,9 @@ from parcelguard.privacy_numbers.provider import (  # noqa: F401
     Routed,
     SecretGeneration,
     authenticate_provider,
-    check_signature,
     provider_secret,
     provider_secrets,
     rotate_provider_secret,
     route_call,
-    signature_header,
     telephony_actor,
 )

@@ -28,6 +28,7 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.identity import sms
 from parcelguard.identity.api import router as identity_router
 from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.keyring = Keyring(settings.load_root_key())
     app.state.regulator_public_key = _regulator_key(settings)
+    app.state.sms_sender = sms.sender_from(settings)
     app.state.authenticator = accounts_service.authenticate
     app.state.actor_cache = ActorCache(settings.auth_cache_seconds)
     app.state.head_revision = db.head_revision()
