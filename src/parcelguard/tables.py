@@ -13,4 +13,5 @@ import parcelguard.privacy_numbers.models
 import parcelguard.regulator.models
 import parcelguard.shipments.models
 import parcelguard.tracking.models
-import parcelguard.waybills.models  # noqa: F401
+import parcelguard.waybills.models
+import parcelguard.webhooks.models  # noqa: F401

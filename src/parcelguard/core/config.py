@@ -159,6 +159,16 @@ class Settings(BaseSettings):
     # hour) and per address.
     rate_limit_otp_verify_per_registration: RateSetting = Rate(30, 3600)
     rate_limit_otp_verify_per_address: RateSetting = Rate(120, 3600)
+    # Webhooks of enterprise shippers (webhooks/): how often the sender looks for due notices, how long it
+    # waits for an endpoint, how many attempts a notice gets (backoff with full jitter, capped at 6 hours:
+    # 12 attempts span about a day), and whether an endpoint may be a private or loopback address
+    # (development and tests only: in production it would let a customer aim the server at the carrier's
+    # own network).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=30)
+    webhook_backoff_base_seconds: float = Field(default=10.0, ge=0.1, le=3600)
+    webhook_allow_private_addresses: bool = False
     # A virtual number (隐私号) keeps routing calls to the recipient this long after delivery, then is
     # released and its (number, extension) pair reused (`privacy_numbers.service.start_grace`).
     binding_grace_hours: int = Field(default=48, ge=1, le=720)

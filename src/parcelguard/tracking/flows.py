@@ -21,7 +21,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service as numbers
 from parcelguard.shipments import progress
 from parcelguard.shipments import service as shipments
-from parcelguard.tracking import public, service
+from parcelguard.tracking import network, public, service
 from parcelguard.tracking.service import Event
 from parcelguard.waybills import service as waybills
 
@@ -66,16 +66,20 @@ def scan(*, db_session: Session, keyring: Keyring, actor: Actor, token: str, eve
         revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", ["recipient_address"], "delivery",
                                 keyring=keyring, request_id=request_id)
         detail, log_index = shipments.address_detail(shipment, revealed.fields["recipient_address"]), revealed.log_index
+        before = shipment.status
         if shipment.status not in progress.FINAL:
             progress.advance(shipment, service.STATUS_AFTER[Event.DELIVERY])
     else:
         if shipment is None:
             raise shipments.unknown_shipment()
+        before = shipment.status
         shipments.mark_delivered(db_session=db_session, actor=actor, shipment_id=shipment.id)
         assert shipment.delivered_at is not None
         numbers.start_grace(db_session=db_session, carrier_id=actor.carrier_id, shipment_id=shipment.id,
                             delivered_at=shipment.delivered_at, grace=grace)
     row = service.record(db_session=db_session, actor=actor, shipment_id=shipment.id, event=event)
+    if shipment.status != before:
+        network.notify(db_session=db_session, actor=actor, changed=[(shipment, row.event, None, row.at)])
     return DeliveryScan(
         scan_id=row.id, event=event.value, at=row.at, shipment_id=shipment.id, waybill_no=shipment.waybill_no,
         status=shipment.status, recipient_name_masked=shipment.recipient_name_masked,

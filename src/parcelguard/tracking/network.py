@@ -22,6 +22,7 @@ from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import DomainError, Forbidden, Invalid
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.identity.regions import city_of
 from parcelguard.shipments import progress
 from parcelguard.shipments import service as shipments
 from parcelguard.shipments.models import Shipment
@@ -29,6 +30,7 @@ from parcelguard.tracking import service
 from parcelguard.tracking.service import BY_LABEL_ONLY, REASONS, STATUS_AFTER, Event, Scan
 from parcelguard.waybills import numbers
 from parcelguard.waybills import service as waybills
+from parcelguard.webhooks import service as webhooks
 
 NETWORK_ROLES = frozenset({Role.COURIER, Role.SORTER, Role.STATION_MANAGER})
 SCANNERS: dict[Event, frozenset[Role]] = {
@@ -128,9 +130,12 @@ def record(*, db_session: Session, keyring: Keyring, actor: Actor, wanted: Wante
                                          token=wanted.token)
         shipment = shipments.by_label_subject(db_session=db_session, carrier_id=actor.carrier_id, subject=subject)
     shipment = _check_parcel(db_session, actor, wanted, shipment)
+    before = shipment.status
     progress.advance(shipment, STATUS_AFTER[wanted.event])
     row = service.record(db_session=db_session, actor=actor, shipment_id=shipment.id, event=wanted.event,
                          reason=wanted.reason, at=wanted.at)
+    if shipment.status != before:
+        notify(db_session=db_session, actor=actor, changed=[(shipment, row.event, row.reason, row.at)])
     return Recorded(scan_id=row.id, event=row.event, reason=row.reason, at=row.at, shipment_id=shipment.id,
                     waybill_no=shipment.waybill_no, status=shipment.status)
 
@@ -168,13 +173,17 @@ def record_batch(*, db_session: Session, actor: Actor, wanted: Sequence[Wanted])
     found = progress.by_waybills(db_session=db_session, carrier_id=actor.carrier_id,
                                  numbers=[n for n in checked if n is not None])
     good: list[tuple[int, Shipment, Wanted, str]] = []
+    changed: list[tuple[int, Shipment]] = []
     for i, (scan, number) in enumerate(zip(wanted, checked, strict=True)):
         if results[i] is not None:
             continue
         try:
             shipment = _check_parcel(db_session, actor, scan, found.get(number or ""))
+            before = shipment.status
             progress.advance(shipment, STATUS_AFTER[scan.event])
             good.append((i, shipment, scan, shipment.status))
+            if shipment.status != before:
+                changed.append((i, shipment))
         except DomainError as exc:
             results[i] = exc
     written = service.record_many(db_session=db_session, actor=actor, scans=[
@@ -182,8 +191,28 @@ def record_batch(*, db_session: Session, actor: Actor, wanted: Sequence[Wanted])
     for (i, shipment, scan, status), (scan_id, at) in zip(good, written, strict=True):
         results[i] = Recorded(scan_id=scan_id, event=scan.event.value, reason=scan.reason, at=at,
                               shipment_id=shipment.id, waybill_no=shipment.waybill_no, status=status)
+    notify(db_session=db_session, actor=actor, changed=[
+        (shipment, wanted[i].event.value, wanted[i].reason, results[i].at)  # type: ignore[union-attr]
+        for i, shipment in changed])
     db_session.flush()
     return BatchResult(results=[r for r in results if r is not None])
+
+
+def notify(*, db_session: Session, actor: Actor,
+           changed: Sequence[tuple[Shipment, str, str | None, datetime]]) -> None:
+    """Queue the webhook notices of these status changes (shipment, event, reason, time), scanned at the
+    actor's station, for the parcels' enterprise customers (in this transaction: an outbox)."""
+    with_customer = [c for c in changed if c[0].customer_id is not None]
+    if not with_customer:
+        return
+    assert actor.carrier_id is not None
+    regions = accounts.station_regions(db_session=db_session, station_ids=[actor.station_id]) \
+        if actor.station_id else {}
+    city = city_of(regions.get(actor.station_id, "")) if actor.station_id else ""
+    webhooks.enqueue(db_session=db_session, changes=[webhooks.StatusChange(
+        carrier_id=actor.carrier_id, customer_id=shipment.customer_id, shipment_id=shipment.id,
+        waybill_no=shipment.waybill_no, status=shipment.status, event=event, reason=reason, at=at, city=city)
+        for shipment, event, reason, at in with_customer if shipment.customer_id is not None])
 
 
 def _prefix(db_session: Session, actor: Actor) -> str:

@@ -42,6 +42,8 @@ from parcelguard.waybills.labels_api import router as labels_router
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
 from parcelguard.web.templating import STATIC_DIR
+from parcelguard.webhooks import sender as webhook_sender
+from parcelguard.webhooks.api import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 UPLOAD_DELAY_CHECK_SECONDS = 5.0
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
-                 asyncio.create_task(_watch_upload_delay(app))]
+                 asyncio.create_task(_watch_upload_delay(app)),
+                 asyncio.create_task(_deliver_webhooks_periodically(app))]
 
         yield
         for task in tasks:
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(privacy_numbers_router)
     api.include_router(labels_router)
     api.include_router(tracking_router)
+    api.include_router(webhooks_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
     document_problems(app)
@@ -158,6 +162,22 @@ async def _watch_upload_delay(app: FastAPI) -> None:
             await asyncio.to_thread(_raise_delay_alerts, state)
         except Exception:  # noqa: BLE001  (log it and keep watching)
             structlog.get_logger("parcelguard.regulator").exception("upload delay check failed")
+
+
+async def _deliver_webhooks_periodically(app: FastAPI) -> None:
+    """Send the enterprise shippers' due webhook notices, every `webhook_poll_seconds`."""
+    settings = app.state.settings
+    with webhook_sender.client(settings.webhook_timeout_seconds) as client:
+        while True:
+            await asyncio.sleep(settings.webhook_poll_seconds)
+            try:
+                await asyncio.to_thread(webhook_sender.deliver_due, sessions=app.state.sessionmaker,
+                                        keyring=app.state.keyring, client=client,
+                                        max_attempts=settings.webhook_max_attempts,
+                                        allow_private=settings.webhook_allow_private_addresses,
+                                        backoff_base=settings.webhook_backoff_base_seconds)
+            except Exception:  # noqa: BLE001  (log it and keep sending)
+                structlog.get_logger("parcelguard.webhooks").exception("webhook delivery failed")
 
 
 def _raise_delay_alerts(state: object) -> None:
