@@ -271,7 +271,11 @@ def test_every_message_the_templates_and_pages_ask_for_exists() -> None:
     wanted = set()
     for path in [*TEMPLATES_DIR.glob("*.html"), Path(i18n.__file__).with_name("public_pages.py")]:
         wanted |= set(re.findall(r"""\b(?:t\(|_FieldProblem\([^)]*?)["']([a-z_]+\.[a-z_.]+)["']""", path.read_text()))
-    assert wanted and wanted <= set(i18n.ZH), wanted - set(i18n.ZH)
+    # A key built in a template from a code (`"status." ~ parcel.status`) is a prefix here; the codes'
+    # messages are checked one by one in the page's own tests (tests/web/test_courier_app.py).
+    prefixes = {w for w in wanted if w.endswith(".")}
+    assert wanted and wanted - prefixes <= set(i18n.ZH), wanted - prefixes - set(i18n.ZH)
+    assert all(any(key.startswith(p) for key in i18n.ZH) for p in prefixes), prefixes
 
 
 def test_english_falls_back_to_chinese_for_a_missing_message(monkeypatch: pytest.MonkeyPatch) -> None:

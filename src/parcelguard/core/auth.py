@@ -216,7 +216,13 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(_
     session of its own on a worker thread (the request's own transaction is unaffected)."""
     if not token:
         raise Unauthorized()
-    terminal_header = request.headers.get(TERMINAL_HEADER)
+    return await actor_for(request, token, request.headers.get(TERMINAL_HEADER))
+
+
+async def actor_for(request: Request, token: str, terminal_header: str | None) -> Actor:
+    """The actor behind `token` presented with `terminal_header`, however the request carried them (the
+    API's Authorization and X-Terminal-Id headers, or the pages' session cookies): the same cache, the
+    same lookup, the same refusals (Unauthorized with its code)."""
     cache: ActorCache = request.app.state.actor_cache
     digest = token_digest(token)
     actor = cache.get(digest, terminal_header)

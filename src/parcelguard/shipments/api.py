@@ -85,7 +85,7 @@ def _schema_of(model: type[BaseModel], part: str) -> dict[str, Any]:
 BODY_MODELS: tuple[type[BaseModel], ...] = (IntakeIn, InspectionRecordIn)
 
 
-def _request(body: IntakeIn, found: list[photos.Photo] = ()) -> flows.IntakeRequest:  # type: ignore[assignment]
+def intake_request(body: IntakeIn, found: list[photos.Photo] = ()) -> flows.IntakeRequest:  # type: ignore[assignment]
     return flows.IntakeRequest(
         sender_document=None if body.sender.document is None else flows.SenderDocument(
             doc_type=body.sender.document.type, number=body.sender.document.number, name=body.sender.document.name),
@@ -131,7 +131,7 @@ def take_in(actor: Courier, parsed: Annotated[tuple[IntakeIn, list[photos.Photo]
     multipart/form-data: the JSON in the part `shipment`, each photo in a part `photos`."""
     body, found = parsed
     intake = flows.take_in(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
-                           regulator_public_key=_regulator_key(request), request=_request(body, found),
+                           regulator_public_key=_regulator_key(request), request=intake_request(body, found),
                            request_id=getattr(request.state, "request_id", None))
     return _out(intake, len(found))
 
@@ -149,7 +149,7 @@ def take_in_batch(body: BatchIn, actor: Sender, request: Request, db_session: Se
     parsed: list[tuple[int, flows.IntakeRequest]] = []
     for i, raw in enumerate(body.shipments):
         try:
-            parsed.append((i, _request(IntakeIn.model_validate(raw))))
+            parsed.append((i, intake_request(IntakeIn.model_validate(raw))))
         except ValidationError as exc:
             _, errors = validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
             results[i] = BatchResultOut(index=i, status=422, problem=ItemProblemOut(

@@ -39,9 +39,11 @@ from parcelguard.shipments.catalogue_api import router as catalogue_router
 from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
+from parcelguard.web import courier_delivery, courier_pages, courier_pickup
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
 from parcelguard.web.templating import STATIC_DIR
+from parcelguard.web.track_pages import router as track_pages_router
 from parcelguard.webhooks import sender as webhook_sender
 from parcelguard.webhooks.api import router as webhooks_router
 
@@ -62,7 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
                  asyncio.create_task(_watch_upload_delay(app)),
                  asyncio.create_task(_deliver_webhooks_periodically(app))]
-
         yield
         for task in tasks:
             task.cancel()
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(pages_router)
     app.include_router(public_pages_router)
+    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router):
+        app.include_router(pages)
+    app.include_router(track_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
     app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
