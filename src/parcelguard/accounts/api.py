@@ -15,6 +15,7 @@ from parcelguard.accounts.schemas import (
     CarrierSettingsOut,
     CarrierSettingsPatch,
     MeOut,
+    PrinterIn,
     StationOut,
     TerminalIn,
     TerminalOut,
@@ -107,6 +108,16 @@ def list_terminals(actor: StaffManager, db_session: SessionDep) -> list[Terminal
 @router.get("/terminals/{terminal_id}", response_model=TerminalOut, tags=["terminals"])
 def get_terminal(terminal_id: uuid.UUID, actor: StaffManager, db_session: SessionDep) -> TerminalOut:
     return TerminalOut.model_validate(service.get_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id))
+
+
+@router.put("/terminals/{terminal_id}/printer", response_model=TerminalOut, tags=["terminals"],
+            summary="Name the networked thermal printer a terminal prints labels on")
+def set_printer(terminal_id: uuid.UUID, body: PrinterIn, actor: StaffManager, db_session: SessionDep) -> TerminalOut:
+    """The courier's app then offers to print a label on it (ZPL over raw TCP), and
+    `POST /shipments/{id}/label:print` sends it there. Only an address of a private, loopback or link-local
+    network (422 `printer_address_public`): the server opens a connection to it."""
+    terminal = service.set_printer(db_session=db_session, actor=actor, terminal_id=terminal_id, address=body.address)
+    return TerminalOut.model_validate(terminal)
 
 
 @router.post("/terminals/{terminal_id}/revoke", response_model=TerminalOut, tags=["terminals"],

@@ -86,6 +86,9 @@ class Terminal(Base):
     registered_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     registered_at: Mapped[datetime] = mapped_column(default=now)
     revoked_at: Mapped[datetime | None]
+    # The networked thermal printer (ZPL over raw TCP, port 9100 by default) this terminal prints labels
+    # on, as `host:port`: a literal address of the station's own network, set by its manager.
+    printer: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginThrottle(Base):

@@ -54,6 +54,15 @@ class TerminalOut(BaseModel):
     label: str
     registered_at: datetime
     revoked_at: datetime | None
+    printer: str | None = Field(default=None, description="The networked thermal printer (ZPL, raw TCP) it prints "
+                                "labels on, `host:port`.")
+
+
+class PrinterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(max_length=64, description="`host[:port]`, an IP address of the station's own "
+                                "network (port 9100 unless given); null: no printer.")
 
 
 class CarrierSettingsOut(BaseModel):

@@ -6,6 +6,7 @@ object is `NotFound`, never `Forbidden`, so its existence does not leak.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Sequence
@@ -298,6 +299,53 @@ def get_terminal(*, db_session: Session, actor: Actor, terminal_id: uuid.UUID) -
     if terminal is None:
         raise NotFound("No such terminal.", code="terminal_unknown")
     return terminal
+
+
+def set_printer(*, db_session: Session, actor: Actor, terminal_id: uuid.UUID, address: str | None) -> Terminal:
+    """Name the thermal printer a terminal prints labels on (None: none). The address is checked here
+    (`check_printer_address`), the station's manager sets it for their own station's terminals."""
+    terminal = get_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id)
+    terminal.printer = None if address is None else check_printer_address(address)
+    db_session.flush()
+    return terminal
+
+
+def printer_of(*, db_session: Session, actor: Actor) -> str | None:
+    """The printer of the terminal the actor signed in on, if it has one."""
+    if actor.terminal_id is None or actor.carrier_id is None:
+        return None
+    return db_session.scalar(select(Terminal.printer).where(Terminal.id == actor.terminal_id,
+                                                            Terminal.carrier_id == actor.carrier_id))
+
+
+DEFAULT_PRINTER_PORT = 9100  # raw printing (JetDirect), what Zebra and most label printers listen on
+
+
+def check_printer_address(address: str) -> str:
+    """`host[:port]` with a literal IP address of a private, loopback or link-local network: a station's
+    printer sits on the station's LAN, and the server must not be told to open connections anywhere else.
+    Answers it as `host:port` (an IPv6 address in brackets)."""
+    text = address.strip()
+    host, port = text, DEFAULT_PRINTER_PORT
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":") if rest.startswith(":") else ("" if not rest else "x")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        port_text = ""
+    try:
+        ip = ipaddress.ip_address(host)
+        port = int(port_text) if port_text else DEFAULT_PRINTER_PORT
+    except ValueError:
+        raise Invalid("A printer is an IP address with an optional port, e.g. 192.168.1.50:9100.",
+                      code="printer_address_invalid", field="/address") from None
+    if not 1 <= port <= 65535:
+        raise Invalid("The port is 1 to 65535.", code="printer_address_invalid", field="/address")
+    if ip.is_global or ip.is_multicast or ip.is_unspecified:
+        raise Invalid("A printer's address is one of the station's own network (private, loopback or link-local).",
+                      code="printer_address_public", field="/address")
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
 def revoke_terminal(*, db_session: Session, actor: Actor, terminal_id: uuid.UUID) -> Terminal:

@@ -29,9 +29,9 @@ from parcelguard.privacy_numbers import service as numbers
 from parcelguard.shipments import catalogue_store
 from parcelguard.shipments import service as shipments
 from parcelguard.waybills import numbers as waybill_numbers
-from parcelguard.waybills import policy, settings_store
+from parcelguard.waybills import policy, printing, settings_store
 from parcelguard.waybills import service as waybills
-from parcelguard.waybills.labels import LabelData
+from parcelguard.waybills.labels import LabelData, Layout, render_zpl
 
 MAX_BATCH = 500
 
@@ -157,3 +157,26 @@ def resolve(*, db_session: Session, keyring: Keyring, actor: Actor, case_id: uui
     revealed = audit.reveal(db_session, actor, f"shipment:{shipment.id}", wanted, "investigation", case_id,
                             keyring=keyring, request_id=request_id)
     return Resolved(shipment, revealed)
+
+
+@dataclass(frozen=True)
+class Printed:
+    printer: str
+    size: int  # bytes of ZPL sent
+
+
+def print_on_terminal_printer(*, db_session: Session, keyring: Keyring, actor: Actor, shipment_id: uuid.UUID,
+                              layout: str = "two_part", request_id: str | None = None) -> Printed:
+    """Print a shipment's label on the networked thermal printer of the terminal the actor signed in on:
+    the gate decides as for any label (`labels`), the ZPL job goes over raw TCP. A terminal without a
+    printer is told so before any parcel is looked up (409 `printer_not_configured`). If the printer
+    cannot be reached the request fails whole, the gate's log entry with it: no label left the server."""
+    printer = accounts.printer_of(db_session=db_session, actor=actor)
+    if printer is None:
+        raise Conflict("This terminal has no label printer: its station manager names one.",
+                       code="printer_not_configured")
+    found = labels(db_session=db_session, keyring=keyring, actor=actor, shipment_ids=[shipment_id],
+                   request_id=request_id)
+    job = render_zpl(found, Layout(layout))
+    printing.send(printer, job)
+    return Printed(printer=printer, size=len(job))

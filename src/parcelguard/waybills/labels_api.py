@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from parcelguard.core import db
@@ -53,6 +54,25 @@ def label(shipment_id: uuid.UUID, actor: Printer, request: Request, db_session: 
     found = flows.labels(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
                          shipment_ids=[shipment_id], request_id=getattr(request.state, "request_id", None))
     return _response(_render(found, layout, format.value), format.value, "label")
+
+
+class PrintedOut(BaseModel):
+    printer: str = Field(description="The terminal's printer the job went to, `host:port`.")
+    bytes: int = Field(description="The size of the ZPL job sent.")
+
+
+@router.post("/shipments/{shipment_id}/label:print", response_model=PrintedOut, status_code=202,
+             summary="Print a shipment's label on the terminal's networked thermal printer (ZPL)")
+def print_label(shipment_id: uuid.UUID, actor: Printer, request: Request, db_session: SessionDep,
+                layout: Annotated[labels.Layout, Query()] = labels.Layout.TWO_PART) -> PrintedOut:
+    """For a caller signed in on a terminal whose station manager named its printer
+    (`PUT /terminals/{id}/printer`): the gate decides and logs as for `GET .../label`, and the ZPL job goes
+    to the printer over raw TCP. 409 `printer_not_configured` without one; 503 `printer_unreachable` when
+    it does not take the job (nothing is logged then: no label left the server)."""
+    printed = flows.print_on_terminal_printer(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                              shipment_id=shipment_id, layout=layout.value,
+                                              request_id=getattr(request.state, "request_id", None))
+    return PrintedOut(printer=printed.printer, bytes=printed.size)
 
 
 @router.post("/labels:batch", summary="Print up to 500 labels as one PDF (or one ZPL job)",

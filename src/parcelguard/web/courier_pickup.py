@@ -164,8 +164,33 @@ async def pickup(request: Request, actor: CourierPage, db_session: SessionDep) -
         if "form" in errors and len(errors) == 1:
             errors = {"form": message_of(request, exc)}
         return await run_in_threadpool(_form_page, request, db_session, actor, values, errors, exc.status)
-    return render(request, "courier_picked.html", {"intake": intake, "photos": len(taken),
+    printer = accounts.printer_of(db_session=db_session, actor=actor)
+    return render(request, "courier_picked.html", {"intake": intake, "photos": len(taken), "printer": printer,
                                                    "csrf": session.csrf_token(request)}, status_code=201)
+
+
+@router.post("/courier/shipments/{shipment_id}/print", response_class=HTMLResponse)
+async def print_label(request: Request, shipment_id: uuid.UUID, actor: CourierPage, db_session: SessionDep) -> Response:
+    """The label on the terminal's thermal printer (ZPL over raw TCP), as `POST .../label:print` sends it."""
+    if actor is None:
+        return session.to_sign_in(request)
+    form = await forms.read(request, max_bytes=16 * 1024, max_files=0)
+    if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
+        return session.to_sign_in(request)
+
+    def run() -> label_flows.Printed:
+        db.begin_write(db_session)
+        return label_flows.print_on_terminal_printer(db_session=db_session, keyring=request.app.state.keyring,
+                                                     actor=actor, shipment_id=shipment_id,
+                                                     request_id=getattr(request.state, "request_id", None))
+
+    try:
+        await run_in_threadpool(run)
+    except DomainError as exc:
+        db_session.rollback()
+        return render(request, "courier_error.html", {"message": message_of(request, exc)}, status_code=exc.status)
+    return render(request, "courier_error.html", {"message": translator_of(request)("courier.printed"),
+                                                  "ok": True})
 
 
 @router.get("/courier/shipments/{shipment_id}/label.pdf")
