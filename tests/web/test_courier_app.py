@@ -113,6 +113,10 @@ def test_a_courier_takes_a_parcel_in_prints_its_label_delivers_it_and_calls_thro
     page.fill("#item0_description", "羽绒服")
     page.select_option("#item0_category", "clothing")
     page.fill("#item0_quantity", "1")
+    inspection = tmp_path / "inspection.jpg"
+    Image.new("RGB", (640, 480), (180, 150, 120)).save(inspection, format="JPEG")
+    page.check("#inspected")
+    page.set_input_files("#photos", str(inspection))
     page.screenshot(path=str(shots / "page-courier-pickup.png"), full_page=False)
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="揽收", exact=True).click()
@@ -121,6 +125,7 @@ def test_a_courier_takes_a_parcel_in_prints_its_label_delivers_it_and_calls_thro
     assert re.fullmatch(rf"{tenant.prefix}\d{{13}}", number)
     picked = scanned(page, forbidden)
     assert "慕容" in picked and "1101" in picked  # the masked views: surname, the document's first digits
+    assert page.locator(".fact", has_text="验视照片").inner_text().strip().endswith("1")  # the photo, kept encrypted
     page.screenshot(path=str(shots / "page-courier-picked.png"))
 
     # The label: the gate decides (label_print) and the PDF comes; its QR code is the label token.
@@ -217,6 +222,7 @@ def test_bad_input_on_the_pickup_form_is_shown_next_to_each_field_and_nothing_is
     errors = {e.get_attribute("id"): e.inner_text() for e in page.locator(".field-error").all()}
     assert {"doc_number-error", "sender_phone-error", "item0_description-error"} <= set(errors), errors
     assert "check digit" in errors["doc_number-error"]
+    assert "prohibited" in errors["item0_description-error"].lower() and "烟花" in errors["item0_description-error"]
     assert count_rows(database_url, Shipment, Shipment.carrier_id == tenant.carrier_id) == before
 
 
@@ -254,3 +260,22 @@ def test_every_code_a_courier_page_shows_has_a_message_in_both_languages() -> No
         f"doc.{d.value}" for d in DocType if d != DocType.USCC]
     for catalogue in (i18n.ZH, i18n.EN):
         assert [k for k in keys if k not in catalogue] == []
+
+
+def test_a_label_that_cannot_be_read_is_said_next_to_the_field(
+    page: Any, server: LiveServer, http: httpx.Client, tenant: Tenant, tmp_path: Any
+) -> None:
+    sign_in(page, server.url, tenant, terminal_of(http, tenant))
+    page.goto(server.url + "/courier/scan?lang=en")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (200, 200), 255).save(blank, format="PNG")
+    with page.expect_navigation() as navigation:
+        page.set_input_files("#photo", str(blank))
+    assert navigation.value.status == 422
+    assert "No readable QR code" in page.locator("#photo-error").inner_text()
+    page.fill("#token", "NOT-A-LABEL")
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Show the delivery").click()
+    assert navigation.value.status == 422
+    assert page.locator("#token-error").is_visible()
+    assert page.locator("#token").get_attribute("aria-invalid") == "true"

@@ -34,6 +34,7 @@ from parcelguard.web.templating import apply_security_headers, render
 router = APIRouter(include_in_schema=False)
 CourierPage = Annotated[Actor | None, Depends(session.courier)]
 ITEM_ROWS = 3
+WITH_RULE = frozenset({"item_prohibited", "inspection_required"})  # the courier is shown the rule too
 NOT_ECHOED = frozenset({session.CSRF_FIELD, "sender_qr", "doc_number", "doc_name", "sender_phone", "recipient_name",
                         "recipient_phone"})
 DOC_TYPES = [t.value for t in DocType if t != DocType.USCC]
@@ -119,7 +120,11 @@ def _errors(request: Request, found: list[FieldError]) -> dict[str, str]:
     for error in found:
         key = f"code.{error.code}"
         text = t(key)
-        out.setdefault(field_of(error.pointer), error.detail if text == key else text)
+        if text == key:
+            text = error.detail
+        elif error.code in WITH_RULE:
+            text = f"{text} {error.detail}"  # which catalogue rule, and the catalogue's term it matched
+        out.setdefault(field_of(error.pointer), text)
     return out
 
 
