@@ -37,6 +37,7 @@ router = APIRouter()
 CarrierStaff = Annotated[Actor, require(*CARRIER_ROLES)]
 LogReader = Annotated[Actor, require(Role.AUDITOR, Role.HQ_SECURITY, Role.REGULATOR)]
 Security = Annotated[Actor, require(Role.HQ_SECURITY)]
+AlertReader = Annotated[Actor, require(Role.HQ_SECURITY, Role.STATION_MANAGER)]
 PolicyReader = Annotated[Actor, require(Role.ADMIN, Role.HQ_SECURITY, Role.AUDITOR)]
 Admin = Annotated[Actor, require(Role.ADMIN)]
 CarrierQuery = Annotated[str | None, Query(max_length=32, description="Carrier slug; the regulator names one.")]
@@ -225,14 +226,15 @@ def reset_policy(request: Request, actor: Admin, db_session: SessionDep) -> Poli
 
 # -- alerts ---------------------------------------------------------------------------------------
 
-@router.get("/alerts", response_model=list[AlertOut], tags=["alerts"], summary="Alerts for HQ security")
-def list_alerts(actor: Security, db_session: SessionDep, open_only: bool = True,
+@router.get("/alerts", response_model=list[AlertOut], tags=["alerts"],
+            summary="Alerts: HQ security the carrier's, a station manager those about the station's staff")
+def list_alerts(actor: AlertReader, db_session: SessionDep, open_only: bool = True,
                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> list[AlertOut]:
     return [AlertOut.model_validate(a) for a in service.list_alerts(db_session=db_session, actor=actor,
                                                                     open_only=open_only, limit=limit)]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, tags=["alerts"])
-def acknowledge_alert(alert_id: uuid.UUID, actor: Security, db_session: SessionDep) -> AlertOut:
+def acknowledge_alert(alert_id: uuid.UUID, actor: AlertReader, db_session: SessionDep) -> AlertOut:
     return AlertOut.model_validate(service.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id))
 

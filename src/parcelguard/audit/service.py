@@ -28,6 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import staff
 from parcelguard.audit import log
 from parcelguard.audit.models import Alert, Case, RevealCounter, RevealLimit, RevealPolicy
 from parcelguard.core.auth import Actor, Role
@@ -633,7 +634,10 @@ def alerted(*, db_session: Session, dedupe_key: str, carrier_ids: Sequence[uuid.
 
 
 def list_alerts(*, db_session: Session, actor: Actor, open_only: bool = True, limit: int = 100) -> list[Alert]:
+    """HQ security sees the carrier's alerts; a station manager those about the station's own staff."""
     query = select(Alert).where(Alert.carrier_id == _carrier(actor))
+    if actor.role == Role.STATION_MANAGER:
+        query = query.where(Alert.actor_id.in_(staff.station_user_ids(db_session=db_session, actor=actor)))
     if open_only:
         query = query.where(Alert.acknowledged_at.is_(None))
     return list(db_session.scalars(query.order_by(Alert.raised_at.desc()).limit(limit)))
@@ -641,12 +645,13 @@ def list_alerts(*, db_session: Session, actor: Actor, open_only: bool = True, li
 
 def acknowledge_alert(*, db_session: Session, actor: Actor, alert_id: uuid.UUID) -> Alert:
     carrier_id = _carrier(actor)
-    db_session.execute(update(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id,
-                                           Alert.acknowledged_at.is_(None))
-                       .values(acknowledged_at=now(), acknowledged_by=actor.user_id))
     alert = db_session.scalar(select(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id))
-    if alert is None:
+    if alert is None or (actor.role == Role.STATION_MANAGER and alert.actor_id not in staff.station_user_ids(
+            db_session=db_session, actor=actor)):
         raise NotFound("No such alert.", code="alert_unknown")
+    db_session.execute(update(Alert).where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+                       .values(acknowledged_at=now(), acknowledged_by=actor.user_id))
+    db_session.refresh(alert)
     return alert
 
 

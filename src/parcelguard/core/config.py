@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     # hour) and per address.
     rate_limit_otp_verify_per_registration: RateSetting = Rate(30, 3600)
     rate_limit_otp_verify_per_address: RateSetting = Rate(120, 3600)
+    # A station's open task is late after this long (the station console marks it; GET /station/board).
+    task_late_hours: float = Field(default=12, gt=0, le=24 * 14)
     # Webhooks of enterprise shippers (webhooks/): how often the sender looks for due notices, how long it
     # waits for an endpoint, how many attempts a notice gets (backoff with full jitter, capped at 6 hours:
     # 12 attempts span about a day), and whether an endpoint may be a private or loopback address

@@ -36,10 +36,11 @@ from parcelguard.regulator import service as regulator_service
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
+from parcelguard.shipments.dispatch_api import router as dispatch_router
 from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
-from parcelguard.web import courier_delivery, courier_pages, courier_pickup
+from parcelguard.web import courier_delivery, courier_pages, courier_pickup, station_pages
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
 from parcelguard.web.templating import STATIC_DIR
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(pages_router)
     app.include_router(public_pages_router)
-    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router):
+    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(privacy_numbers_router)
     api.include_router(labels_router)
     api.include_router(tracking_router)
+    api.include_router(dispatch_router)
     api.include_router(webhooks_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)

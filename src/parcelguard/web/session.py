@@ -34,11 +34,14 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def start(response: Response, request: Request, *, token: str, expires_at: datetime, terminal_id: str) -> None:
-    """Set the session cookie (until the token expires) and remember the terminal."""
+def start(response: Response, request: Request, *, token: str, expires_at: datetime,
+          terminal_id: str | None = None) -> None:
+    """Set the session cookie (until the token expires) and remember the terminal, if any."""
     seconds = max(0, int((expires_at - now()).total_seconds()))
     response.set_cookie(SESSION_COOKIE, token, max_age=seconds, path="/", httponly=True, samesite="strict",
                         secure=_secure(request))
+    if terminal_id is None:
+        return
     response.set_cookie(TERMINAL_COOKIE, terminal_id, max_age=TERMINAL_COOKIE_MAX_AGE, path="/", httponly=True,
                         samesite="strict", secure=_secure(request))
 
@@ -70,9 +73,22 @@ async def courier(request: Request) -> Actor | None:
     return actor
 
 
-def to_sign_in(request: Request) -> RedirectResponse:
+async def station_manager(request: Request) -> Actor | None:
+    """The signed-in station manager of this console request, or None (a console session is bound to no
+    terminal; any other role, or none, gets the sign-in page)."""
+    token = token_of(request)
+    if token is None:
+        return None
+    try:
+        actor = await actor_for(request, token, None)
+    except Unauthorized:
+        return None
+    return actor if actor.role == Role.STATION_MANAGER and actor.terminal_id is None else None
+
+
+def to_sign_in(request: Request, path: str = "/courier/login") -> RedirectResponse:
     """Back to the sign-in page (303: the browser follows with a GET)."""
-    response = RedirectResponse("/courier/login", status_code=303)
+    response = RedirectResponse(path, status_code=303)
     if token_of(request):
         end(response)
     return response
