@@ -8,7 +8,6 @@ waybill numbers, districts and statuses, masked names; never a phone digit or an
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated
 
 import segno
@@ -26,6 +25,7 @@ from parcelguard.shipments import service as shipments
 from parcelguard.tracking import network
 from parcelguard.tracking.service import Event
 from parcelguard.web import i18n, session
+from parcelguard.web.sign_in import sign_in
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -55,34 +55,11 @@ def login(request: Request, db_session: SessionDep, username: Annotated[str, For
           password: Annotated[str, Form(max_length=256)] = "",
           terminal: Annotated[str, Form(max_length=64)] = "") -> Response:
     """`accounts.service.sign_in` with the terminal, as `POST /api/v1/auth/token` with X-Terminal-Id."""
-    t = translator_of(request)
-    errors = {}
-    if not username.strip():
-        errors["username"] = t("courier.login.username_missing")
-    if not password:
-        errors["password"] = t("courier.login.password_missing")
-    if not terminal.strip():
-        errors["terminal"] = t("courier.login.terminal_missing")
-    if not errors:
-        settings = request.app.state.settings
-        try:
-            issued = accounts.sign_in(
-                db_session=db_session, username=username, password=password, terminal_id=terminal.strip(),
-                token_ttl=timedelta(seconds=settings.token_ttl_seconds), max_failures=settings.login_max_failures,
-                lockout=timedelta(seconds=settings.login_lockout_seconds))
-            if issued.user.role != Role.COURIER:
-                db_session.rollback()  # no token for an account this app is not for
-                errors["username"] = t("courier.login.not_courier")
-            else:
-                db_session.commit()
-                response = RedirectResponse("/courier", status_code=303)
-                session.start(response, request, token=issued.token, expires_at=issued.expires_at,
-                              terminal_id=str(issued.terminal_id))
-                return response
-        except DomainError as exc:
-            db_session.rollback()
-            field = "terminal" if exc.code.startswith("terminal_") else "password"
-            errors[field] = message_of(request, exc)
+    done = sign_in(request, db_session, role=Role.COURIER, username=username, password=password, terminal=terminal,
+                   wrong_role="courier.login.not_courier", home="/courier", message_of=message_of)
+    if isinstance(done, Response):
+        return done
+    errors = done
     return render(request, "courier_login.html", {"errors": errors, "username": username.strip(),
                                                   "terminal": terminal.strip()}, status_code=422 if errors else 200)
 

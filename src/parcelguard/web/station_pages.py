@@ -28,6 +28,7 @@ from parcelguard.shipments import dispatch
 from parcelguard.shipments import service as shipments
 from parcelguard.web import i18n, session
 from parcelguard.web.courier_pages import message_of, translator_of
+from parcelguard.web.sign_in import sign_in
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -46,30 +47,11 @@ def login_page(request: Request) -> HTMLResponse:
 def login(request: Request, db_session: SessionDep, username: Annotated[str, Form(max_length=64)] = "",
           password: Annotated[str, Form(max_length=256)] = "") -> Response:
     """`accounts.service.sign_in` without a terminal, as `POST /api/v1/auth/token`; station managers only."""
-    t = translator_of(request)
-    errors: dict[str, str] = {}
-    if not username.strip():
-        errors["username"] = t("courier.login.username_missing")
-    if not password:
-        errors["password"] = t("courier.login.password_missing")
-    if not errors:
-        settings = request.app.state.settings
-        try:
-            issued = accounts.sign_in(
-                db_session=db_session, username=username, password=password, terminal_id=None,
-                token_ttl=timedelta(seconds=settings.token_ttl_seconds), max_failures=settings.login_max_failures,
-                lockout=timedelta(seconds=settings.login_lockout_seconds))
-            if issued.user.role != Role.STATION_MANAGER:
-                db_session.rollback()  # no token for an account this console is not for
-                errors["username"] = t("station.login.not_manager")
-            else:
-                db_session.commit()
-                response = RedirectResponse("/station", status_code=303)
-                session.start(response, request, token=issued.token, expires_at=issued.expires_at)
-                return response
-        except DomainError as exc:
-            db_session.rollback()
-            errors["password"] = message_of(request, exc)
+    done = sign_in(request, db_session, role=Role.STATION_MANAGER, username=username, password=password,
+                   terminal=None, wrong_role="station.login.not_manager", home="/station", message_of=message_of)
+    if isinstance(done, Response):
+        return done
+    errors = done
     return render(request, "courier_login.html", {"console": "station", "errors": errors,
                                                   "username": username.strip(), "terminal": ""}, status_code=422)
 
