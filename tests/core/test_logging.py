@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,3 +53,13 @@ def test_exception_text_and_nested_values_are_redacted_in_the_rendered_line() ->
     assert lines[0]["event"] == "failed" and "ValueError" in lines[0]["exception"]
     assert lines[1]["event"].startswith("stdlib says")
     assert "11010519491231002X" not in out and "13812345678" not in out
+
+
+@given(st.uuids())
+def test_identifiers_are_logged_whole_and_a_phone_beside_one_is_still_redacted(value: uuid.UUID) -> None:
+    """A UUID's or a request id's digits can look like a mobile number by chance; the id stays whole (a
+    registration id seen as `...-d13164912696` was once cut), what stands beside it is still redacted."""
+    for ident in (str(value), value.hex):
+        assert redact_text(f"id={ident}") == f"id={ident}"
+        assert redact_text(f"{ident} 13912345678") == f"{ident} [REDACTED-PHONE]"
+    assert redact_text("0c6a2f1e-0b1d-4c3e-9a7b-d13164912696") == "0c6a2f1e-0b1d-4c3e-9a7b-d13164912696"

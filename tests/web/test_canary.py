@@ -15,7 +15,16 @@ from sqlalchemy import Engine
 from starlette.routing import Route
 
 from parcelguard.core.auth import Role
-from parcelguard.web import courier_delivery, courier_pages, courier_pickup, pages, public_pages, track_pages
+from parcelguard.web import (
+    courier_delivery,
+    courier_pages,
+    courier_pickup,
+    pages,
+    public_pages,
+    register_pages,
+    register_qr,
+    track_pages,
+)
 from tests.identity.realname import code_in_log, register_verified, registration_body
 from tests.servers import LiveServer
 from tests.tenants import Tenant
@@ -23,6 +32,7 @@ from tests.waybills.test_label_api import pdf_images, with_pool
 from tests.web.browser import assert_no_personal_data
 
 SENDER_NAME, RECIPIENT_NAME = "欧阳金丝雀", "司马金丝雀"
+PAGE_SENDER_NAME = "上官金丝雀"
 RECIPIENT_PHONE = "13712340987"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -31,7 +41,8 @@ STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 def page_routes() -> set[str]:
     """Every HTML page the carrier platform serves by GET (the routes kept out of the API schema)."""
     paths = set()
-    for module in (pages, public_pages, track_pages, courier_pages, courier_pickup, courier_delivery):
+    for module in (pages, public_pages, track_pages, courier_pages, courier_pickup, courier_delivery, register_pages,
+                   register_qr):
         for route in module.router.routes:
             if isinstance(route, Route) and "GET" in (route.methods or set()):
                 paths.add(route.path)
@@ -54,8 +65,11 @@ def test_no_page_a_courier_or_the_public_gets_holds_personal_data(
     with_pool(engine, tenant)
     sender = registration_body(name=SENDER_NAME)
     realname = register_verified(http, tenant.slug, lambda rid: code_in_log(server, rid), body=sender)
+    page_sender = registration_body(name=PAGE_SENDER_NAME)  # registers on the page, below
+    page_form = {"doc_type": "resident_id", "doc_number": page_sender["document"]["number"],
+                 "doc_name": PAGE_SENDER_NAME, "phone": page_sender["phone"]}
     forbidden = [sender["document"]["number"], sender["phone"], SENDER_NAME, RECIPIENT_NAME, RECIPIENT_PHONE,
-                 realname["token"], "金丝雀"]
+                 realname["token"], "金丝雀", page_sender["document"]["number"], PAGE_SENDER_NAME]
     seen: dict[str, httpx.Response] = {}
 
     manager = tenant.login(http, Role.STATION_MANAGER)
@@ -106,6 +120,28 @@ def test_no_page_a_courier_or_the_public_gets_holds_personal_data(
         seen["POST /track"] = public.post("/track", data={"no": number, "tail": RECIPIENT_PHONE[-4:]})
         seen["POST /check"] = public.post("/check", data={"token": realname["token"]})
         seen["GET /courier (no session)"] = public.get("/courier", follow_redirects=True)
+        # The sender's registration: keyed by route template (the canary's own sender goes through it).
+        register = f"/register/{tenant.slug}"
+        seen["GET /register"] = public.get("/register")
+        seen["GET /register/{carrier}"] = public.get(register)
+        typo = page_sender["document"]["number"][:-1] + ("0" if page_sender["document"]["number"][-1] != "0" else "1")
+        refused = public.post(register, data={**page_form, "doc_number": typo})
+        assert refused.status_code == 422
+        seen["POST /register/{carrier} (refused)"] = refused
+        registered = public.post(register, data=page_form)
+        assert registered.status_code == 303, registered.text
+        code_page = registered.headers["location"]
+        code = code_in_log(server, code_page.rsplit("/", 1)[1])
+        seen["GET /register/{carrier}/{registration_id}"] = public.get(code_page)
+        seen["POST /register/{carrier}/{registration_id}/verify (refused)"] = public.post(
+            code_page + "/verify", data={"code": code[:-1] + str((int(code[-1]) + 1) % 10)})
+        seen["POST /register/{carrier}/{registration_id}/code (refused)"] = public.post(
+            code_page + "/code", data={"phone": page_sender["phone"]})
+        seen["POST /register/{carrier}/{registration_id}/verify"] = public.post(code_page + "/verify",
+                                                                                 data={"code": code})
+        seen["GET /register/{carrier}/{registration_id}/qr"] = public.get(code_page + "/qr")
+        assert seen["GET /register/{carrier}/{registration_id}/qr"].status_code == 200
+        seen["GET /register/{carrier} (registered)"] = public.get(register)
 
     assert {key.split(" ")[1].split("?")[0] for key in seen if key.startswith("GET")} >= page_routes() - {
         "/courier/shipments/{shipment_id}/label.pdf"}, "a page is missing from the canary scan"

@@ -43,6 +43,8 @@ from parcelguard.waybills.labels_api import router as labels_router
 from parcelguard.web import courier_delivery, courier_pages, courier_pickup, station_pages
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
+from parcelguard.web.register_pages import router as register_pages_router
+from parcelguard.web.register_qr import router as register_qr_router
 from parcelguard.web.templating import STATIC_DIR
 from parcelguard.web.track_pages import router as track_pages_router
 from parcelguard.webhooks import sender as webhook_sender
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
+    app.include_router(register_pages_router)
+    app.include_router(register_qr_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
     app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
