@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
 
 from parcelguard.accounts import service as accounts
-from parcelguard.audit import log, service
+from parcelguard.audit import log, proofs, service
 from parcelguard.audit.schemas import (
     AlertOut,
     CaseIn,
@@ -160,6 +161,29 @@ def inclusion_proof(
     p = log.inclusion_proof(db_session=db_session, carrier_id=carrier_id, index=index, tree_size=tree_size)
     return InclusionProofOut(leaf_index=p.leaf_index, tree_size=p.tree_size, leaf_hash=p.leaf_hash.hex(),
                              proof=[h.hex() for h in p.proof], root_hash=p.root_hash.hex())
+
+
+class EntryCheckOut(BaseModel):
+    index: int
+    entry: dict[str, Any]
+    head: dict[str, Any] = Field(description="The newest signed tree head, checked against.")
+    head_signed: bool = Field(description="Its Ed25519 signature verifies with the carrier's key.")
+    covered: bool = Field(description="Its tree holds the entry (else sign a newer head first).")
+    included: bool = Field(description="The leaf recomputed from the entry and the proof give the head's root.")
+    verified: bool
+    proof: list[str]
+
+
+@router.get("/audit/entries/{index}/verification", response_model=EntryCheckOut, tags=["audit"],
+            summary="Check one entry as an outside verifier would: signed head, recomputed leaf, inclusion")
+def verify_entry(index: LogIndex, request: Request, actor: LogReader, db_session: SessionDep,
+                 carrier: CarrierQuery = None) -> EntryCheckOut:
+    """The standalone verifier's own functions (`parcelguard.verify`), run on the server against the
+    newest signed tree head and the carrier's public key."""
+    check = proofs.check_entry(db_session=db_session, keyring=_keyring(request),
+                               carrier_id=_log_of(db_session, actor, carrier), index=index)
+    return EntryCheckOut(index=check.index, entry=check.entry, head=check.head, head_signed=check.head_signed,
+                         covered=check.covered, included=check.included, verified=check.verified, proof=check.proof)
 
 
 @router.get("/audit/consistency-proof", response_model=ConsistencyProofOut, tags=["audit"],

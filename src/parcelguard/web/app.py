@@ -40,7 +40,7 @@ from parcelguard.shipments.dispatch_api import router as dispatch_router
 from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
-from parcelguard.web import courier_delivery, courier_pages, courier_pickup, station_pages
+from parcelguard.web import courier_delivery, courier_pages, courier_pickup, hq_pages, station_pages
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
 from parcelguard.web.register_pages import router as register_pages_router
@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(pages_router)
     app.include_router(public_pages_router)
-    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router):
+    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
+                  hq_pages.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
     app.include_router(register_pages_router)

@@ -184,7 +184,6 @@ async def print_label(request: Request, shipment_id: uuid.UUID, actor: CourierPa
         return session.to_sign_in(request)
 
     def run() -> label_flows.Printed:
-        db.begin_write(db_session)
         return label_flows.print_on_terminal_printer(db_session=db_session, keyring=request.app.state.keyring,
                                                      actor=actor, shipment_id=shipment_id,
                                                      request_id=getattr(request.state, "request_id", None))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from cryptography.hazmat.primitives import hashes
@@ -73,17 +74,25 @@ async def courier(request: Request) -> Actor | None:
     return actor
 
 
-async def station_manager(request: Request) -> Actor | None:
-    """The signed-in station manager of this console request, or None (a console session is bound to no
-    terminal; any other role, or none, gets the sign-in page)."""
-    token = token_of(request)
-    if token is None:
-        return None
-    try:
-        actor = await actor_for(request, token, None)
-    except Unauthorized:
-        return None
-    return actor if actor.role == Role.STATION_MANAGER and actor.terminal_id is None else None
+def console(*roles: Role) -> Callable[[Request], Awaitable[Actor | None]]:
+    """A dependency: the signed-in actor of a console request if their role is one of `roles`, else None
+    (a console session is bound to no terminal; any other role, or none, gets the sign-in page)."""
+    allowed = frozenset(roles)
+
+    async def signed_in(request: Request) -> Actor | None:
+        token = token_of(request)
+        if token is None:
+            return None
+        try:
+            actor = await actor_for(request, token, None)
+        except Unauthorized:
+            return None
+        return actor if actor.role in allowed and actor.terminal_id is None else None
+
+    return signed_in
+
+
+station_manager = console(Role.STATION_MANAGER)
 
 
 def to_sign_in(request: Request, path: str = "/courier/login") -> RedirectResponse:

@@ -17,12 +17,13 @@ from parcelguard.core.errors import DomainError
 from parcelguard.web import i18n, session
 
 
-def sign_in(request: Request, db_session: Session, *, role: Role, username: str, password: str,
+def sign_in(request: Request, db_session: Session, *, role: Role | frozenset[Role], username: str, password: str,
             terminal: str | None, wrong_role: str, home: str,
             message_of: Callable[[Request, DomainError], str]) -> Response | dict[str, str]:
     """A redirect to `home` with the session cookie set, or the errors by field name. `terminal`: the
     terminal id the session is bound to (the courier's app), or None (a console: bound to none). Another
-    role than `role` gets `wrong_role`'s message and no token."""
+    role than `role` (or those of a set of roles) gets `wrong_role`'s message and no token."""
+    roles = role if isinstance(role, frozenset) else frozenset({role})
     t = i18n.translator(i18n.choose(request).lang)
     errors: dict[str, str] = {}
     if not username.strip():
@@ -43,7 +44,7 @@ def sign_in(request: Request, db_session: Session, *, role: Role, username: str,
     except DomainError as exc:
         db_session.rollback()
         return {"terminal" if exc.code.startswith("terminal_") else "password": message_of(request, exc)}
-    if issued.user.role != role:
+    if issued.user.role not in roles:
         db_session.rollback()  # no token for an account this app is not for
         return {"username": t(wrong_role)}
     db_session.commit()

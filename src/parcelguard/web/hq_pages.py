@@ -1,0 +1,233 @@
+"""The carrier's HQ security and audit console: the carrier's alerts and investigation cases (open a case,
+resolve a found label or a waybill number to the shipment's fields with the case named, close it), and the
+audit log browser (entries by actor, subject, purpose and decision, paged; one entry checked as an outside
+verifier would, in the page).
+
+Every page calls the service functions the API routes call, and shows what those routes answer the same
+role: an auditor reads the log and nothing else; plaintext comes only from the gate (purpose
+`investigation`, an open case named), and each reveal shows its log index, a link to that entry's check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from parcelguard.accounts import service as accounts
+from parcelguard.audit import log, proofs
+from parcelguard.audit import service as audit
+from parcelguard.core.auth import Actor, Role, forget_cached_actors
+from parcelguard.core.db import SessionDep
+from parcelguard.core.errors import DomainError
+from parcelguard.waybills import flows as label_flows
+from parcelguard.web import forms, i18n, qr_upload, session
+from parcelguard.web.courier_pages import message_of, translator_of
+from parcelguard.web.sign_in import sign_in
+from parcelguard.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+HqPage = Annotated[Actor | None, Depends(session.console(Role.HQ_SECURITY, Role.AUDITOR))]
+LOGIN = "/hq/login"
+PAGE = 50
+FIELDS = ("recipient_name", "recipient_phone", "recipient_address", "sender_phone")
+
+
+def _officer(actor: Actor | None) -> bool:
+    return actor is not None and actor.role == Role.HQ_SECURITY
+
+
+@router.get(LOGIN, response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "courier_login.html", {"console": "hq", "errors": {}, "username": "", "terminal": ""})
+
+
+@router.post(LOGIN, response_class=HTMLResponse)
+def login(request: Request, db_session: SessionDep, username: Annotated[str, Form(max_length=64)] = "",
+          password: Annotated[str, Form(max_length=256)] = "") -> Response:
+    done = sign_in(request, db_session, role=frozenset({Role.HQ_SECURITY, Role.AUDITOR}), username=username,
+                   password=password, terminal=None, wrong_role="hq.login.not_hq", home="/hq", message_of=message_of)
+    if isinstance(done, Response):
+        return done
+    return render(request, "courier_login.html", {"console": "hq", "errors": done, "username": username.strip(),
+                                                  "terminal": ""}, status_code=422)
+
+
+@router.post("/hq/logout")
+def logout(request: Request, actor: HqPage, db_session: SessionDep,
+           csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    if actor is not None and session.csrf_ok(request, csrf):
+        accounts.sign_out(db_session=db_session, actor=actor)
+        forget_cached_actors(request, session.token_of(request))
+    response = RedirectResponse(LOGIN, status_code=303)
+    session.end(response)
+    return response
+
+
+# -- alerts and cases (HQ security) -------------------------------------------------------------------------
+
+def _home(request: Request, db_session: Session, actor: Actor, notice: str | None = None,
+          status_code: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
+    officer = _officer(actor)
+    return render(request, "hq_home.html", {
+        "officer": officer, "role": actor.role.value,
+        "alerts": audit.list_alerts(db_session=db_session, actor=actor) if officer else [],
+        "cases": audit.list_cases(db_session=db_session, actor=actor) if officer else [],
+        "known_alerts": {k for k in i18n.ZH if k.startswith("alert.")},
+        "notice": notice, "errors": errors or {}, "csrf": session.csrf_token(request)}, status_code=status_code)
+
+
+@router.get("/hq", response_class=HTMLResponse)
+def home(request: Request, actor: HqPage, db_session: SessionDep) -> Response:
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    return _home(request, db_session, actor)
+
+
+@router.post("/hq/alerts/{alert_id}/ack")
+def acknowledge(request: Request, alert_id: uuid.UUID, actor: HqPage, db_session: SessionDep,
+                csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    if not _officer(actor) or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    assert actor is not None
+    try:
+        audit.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id)
+    except DomainError as exc:
+        db_session.rollback()
+        return _home(request, db_session, actor, message_of(request, exc), exc.status)
+    return RedirectResponse("/hq", status_code=303)
+
+
+@router.post("/hq/cases")
+def open_case(request: Request, actor: HqPage, db_session: SessionDep,
+              reference: Annotated[str, Form(max_length=64)] = "", summary: Annotated[str, Form(max_length=500)] = "",
+              csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    """`audit.service.open_case`, as `POST /api/v1/audit/cases`."""
+    if not _officer(actor) or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    assert actor is not None
+    try:
+        case = audit.open_case(db_session=db_session, actor=actor, reference=reference, summary=summary)
+    except DomainError as exc:
+        db_session.rollback()
+        return _home(request, db_session, actor, status_code=exc.status,
+                     errors={"reference": message_of(request, exc)})
+    return RedirectResponse(f"/hq/cases/{case.id}", status_code=303)
+
+
+def _case_page(request: Request, db_session: Session, actor: Actor, case_id: uuid.UUID, *,
+               resolved: label_flows.Resolved | None = None, errors: dict[str, str] | None = None,
+               status_code: int = 200) -> HTMLResponse:
+    case = next((c for c in audit.list_cases(db_session=db_session, actor=actor) if c.id == case_id), None)
+    if case is None:
+        return render(request, "courier_error.html", {"message": translator_of(request)("hq.case_unknown")},
+                      status_code=404)
+    return render(request, "hq_case.html", {
+        "case": case, "resolved": resolved, "fields": FIELDS, "errors": errors or {},
+        "csrf": session.csrf_token(request)}, status_code=status_code)
+
+
+@router.get("/hq/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: uuid.UUID, actor: HqPage, db_session: SessionDep) -> Response:
+    if not _officer(actor):
+        return session.to_sign_in(request, LOGIN)
+    assert actor is not None
+    return _case_page(request, db_session, actor, case_id)
+
+
+@router.post("/hq/cases/{case_id}/resolve", response_class=HTMLResponse)
+async def resolve(request: Request, case_id: uuid.UUID, actor: HqPage, db_session: SessionDep) -> Response:
+    """`waybills.flows.resolve`, as `POST /api/v1/labels:resolve`: a waybill number, or a found label's
+    token (pasted or photographed), to the shipment's fields through the gate with this case named."""
+    if not _officer(actor):
+        return session.to_sign_in(request, LOGIN)
+    assert actor is not None
+    t = translator_of(request)
+    try:
+        form = await forms.read(request, max_bytes=qr_upload.MAX_IMAGE_BYTES + 64 * 1024, max_files=1)
+        if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
+            return session.to_sign_in(request, LOGIN)
+        token = await forms.qr_text(form, text_field="label_token", photo_field="photo")
+    except forms.FieldProblem as problem:
+        return _case_page(request, db_session, actor, case_id, errors={problem.name: t(problem.key, **problem.values)},
+                          status_code=problem.status)
+    number = form.get("waybill_no") or None
+    wanted = [f for f in FIELDS if form.get(f"field_{f}") == "on"] or list(FIELDS)
+
+    def run() -> label_flows.Resolved:
+        return label_flows.resolve(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                   case_id=case_id, waybill_no=None if token else number, label_token=token,
+                                   fields=wanted, request_id=getattr(request.state, "request_id", None))
+
+    try:
+        resolved = await run_in_threadpool(run)
+    except DomainError as exc:
+        db_session.rollback()
+        field = "label_token" if (exc.errors and exc.errors[0].pointer == "/label_token") else "waybill_no"
+        return _case_page(request, db_session, actor, case_id, errors={field: message_of(request, exc)},
+                          status_code=exc.status)
+    return _case_page(request, db_session, actor, case_id, resolved=resolved)
+
+
+@router.post("/hq/cases/{case_id}/close")
+def close_case(request: Request, case_id: uuid.UUID, actor: HqPage, db_session: SessionDep,
+               csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    if not _officer(actor) or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    assert actor is not None
+    audit.close_case(db_session=db_session, actor=actor, case_id=case_id)
+    return RedirectResponse("/hq", status_code=303)
+
+
+# -- the audit log (HQ security and auditors) ---------------------------------------------------------------
+
+@router.get("/hq/audit", response_class=HTMLResponse)
+def audit_log(request: Request, actor: HqPage, db_session: SessionDep, subject: str = "", purpose: str = "",
+              decision: str = "", actor_id: str = "", after: int = -1) -> Response:
+    """`audit.log.find_entries`, as `GET /api/v1/audit/entries`, paged by index."""
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    assert actor.carrier_id is not None
+    try:
+        who = uuid.UUID(actor_id) if actor_id else None
+    except ValueError:
+        who = None
+    found = log.find_entries(db_session=db_session, carrier_id=actor.carrier_id, actor=who,
+                             subject=subject[:200] or None, purpose=purpose[:64] or None,
+                             decision=decision if decision in ("allow", "deny") else None,
+                             after=max(-1, after), limit=PAGE)
+    return render(request, "hq_audit.html", {
+        "entries": [e.document() for e in found], "next_after": found[-1].index if len(found) == PAGE else None,
+        "filters": {"subject": subject, "purpose": purpose, "decision": decision, "actor_id": actor_id},
+        "size": log.size_of(db_session=db_session, carrier_id=actor.carrier_id), "csrf": session.csrf_token(request),
+        "officer": _officer(actor)})
+
+
+@router.get("/hq/audit/{index}", response_class=HTMLResponse)
+def audit_entry(request: Request, index: int, actor: HqPage, db_session: SessionDep) -> Response:
+    """`audit.proofs.check_entry`, as `GET /api/v1/audit/entries/{index}/verification`."""
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    assert actor.carrier_id is not None
+    try:
+        check = proofs.check_entry(db_session=db_session, keyring=request.app.state.keyring,
+                                   carrier_id=actor.carrier_id, index=index)
+    except DomainError as exc:
+        return render(request, "courier_error.html", {"message": message_of(request, exc)}, status_code=exc.status)
+    return render(request, "hq_entry.html", {"check": check, "csrf": session.csrf_token(request),
+                                             "officer": _officer(actor)})
+
+
+@router.post("/hq/audit/heads")
+def sign_head(request: Request, actor: HqPage, db_session: SessionDep, index: Annotated[int, Form()] = 0,
+              csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    """Sign a tree head now (`POST /api/v1/audit/tree-heads`), so the newest entries can be checked."""
+    if actor is None or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    assert actor.carrier_id is not None
+    log.sign_tree_head(db_session=db_session, keyring=request.app.state.keyring, carrier_id=actor.carrier_id)
+    return RedirectResponse(f"/hq/audit/{max(0, index)}", status_code=303)
