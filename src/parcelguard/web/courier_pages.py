@@ -15,8 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from parcelguard.accounts import service as accounts
-from parcelguard.core.auth import Actor, Role, forget_cached_actors
+from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
@@ -25,7 +24,7 @@ from parcelguard.shipments import service as shipments
 from parcelguard.tracking import network
 from parcelguard.tracking.service import Event
 from parcelguard.web import i18n, session
-from parcelguard.web.sign_in import sign_in
+from parcelguard.web.sign_in import sign_in, sign_out
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -67,12 +66,7 @@ def login(request: Request, db_session: SessionDep, username: Annotated[str, For
 @router.post("/courier/logout")
 def logout(request: Request, actor: CourierPage, db_session: SessionDep,
            csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    if actor is not None and session.csrf_ok(request, csrf):
-        accounts.sign_out(db_session=db_session, actor=actor)
-        forget_cached_actors(request, session.token_of(request))
-    response = RedirectResponse("/courier/login", status_code=303)
-    session.end(response)
-    return response
+    return sign_out(request, db_session, actor, csrf, "/courier/login")
 
 
 # -- today's tasks -------------------------------------------------------------------------------------------

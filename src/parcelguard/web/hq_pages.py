@@ -18,16 +18,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from parcelguard.accounts import service as accounts
 from parcelguard.audit import log, proofs
 from parcelguard.audit import service as audit
-from parcelguard.core.auth import Actor, Role, forget_cached_actors
+from parcelguard.core.auth import Actor, Role
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
 from parcelguard.waybills import flows as label_flows
 from parcelguard.web import forms, i18n, qr_upload, session
 from parcelguard.web.courier_pages import message_of, translator_of
-from parcelguard.web.sign_in import sign_in
+from parcelguard.web.sign_in import sign_in, sign_out
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -60,12 +59,7 @@ def login(request: Request, db_session: SessionDep, username: Annotated[str, For
 @router.post("/hq/logout")
 def logout(request: Request, actor: HqPage, db_session: SessionDep,
            csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    if actor is not None and session.csrf_ok(request, csrf):
-        accounts.sign_out(db_session=db_session, actor=actor)
-        forget_cached_actors(request, session.token_of(request))
-    response = RedirectResponse(LOGIN, status_code=303)
-    session.end(response)
-    return response
+    return sign_out(request, db_session, actor, csrf, LOGIN)
 
 
 # -- alerts and cases (HQ security) -------------------------------------------------------------------------

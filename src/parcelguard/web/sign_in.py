@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from parcelguard.accounts import service as accounts
-from parcelguard.core.auth import Role
+from parcelguard.core.auth import Actor, Role, forget_cached_actors
 from parcelguard.core.errors import DomainError
 from parcelguard.web import i18n, session
 
@@ -51,4 +51,15 @@ def sign_in(request: Request, db_session: Session, *, role: Role | frozenset[Rol
     response = RedirectResponse(home, status_code=303)
     session.start(response, request, token=issued.token, expires_at=issued.expires_at,
                   terminal_id=str(issued.terminal_id) if issued.terminal_id else None)
+    return response
+
+
+def sign_out(request: Request, db_session: Session, actor: Actor | None, csrf: str, login: str) -> Response:
+    """Revoke the session's token (`accounts.service.sign_out`, as `POST /api/v1/auth/logout`) when the form
+    carries the session's CSRF token, and back to the sign-in page `login` without the cookie."""
+    if actor is not None and session.csrf_ok(request, csrf):
+        accounts.sign_out(db_session=db_session, actor=actor)
+        forget_cached_actors(request, session.token_of(request))
+    response = RedirectResponse(login, status_code=303)
+    session.end(response)
     return response

@@ -28,7 +28,7 @@ from parcelguard.shipments import dispatch
 from parcelguard.shipments import service as shipments
 from parcelguard.web import i18n, session
 from parcelguard.web.courier_pages import message_of, translator_of
-from parcelguard.web.sign_in import sign_in
+from parcelguard.web.sign_in import sign_in, sign_out
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -59,12 +59,7 @@ def login(request: Request, db_session: SessionDep, username: Annotated[str, For
 @router.post("/station/logout")
 def logout(request: Request, actor: ManagerPage, db_session: SessionDep,
            csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    if actor is not None and session.csrf_ok(request, csrf):
-        accounts.sign_out(db_session=db_session, actor=actor)
-        forget_cached_actors(request, session.token_of(request))
-    response = RedirectResponse(LOGIN, status_code=303)
-    session.end(response)
-    return response
+    return sign_out(request, db_session, actor, csrf, LOGIN)
 
 
 # -- the dispatch board -----------------------------------------------------------------------------------
