@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
@@ -21,6 +22,8 @@ from parcelguard.regulator.platform import officials
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
+from parcelguard.web import regulator_pages
+from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 
@@ -59,6 +62,8 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(_probes())
+    app.include_router(regulator_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the console's CSS: no CDN
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(platform_router)
     app.include_router(api)
