@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,17 +18,18 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine
 
+from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.core.errors import Invalid
+from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.request_signing import SIGNATURE_HEADER, check_signature
 from parcelguard.webhooks import service
 from parcelguard.webhooks.models import WebhookEndpoint
 from tests.conftest import TEST_ROOT_KEY
 from tests.servers import LiveServer, platform_process
 from tests.shipments.test_contract_intake import CANARIES, make_agreement, parcel
-from tests.support import count_rows
+from tests.support import count_rows, migrated_database
 from tests.tenants import Tenant
 
 
@@ -73,13 +75,29 @@ def receiving(statuses: list[int]) -> Iterator[Receiver]:
         receiver.server.shutdown()
 
 
+@dataclass
+class Live:
+    server: LiveServer
+    tenant: Tenant
+
+
 @pytest.fixture
-def live(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The platform with webhooks allowed to loopback (as in development), quick polls and short backoff."""
-    with platform_process(database_url=database_url, root_key=TEST_ROOT_KEY, log_path=tmp_path / "server.log",
-                          PARCELGUARD_WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true", PARCELGUARD_WEBHOOK_POLL_SECONDS="0.2",
-                          PARCELGUARD_WEBHOOK_BACKOFF_BASE_SECONDS="0.5", PARCELGUARD_WEBHOOK_MAX_ATTEMPTS="3") as server:
-        yield server
+def live(database_url: str, keyring: Keyring, tmp_path: Path) -> Iterator[Live]:
+    """The platform with webhooks allowed to loopback (as in development), quick polls and short backoff,
+    on a database of its own: every platform process sends the due notices of its database, and the suite's
+    shared server (loopback refused) must not take this test's."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with migrated_database(kind, tmp_path) as url:
+        engine = db.make_engine(url)
+        try:
+            tenant = Tenant.create(engine=engine, keyring=keyring)
+            with platform_process(database_url=url, root_key=TEST_ROOT_KEY, log_path=tmp_path / "server.log",
+                                  PARCELGUARD_WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
+                                  PARCELGUARD_WEBHOOK_POLL_SECONDS="0.2", PARCELGUARD_WEBHOOK_BACKOFF_BASE_SECONDS="0.5",
+                                  PARCELGUARD_WEBHOOK_MAX_ATTEMPTS="3") as server:
+                yield Live(server, tenant)
+        finally:
+            engine.dispose()
 
 
 def settled_log(http: httpx.Client, endpoint: str, shop: dict[str, str], timeout: float = 30.0) -> list[dict]:
@@ -105,9 +123,10 @@ def shop_parcel(http: httpx.Client, tenant: Tenant) -> tuple[dict[str, str], dic
 
 
 def test_a_status_change_reaches_the_endpoint_signed_after_a_failure_and_the_log_shows_both_attempts(
-    live: LiveServer, tenant: Tenant, engine: Engine
+    live: Live,
 ) -> None:
-    with httpx.Client(base_url=live.url, timeout=30) as http, receiving([503, 200]) as receiver:
+    tenant = live.tenant
+    with httpx.Client(base_url=live.server.url, timeout=30) as http, receiving([503, 200]) as receiver:
         shop, shipment = shop_parcel(http, tenant)
         created = http.post("/api/v1/webhooks", json={"url": receiver.url}, headers=shop)
         assert created.status_code == 201, created.text
@@ -150,8 +169,9 @@ def test_a_status_change_reaches_the_endpoint_signed_after_a_failure_and_the_log
         assert http.get("/api/v1/webhooks", headers=sorter).json()["code"] == "role_not_allowed"
 
 
-def test_a_notice_the_endpoint_never_takes_fails_after_the_last_attempt(live: LiveServer, tenant: Tenant) -> None:
-    with httpx.Client(base_url=live.url, timeout=30) as http, receiving([500]) as receiver:
+def test_a_notice_the_endpoint_never_takes_fails_after_the_last_attempt(live: Live) -> None:
+    tenant = live.tenant
+    with httpx.Client(base_url=live.server.url, timeout=30) as http, receiving([500]) as receiver:
         shop, shipment = shop_parcel(http, tenant)
         endpoint = http.post("/api/v1/webhooks", json={"url": receiver.url}, headers=shop).json()["id"]
         sorter = tenant.login(http, Role.SORTER)
