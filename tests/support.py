@@ -4,6 +4,7 @@ name), builds the schema with the Alembic migrations, and drops it afterwards.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,3 +108,32 @@ def fuzz_openapi(base_url: str, headers: dict[str, str], *, exclude: tuple[str, 
     report = done.stdout[-12000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
     assert "Tested:" in done.stdout, report
+
+
+@contextmanager
+def demo_chain(var_dir: Path) -> Iterator[tuple[str, str]]:
+    """`parcelguard init --demo` then `run-all` as `make run` does, in `var_dir`: the carrier platform, the
+    uploader and the regulator's platform; yields (carrier platform URL, regulator platform URL) and stops
+    them with SIGINT, as Ctrl-C would (they must exit cleanly)."""
+    from tests.servers import free_port, wait_until_up
+
+    port, regulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
+    env.update(PARCELGUARD_VAR_DIR=str(var_dir), PARCELGUARD_PORT=str(port),
+               PARCELGUARD_REGULATOR_PORT=str(regulator_port))
+    command = [sys.executable, "-m", "parcelguard"]
+    init = subprocess.run([*command, "init", "--demo"], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert init.returncode == 0, init.stderr
+    assert "knows carrier demo" in init.stdout
+    process = subprocess.Popen([*command, "run-all"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    url, regulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{regulator_port}"
+    try:
+        wait_until_up(url, process=process)
+        wait_until_up(regulator, process=process)
+        yield url, regulator
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+

@@ -6,11 +6,7 @@ staff cannot sign in there."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,31 +16,15 @@ import httpx
 import pytest
 
 from tests.regulator.test_chain import PARCEL
-from tests.servers import free_port, wait_until_up
+from tests.support import demo_chain
 from tests.web.browser import PHONE, browser, record_hosts, screenshots_dir  # noqa: F401  (browser: a fixture)
 
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The demo chain on this machine: (carrier platform URL, regulator platform URL)."""
-    port, regulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
-    env.update(PARCELGUARD_VAR_DIR=str(tmp_path / "var"), PARCELGUARD_PORT=str(port),
-               PARCELGUARD_REGULATOR_PORT=str(regulator_port))
-    command = [sys.executable, "-m", "parcelguard"]
-    init = subprocess.run([*command, "init", "--demo"], env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert init.returncode == 0, init.stderr
-    process = subprocess.Popen([*command, "run-all"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    url, regulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{regulator_port}"
-    try:
-        wait_until_up(url, process=process)
-        wait_until_up(regulator, process=process)
-        yield url, regulator
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    with demo_chain(tmp_path / "var") as urls:
+        yield urls
 
 
 def demo_count(page: Any) -> int:
