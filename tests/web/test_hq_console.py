@@ -18,7 +18,6 @@ from tests.tenants import Tenant
 from tests.waybills.test_label_api import RECIPIENT_PHONE, take_in, terminal_login
 from tests.web.browser import PHONE, browser, record_hosts, screenshots_dir  # noqa: F401  (browser: a fixture)
 
-
 DIGITS = "".join(c for c in RECIPIENT_PHONE if c.isdigit())
 
 
