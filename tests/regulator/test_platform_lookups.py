@@ -311,3 +311,24 @@ def test_lookups_verify_says_ok_then_damaged(tmp_path: Path, fresh_url: str) -> 
         engine.dispose()
     damaged = parcelguard("regulator", "lookups", "verify")
     assert damaged.returncode == 1 and damaged.stdout.strip() == "DAMAGED: entry_altered at 0"
+
+
+def test_a_stated_purpose_is_chained_into_the_lookup_log_and_a_bad_one_looks_nothing_up(
+    platform: str, platform_engine: Engine, platform_keys: PlatformKeys, carrier: Carrier,
+) -> None:
+    number = waybill()
+    send(platform, carrier, [dataclasses.replace(carrier.record(person()), waybill_no=number)])
+    headers = signed_in(platform, platform_engine)
+    answer = found(httpx.get(platform + "/api/v1/records", params={"waybill_no": number, "purpose": "案件 JC-1 核查"},
+                             headers=headers))
+    assert entry(platform, headers, answer["lookup"])["purpose"] == "案件 JC-1 核查"
+    by_number = httpx.post(platform + "/api/v1/records:lookup", headers=headers,
+                           json={"number": person()["doc_number"], "purpose": "  执法   调查  "})
+    assert entry(platform, headers, found(by_number)["lookup"])["purpose"] == "执法 调查"  # spaces folded
+    with db.make_sessionmaker(platform_engine)() as s:
+        size = lookup_log.head(db_session=s).size
+    refused = httpx.get(platform + "/api/v1/records", params={"waybill_no": number, "purpose": "x"}, headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (422, "purpose_format")
+    with db.make_sessionmaker(platform_engine)() as s:
+        assert lookup_log.head(db_session=s).size == size  # nothing looked up, nothing logged
+        assert lookup_log.verify(db_session=s, keys=platform_keys).ok  # with and without purposes, one chain

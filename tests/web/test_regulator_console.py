@@ -66,6 +66,27 @@ def test_the_official_sees_a_parcel_on_the_dashboard_within_the_30_second_rule(
     assert page.locator("#by-carrier rect").count() >= 1
     assert (page.locator("#by-carrier .bar-value").first.text_content() or "").strip().isdigit()
     page.screenshot(path=str(screenshots_dir(tmp_path) / "page-regulator-dashboard.png"), full_page=True)
+
+    # The official looks the parcel up by its waybill number with a stated purpose: without one, nothing
+    # is looked up; with one, the records come and the lookup log holds the purpose, its chain verified.
+    number = r.json()["results"][0]["shipment"]["waybill_no"]
+    page.goto(regulator + "/lookup")
+    page.fill("#number", number)
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="查询（记入日志）").click()
+    assert navigation.value.status == 422 and page.locator("#purpose-error").is_visible()
+    assert page.locator("#number").input_value() == ""  # never written back
+    page.fill("#number", number)
+    page.fill("#purpose", "案件 JC-2026-118 核查寄件人")
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="查询（记入日志）").click()
+    assert navigation.value.status == 200
+    records = page.locator("#records").inner_text()
+    assert number in records and "demo" in records
+    page.goto(regulator + "/lookups?verify=1")
+    assert "校验通过" in page.locator("#verified").inner_text()
+    assert page.locator("#lookups .purpose").first.inner_text() == "案件 JC-2026-118 核查寄件人"
+    page.screenshot(path=str(screenshots_dir(tmp_path) / "page-regulator-lookups.png"), full_page=True)
     assert hosts == {"127.0.0.1"}, hosts
 
     # A carrier's staff have no account here; the dashboard without a session leads to the sign-in.

@@ -4,8 +4,10 @@ charts drawn on the server in SVG with the numbers beside them) and the upload d
 carrier against the 30-second rule, late carriers marked. The page reloads itself every few seconds, so
 a parcel taken in shows up within the feed's delay.
 
-The same functions as the platform's figures routes (`GET /api/v1/stats/counts`, `/stats/delay`), for
-the same officials. Lookups with a stated purpose and the carriers' keys are the next pages to build.
+Lookups by waybill or document number with a stated purpose (written to the lookup log with the query),
+and the lookup log with its signed head and a check of the whole chain. The same functions as the
+platform's routes (`/api/v1/stats/*`, `/records`, `/records:lookup`, `/lookups`), for the same officials.
+The carriers' keys are the next page to build.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from parcelguard.core.auth import Actor, Role, forget_cached_actors
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
-from parcelguard.regulator.platform import figures, officials
+from parcelguard.regulator.platform import figures, lookup_log, officials, service
 from parcelguard.web import i18n, session
 from parcelguard.web.templating import render
 
@@ -115,3 +117,64 @@ def dashboard(request: Request, actor: OfficialPage, db_session: SessionDep) -> 
 @router.get("/", include_in_schema=False)
 def home() -> RedirectResponse:
     return RedirectResponse("/dashboard", status_code=303)
+
+
+# -- lookups, each with a stated purpose, and the lookup log ----------------------------------------------
+
+def _lookup_page(request: Request, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                 result: service.LookupResult | None = None, status_code: int = 200) -> HTMLResponse:
+    return render(request, "regulator_lookup.html", {
+        "values": values or {}, "errors": errors or {}, "result": result, "csrf": session.csrf_token(request),
+        "doc_keys": {k for k in i18n.ZH if k.startswith("doc.")}},
+        status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/lookup", response_class=HTMLResponse)
+def lookup_page(request: Request, actor: OfficialPage) -> Response:
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    return _lookup_page(request, values={"kind": "waybill"})
+
+
+@router.post("/lookup", response_class=HTMLResponse)
+def lookup(request: Request, actor: OfficialPage, db_session: SessionDep,
+           kind: Annotated[str, Form(max_length=16)] = "waybill", number: Annotated[str, Form(max_length=64)] = "",
+           purpose: Annotated[str, Form(max_length=200)] = "",
+           csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    """`service.lookup_by_waybill` or `lookup_by_document`, as `GET /api/v1/records` and
+    `POST /api/v1/records:lookup`: written to the lookup log with the query's digest and the purpose, before
+    the answer. The console requires the purpose; the number is never written back into the page."""
+    if actor is None or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    t = i18n.translator(i18n.choose(request).lang)
+    values = {"kind": kind if kind in ("waybill", "document") else "waybill", "purpose": purpose}
+    errors = {name: t("code.missing") for name, value in (("number", number.strip()), ("purpose", purpose.strip()))
+              if not value}
+    if errors:
+        return _lookup_page(request, values=values, errors=errors, status_code=422)
+    keys = request.app.state.platform_keys
+    request_id = getattr(request.state, "request_id", None)
+    try:
+        if values["kind"] == "waybill":
+            result = service.lookup_by_waybill(db_session=db_session, keys=keys, actor=actor, waybill_no=number,
+                                               request_id=request_id, purpose=purpose)
+        else:
+            result = service.lookup_by_document(db_session=db_session, keys=keys, actor=actor, number=number,
+                                                request_id=request_id, purpose=purpose)
+    except DomainError as exc:
+        db_session.rollback()
+        field = "purpose" if exc.code == "purpose_format" else "number"
+        return _lookup_page(request, values=values, errors={field: exc.detail}, status_code=exc.status)
+    return _lookup_page(request, values=values, result=result)
+
+
+@router.get("/lookups", response_class=HTMLResponse)
+def lookups(request: Request, actor: OfficialPage, db_session: SessionDep, verify: str = "") -> Response:
+    """The lookup log, newest first, with its signed head (`GET /api/v1/lookups`); `?verify=1` recomputes
+    the chain and checks the head's signature (`parcelguard regulator lookups verify`)."""
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    checked = lookup_log.verify(db_session=db_session, keys=request.app.state.platform_keys) if verify else None
+    return render(request, "regulator_lookups.html", {
+        "head": lookup_log.head(db_session=db_session), "entries": lookup_log.entries(db_session=db_session),
+        "checked": checked, "csrf": session.csrf_token(request)})

@@ -146,11 +146,14 @@ def _lookup_out(result: service.LookupResult, response: Response) -> LookupOut:
 @router.get("/records", response_model=LookupOut, tags=["lookups"],
             summary="Look records up by waybill number (logged)")
 def lookup_by_waybill(request: Request, response: Response, actor: Official, db_session: SessionDep, keys: Keys,
-                      waybill_no: Annotated[str, Query(min_length=1, max_length=64)]) -> LookupOut:
-    """Every record of this waybill number, opened. The lookup is written to the lookup log first; if that
-    fails, nothing is answered."""
+                      waybill_no: Annotated[str, Query(min_length=1, max_length=64)],
+                      purpose: Annotated[str | None, Query(max_length=200, description="Why: written to the "
+                                                           "lookup log with the query")] = None) -> LookupOut:
+    """Every record of this waybill number, opened. The lookup is written to the lookup log first, with
+    the stated purpose; if that fails, nothing is answered."""
     return _lookup_out(service.lookup_by_waybill(db_session=db_session, keys=keys, actor=actor,
-                                                 waybill_no=waybill_no, request_id=_request_id(request)), response)
+                                                 waybill_no=waybill_no, request_id=_request_id(request),
+                                                 purpose=purpose), response)
 
 
 @router.post("/records:lookup", response_model=LookupOut, tags=["lookups"],
@@ -161,7 +164,7 @@ def lookup_by_document(request: Request, response: Response, body: DocumentLooku
     it was typed, opened. The lookup is written to the lookup log first (a keyed digest of the number,
     never the number); if that fails, nothing is answered."""
     found = service.lookup_by_document(db_session=db_session, keys=keys, actor=actor, number=body.number,
-                                       doc_type=body.doc_type, request_id=_request_id(request))
+                                       doc_type=body.doc_type, request_id=_request_id(request), purpose=body.purpose)
     return _lookup_out(found, response)
 
 

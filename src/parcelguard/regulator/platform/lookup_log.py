@@ -39,11 +39,14 @@ KINDS = frozenset({"waybill", "document"})
 
 def entry_content(entry: LookupLogEntry | EntryView) -> bytes:
     """The bytes an entry's hash covers, besides the previous hash."""
-    return protocol.canonical({
+    content = {
         "seq": entry.seq, "at": protocol.format_time(entry.at), "official": str(entry.official_id),
         "username": entry.username, "kind": entry.kind, "doc_type": entry.doc_type,
         "query": entry.query_digest.hex(), "found": entry.found, "request_id": entry.request_id,
-    })
+    }
+    if entry.purpose is not None:  # entries from before purposes were stated keep the hashes they had
+        content["purpose"] = entry.purpose
+    return protocol.canonical(content)
 
 
 def chain(previous: bytes, content: bytes) -> bytes:
@@ -69,10 +72,11 @@ class EntryView:
     found: int
     request_id: str | None
     entry_hash: bytes
+    purpose: str | None = None
 
 
 def append(*, db_session: Session, keys: PlatformKeys, actor: Actor, kind: str, doc_type: str | None,
-           query_digest: bytes, found: int, request_id: str | None) -> EntryView:
+           query_digest: bytes, found: int, request_id: str | None, purpose: str | None = None) -> EntryView:
     """Append one entry in the caller's transaction (which must be a write transaction: `db.begin_write`
     before its first statement on SQLite). The caller answers only after its transaction commits."""
     if kind not in KINDS:
@@ -80,12 +84,12 @@ def append(*, db_session: Session, keys: PlatformKeys, actor: Actor, kind: str, 
     row = _locked_head(db_session)
     entry = EntryView(seq=row.size, at=now(), official_id=actor.user_id, username=actor.username, kind=kind,
                       doc_type=doc_type, query_digest=query_digest, found=found,
-                      request_id=request_id[:64] if request_id else None, entry_hash=b"")
+                      request_id=request_id[:64] if request_id else None, entry_hash=b"", purpose=purpose)
     entry_hash = chain(row.head_hash, entry_content(entry))
     db_session.add(LookupLogEntry(seq=entry.seq, at=entry.at, official_id=entry.official_id,
                                   username=entry.username, kind=kind, doc_type=doc_type,
                                   query_digest=query_digest, found=found, request_id=entry.request_id,
-                                  entry_hash=entry_hash))
+                                  purpose=purpose, entry_hash=entry_hash))
     row.size = entry.seq + 1
     row.head_hash = entry_hash
     row.key_id = keys.receipt_key_id
@@ -128,7 +132,7 @@ def entries(*, db_session: Session, before: int | None = None, limit: int = 100)
 def _view(row: LookupLogEntry) -> EntryView:
     return EntryView(seq=row.seq, at=row.at, official_id=row.official_id, username=row.username, kind=row.kind,
                      doc_type=row.doc_type, query_digest=row.query_digest, found=row.found,
-                     request_id=row.request_id, entry_hash=row.entry_hash)
+                     request_id=row.request_id, entry_hash=row.entry_hash, purpose=row.purpose)
 
 
 # -- verification --------------------------------------------------------------------------------

@@ -169,6 +169,8 @@ class LookupLogEntry(PlatformBase):
     query_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     found: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # Why the official looked: stated at the lookup, chained with the entry (None before purposes existed).
+    purpose: Mapped[str | None] = mapped_column(String(200))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

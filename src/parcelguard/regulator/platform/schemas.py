@@ -78,6 +78,8 @@ class DocumentLookupIn(BaseModel):
                                  description="resident_id, uscc, ...; taken from the number's shape when left out")
     number: str = Field(min_length=1, max_length=64, description="As typed: spaces, a lower-case x, full-width "
                                                                  "digits and a 15-digit ID are fine")
+    purpose: str | None = Field(default=None, max_length=200, description="Why: written to the lookup log "
+                                "with the query (the console requires it)")
 
 
 class PersonOut(BaseModel):
@@ -129,13 +131,15 @@ class LookupEntryOut(BaseModel):
     query_digest: str = Field(description="HMAC-SHA256 of what was asked (hex); never the number")
     found: int
     request_id: str | None
+    purpose: str | None = Field(default=None, description="The purpose stated at the lookup")
     entry_hash: str = Field(description="SHA-256 of the previous entry's hash and this entry's content (hex)")
 
     @classmethod
     def of(cls, entry: lookup_log.EntryView) -> LookupEntryOut:
         return cls(seq=entry.seq, at=entry.at, official_id=entry.official_id, username=entry.username,
                    kind=entry.kind, doc_type=entry.doc_type, query_digest=entry.query_digest.hex(),
-                   found=entry.found, request_id=entry.request_id, entry_hash=entry.entry_hash.hex())
+                   found=entry.found, request_id=entry.request_id, purpose=entry.purpose,
+                   entry_hash=entry.entry_hash.hex())
 
 
 class LookupHeadOut(BaseModel):

@@ -314,16 +314,18 @@ def normalise_waybill(waybill_no: str) -> str:
 
 
 def lookup_by_waybill(*, db_session: Session, keys: PlatformKeys, actor: Actor, waybill_no: str,
-                      request_id: str | None = None) -> LookupResult:
-    """Every record of this waybill number (of any carrier), logged."""
+                      request_id: str | None = None, purpose: str | None = None) -> LookupResult:
+    """Every record of this waybill number (of any carrier), logged with the stated purpose."""
     number = normalise_waybill(waybill_no)
     return _logged_lookup(db_session, keys, actor, kind="waybill", doc_type=None,
                           digest=keys.lookup_digest("waybill", number),
-                          condition=ReceivedRecord.waybill_no == number, request_id=request_id)
+                          condition=ReceivedRecord.waybill_no == number, request_id=request_id,
+                          purpose=check_purpose(purpose))
 
 
 def lookup_by_document(*, db_session: Session, keys: PlatformKeys, actor: Actor, number: str,
-                       doc_type: str | None = None, request_id: str | None = None) -> LookupResult:
+                       doc_type: str | None = None, request_id: str | None = None,
+                       purpose: str | None = None) -> LookupResult:
     """Every record whose sender, or whose organisation's responsible person, holds this document however
     it was typed (spaces, a lower-case x, full-width digits, a 15-digit ID for its 18-digit form), logged.
     The log keeps a keyed digest of the number's normalised form, so one person is one digest."""
@@ -334,11 +336,26 @@ def lookup_by_document(*, db_session: Session, keys: PlatformKeys, actor: Actor,
                       field="/number")
     return _logged_lookup(db_session, keys, actor, kind="document", doc_type=doc_type,
                           digest=keys.lookup_digest("document", index_form(number, doc_type)),
-                          condition=_document_match(keys.document_index(number, doc_type)), request_id=request_id)
+                          condition=_document_match(keys.document_index(number, doc_type)), request_id=request_id,
+                          purpose=check_purpose(purpose))
+
+
+MAX_PURPOSE_CHARS = 200
+
+
+def check_purpose(purpose: str | None) -> str | None:
+    """A stated purpose, trimmed: 2 to 200 characters, or None (the API's lookups may leave it out)."""
+    if purpose is None:
+        return None
+    text = " ".join(purpose.split())
+    if not 2 <= len(text) <= MAX_PURPOSE_CHARS:
+        raise Invalid(f"State the purpose in 2 to {MAX_PURPOSE_CHARS} characters.", code="purpose_format",
+                      field="/purpose")
+    return text
 
 
 def _logged_lookup(db_session: Session, keys: PlatformKeys, actor: Actor, *, kind: str, doc_type: str | None,
-                   digest: bytes, condition: Any, request_id: str | None) -> LookupResult:
+                   digest: bytes, condition: Any, request_id: str | None, purpose: str | None = None) -> LookupResult:
     if not db_session.in_transaction():
         begin_write(db_session)  # SQLite: take the write lock now; the log is appended after the reads
     rows = db_session.execute(
@@ -349,7 +366,7 @@ def _logged_lookup(db_session: Session, keys: PlatformKeys, actor: Actor, *, kin
     if found > MAX_LOOKUP_RECORDS:
         found = db_session.scalar(select(func.count()).select_from(ReceivedRecord).where(condition)) or found
     entry = lookup_log.append(db_session=db_session, keys=keys, actor=actor, kind=kind, doc_type=doc_type,
-                              query_digest=digest, found=found, request_id=request_id)
+                              query_digest=digest, found=found, request_id=request_id, purpose=purpose)
     records = [
         FoundRecord(carrier=code, record_id=row.record_id, waybill_no=row.waybill_no, station=row.station,
                     region=row.region, doc_type=row.doc_type, taken_at=row.taken_at, received_at=row.received_at,
