@@ -1,8 +1,10 @@
 """Page languages: Chinese (zh, the default) and English (en).
 
-The messages are two TOML files (messages/zh.toml, messages/en.toml) of stable message keys, not gettext
-catalogues: two languages and a few hundred strings need no extraction or compile step, and a test keeps
-the two files' keys the same. A key missing from `EN` falls back to `ZH`. `?lang=zh|en` chooses (and sets
+The messages are TOML files of stable message keys, not gettext catalogues: two languages and a few
+hundred strings need no extraction or compile step. Each language has `messages/<lang>.toml` and may
+have more files `messages/<lang>.<area>.toml` (one per console, so a console's strings live together);
+they merge into one catalogue, and a key in two files is an error at import. A test keeps the two
+languages' keys the same. A key missing from `EN` falls back to `ZH`. `?lang=zh|en` chooses (and sets
 the cookie `pg_lang` for a year), else the cookie, else zh.
 """
 
@@ -25,7 +27,17 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def _catalogue(lang: str) -> dict[str, str]:
-    return tomllib.loads(resources.files(__package__).joinpath("messages", f"{lang}.toml").read_text("utf-8"))
+    folder = resources.files(__package__).joinpath("messages")
+    names = sorted(f.name for f in folder.iterdir() if f.name == f"{lang}.toml"
+                   or (f.name.startswith(f"{lang}.") and f.name.endswith(".toml")))
+    merged: dict[str, str] = {}
+    for name in names:
+        part = tomllib.loads(folder.joinpath(name).read_text("utf-8"))
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"messages/{name} repeats keys of another {lang} file: {', '.join(twice[:5])}")
+        merged.update(part)
+    return merged
 
 
 ZH: dict[str, str] = _catalogue("zh")
