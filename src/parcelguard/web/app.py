@@ -30,6 +30,7 @@ from parcelguard.core.openapi import document_problems
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import sms
 from parcelguard.identity.api import router as identity_router
+from parcelguard.keys.api import router as keys_router
 from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
 from parcelguard.regulator import service as regulator_service
@@ -40,7 +41,15 @@ from parcelguard.shipments.dispatch_api import router as dispatch_router
 from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
-from parcelguard.web import courier_delivery, courier_pages, courier_pickup, hq_pages, station_pages
+from parcelguard.web import (
+    courier_delivery,
+    courier_pages,
+    courier_pickup,
+    hq_keys,
+    hq_pages,
+    station_customers,
+    station_pages,
+)
 from parcelguard.web.pages import router as pages_router
 from parcelguard.web.public_pages import router as public_pages_router
 from parcelguard.web.register_pages import router as register_pages_router
@@ -98,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(public_pages_router)
     for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
-                  hq_pages.router):
+                  station_customers.router, hq_pages.router, hq_keys.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
     app.include_router(register_pages_router)
@@ -118,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(tracking_router)
     api.include_router(dispatch_router)
     api.include_router(webhooks_router)
+    api.include_router(keys_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
     document_problems(app)

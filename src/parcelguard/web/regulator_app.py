@@ -22,7 +22,7 @@ from parcelguard.regulator.platform import officials
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
-from parcelguard.web import regulator_pages
+from parcelguard.web import regulator_keys, regulator_pages
 from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
@@ -63,6 +63,7 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(_probes())
     app.include_router(regulator_pages.router)
+    app.include_router(regulator_keys.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the console's CSS: no CDN
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(platform_router)
