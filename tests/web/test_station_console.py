@@ -149,7 +149,7 @@ def test_each_console_refuses_every_other_role(
     api_manager = tenant.login(http, Role.STATION_MANAGER)
     terminal = http.get("/api/v1/terminals", headers=api_manager).json()[0]["id"]
     sign_in(page, server.url, "/courier/login", courier.username, courier.password, terminal)
-    for path in ("/station", "/station/staff"):
+    for path in ("/station", "/station/staff", "/station/customers"):
         page.goto(server.url + path)
         assert page.url.endswith("/station/login"), path
     sign_in(page, server.url, "/station/login", manager.username, manager.password)
@@ -160,6 +160,7 @@ def test_each_console_refuses_every_other_role(
     courier_api = tenant.login(http, Role.COURIER, terminal_id=terminal)
     assert http.get("/api/v1/station/board", headers=courier_api).json()["code"] == "role_not_allowed"
     assert http.get("/api/v1/station/staff", headers=courier_api).json()["code"] == "role_not_allowed"
+    assert http.get("/api/v1/agreements", headers=courier_api).json()["code"] == "role_not_allowed"
 
 
 def test_open_tasks_past_the_late_threshold_are_marked_late(http: httpx.Client, engine: Engine, tenant: Tenant) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from parcelguard.contracts import service
-from parcelguard.contracts.schemas import AgreementIn, AgreementOut, InspectionShareIn
+from parcelguard.contracts import draws, service
+from parcelguard.contracts.schemas import AgreementIn, AgreementOut, DrawResultsOut, InspectionShareIn
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
@@ -28,16 +28,19 @@ def create(body: AgreementIn, request: Request, actor: Signer, db_session: Sessi
     if key is None:
         raise ServiceUnavailable("Agreements are off: no regulator public key is configured.",
                                  code="regulator_key_missing")
-    row = service.create(
-        db_session=db_session, keyring=request.app.state.keyring, actor=actor, regulator_public_key=key,
-        request_id=getattr(request.state, "request_id", None),
-        agreement=service.NewAgreement(
-            customer_id=body.customer_id, station_id=body.station_id, organisation_name=body.organisation.name,
-            uscc=body.organisation.uscc, responsible_doc_type=body.responsible.document.type,
-            responsible_number=body.responsible.document.number, responsible_name=body.responsible.document.name,
-            inspection_permille=body.inspection_permille),
-    )
+    row = service.create(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                         regulator_public_key=key, request_id=getattr(request.state, "request_id", None),
+                         agreement=new_agreement(body))
     return AgreementOut.of(row)
+
+
+def new_agreement(body: AgreementIn) -> service.NewAgreement:
+    """The request as the service takes it (the station console's form goes through this too)."""
+    return service.NewAgreement(
+        customer_id=body.customer_id, station_id=body.station_id, organisation_name=body.organisation.name,
+        uscc=body.organisation.uscc, responsible_doc_type=body.responsible.document.type,
+        responsible_number=body.responsible.document.number, responsible_name=body.responsible.document.name,
+        inspection_permille=body.inspection_permille)
 
 
 @router.get("/agreements", response_model=list[AgreementOut],
@@ -50,6 +53,16 @@ def list_agreements(actor: Reader, db_session: SessionDep, include_revoked: bool
 @router.get("/agreements/{agreement_id}", response_model=AgreementOut)
 def get(agreement_id: uuid.UUID, actor: Reader, db_session: SessionDep) -> AgreementOut:
     return AgreementOut.of(service.get(db_session=db_session, actor=actor, agreement_id=agreement_id))
+
+
+@router.get("/agreements/{agreement_id}/draws", response_model=DrawResultsOut,
+            summary="The draw's results: the customer's parcels drawn for inspection, inspected, still waiting")
+def draw_results(agreement_id: uuid.UUID, actor: Reader, db_session: SessionDep,
+                 latest: Annotated[int, Query(ge=0, le=draws.MAX_LATEST)] = draws.DEFAULT_LATEST) -> DrawResultsOut:
+    """Counts over every parcel sent under the agreement, and its `latest` drawn parcels by waybill number
+    with their status. Scoped as `GET /agreements/{id}`: another station's agreement is 404."""
+    return DrawResultsOut.of(draws.draw_results_of(db_session=db_session, actor=actor, agreement_id=agreement_id,
+                                                   latest=latest))
 
 
 @router.put("/agreements/{agreement_id}/inspection-share", response_model=AgreementOut,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parcelguard.contracts.draws import DrawResults
 from parcelguard.contracts.models import Agreement
 from parcelguard.contracts.service import DEFAULT_INSPECTION_PERMILLE
 from parcelguard.identity.schemas import DocumentIn
@@ -76,3 +77,31 @@ class AgreementOut(BaseModel):
             inspection_permille=row.inspection_permille, verified_by=row.verified_by,
             created_at=row.created_at, revoked_at=row.revoked_at,
         )
+
+
+class DrawnParcelOut(BaseModel):
+    shipment_id: uuid.UUID
+    waybill_no: str | None
+    reason: str = Field(description="Why it was drawn: `random` (the agreement's share) or `restricted` (an "
+                                    "item the catalogue restricts).")
+    status: str
+    inspected: bool
+    inspected_at: datetime | None
+    created_at: datetime
+
+
+class DrawResultsOut(BaseModel):
+    agreement_id: uuid.UUID
+    drawn: int = Field(description="The customer's parcels drawn for inspection at pickup.")
+    inspected: int = Field(description="Of those, inspected by a courier (开箱验视).")
+    refused: int = Field(description="Of those inspected, failed: refused and not carried.")
+    waiting: int = Field(description="Drawn, not inspected yet.")
+    latest: list[DrawnParcelOut] = Field(description="The latest drawn parcels, newest first.")
+
+    @classmethod
+    def of(cls, results: DrawResults) -> DrawResultsOut:
+        return cls(agreement_id=results.agreement_id, drawn=results.drawn, inspected=results.inspected,
+                   refused=results.refused, waiting=results.waiting,
+                   latest=[DrawnParcelOut(shipment_id=p.shipment_id, waybill_no=p.waybill_no, reason=p.reason,
+                                          status=p.status, inspected=p.inspected, inspected_at=p.inspected_at,
+                                          created_at=p.created_at) for p in results.latest])

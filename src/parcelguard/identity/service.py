@@ -287,6 +287,16 @@ def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Act
     db_session.flush()
 
 
+def staff_documents_on_file(*, db_session: Session, carrier_id: uuid.UUID,
+                            user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """Which of these staff members have their own document on file, and since when (registered or last
+    replaced); those without are left out. Only the date: the document itself is a blind index."""
+    if not user_ids:
+        return {}
+    return dict(db_session.execute(select(StaffDocument.user_id, StaffDocument.registered_at).where(
+        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id.in_(list(user_ids)))).tuples().all())
+
+
 # -- courier QR: the public can tell a genuine courier from a fake one -----------------------------
 
 COURIER_TOKEN_PURPOSE = "token:courier"

@@ -1,7 +1,8 @@
 """The station manager's console (网点): the dispatch board (parcels waiting for a courier, open and late
 tasks, assigning one parcel or a whole district), the station's alerts with acknowledge, and the staff
-and terminals (who signed in where, retiring an account, registering and revoking terminals, naming a
-terminal's printer).
+and terminals (who signed in where, whose own ID document is on file for the `courier_own_id` alert and
+registering it, retiring an account, registering and revoking terminals, naming a terminal's printer).
+Contract customers are in station_customers.py.
 
 Every page calls the service functions the API routes call (`/api/v1/station/*`, `/terminals`,
 `/alerts`) and shows what those routes answer a station manager: waybill numbers, districts, statuses,
@@ -24,6 +25,8 @@ from parcelguard.audit import service as audit
 from parcelguard.core.auth import Actor, Role, forget_cached_actors
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
+from parcelguard.identity import service as identity
+from parcelguard.identity.documents import DocType
 from parcelguard.shipments import dispatch
 from parcelguard.shipments import service as shipments
 from parcelguard.web import i18n, session
@@ -34,7 +37,8 @@ from parcelguard.web.templating import render
 router = APIRouter(include_in_schema=False)
 ManagerPage = Annotated[Actor | None, Depends(session.station_manager)]
 LOGIN = "/station/login"
-DONE = frozenset({"assigned", "district", "acknowledged", "retired", "terminal", "revoked", "printer"})
+DONE = frozenset({"assigned", "district", "acknowledged", "retired", "terminal", "revoked", "printer", "document"})
+DOC_TYPES = [t.value for t in DocType if t != DocType.USCC]
 
 
 @router.get(LOGIN, response_class=HTMLResponse)
@@ -60,6 +64,17 @@ def login(request: Request, db_session: SessionDep, username: Annotated[str, For
 def logout(request: Request, actor: ManagerPage, db_session: SessionDep,
            csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
     return sign_out(request, db_session, actor, csrf, LOGIN)
+
+
+def station_message(request: Request, code: str, detail: str) -> str:
+    """An error code in the page's language: the console's own message (`station.code.*`), else the shared
+    catalogue's (`code.*`), else the service's own text."""
+    t = translator_of(request)
+    for key in (f"station.code.{code}", f"code.{code}"):
+        text = t(key)
+        if text != key:
+            return text
+    return detail
 
 
 # -- the dispatch board -----------------------------------------------------------------------------------
@@ -130,8 +145,12 @@ def acknowledge(request: Request, alert_id: uuid.UUID, actor: ManagerPage, db_se
 def _staff_page(request: Request, db_session: Session, actor: Actor, notice: str | None = None, ok: bool = False,
                 status_code: int = 200, new_terminal: str = "", errors: dict[str, str] | None = None,
                 values: dict[str, str] | None = None) -> HTMLResponse:
+    people = staff.station_staff(db_session=db_session, actor=actor)
+    assert actor.carrier_id is not None
     return render(request, "station_staff.html", {
-        "staff": staff.station_staff(db_session=db_session, actor=actor),
+        "staff": people, "doc_types": DOC_TYPES,
+        "documents": identity.staff_documents_on_file(db_session=db_session, carrier_id=actor.carrier_id,
+                                                      user_ids=[m.user_id for m in people]),
         "terminals": accounts.list_terminals(db_session=db_session, actor=actor),
         "new_terminal": new_terminal, "notice": notice, "ok": ok, "errors": errors or {}, "values": values or {},
         "csrf": session.csrf_token(request)}, status_code=status_code)
@@ -154,6 +173,34 @@ def retire(request: Request, user_id: uuid.UUID, actor: ManagerPage, db_session:
         db_session=db_session, actor=actor, user_id=user_id, active=False) and 1)
     forget_cached_actors(request)
     return response
+
+
+@router.post("/station/staff/{user_id}/document")
+def register_document(request: Request, user_id: uuid.UUID, actor: ManagerPage, db_session: SessionDep,
+                      doc_type: Annotated[str, Form(max_length=32)] = "",
+                      doc_number: Annotated[str, Form(max_length=64)] = "",
+                      csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    """`identity.service.register_staff_document`, as `PUT /api/v1/staff/{id}/document`: the staff member's
+    own document, kept as a blind index only. The number typed is never shown again, not even after an
+    error (the error is shown next to that member's form)."""
+    if actor is None or not session.csrf_ok(request, csrf):
+        return session.to_sign_in(request, LOGIN)
+    field = f"doc_number:{user_id}"
+    if not doc_number.strip():
+        error, status = translator_of(request)("code.missing"), 422
+    else:
+        try:
+            identity.register_staff_document(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                             user_id=user_id, doc_type=doc_type or None, number=doc_number)
+            return RedirectResponse("/station/staff?done=document", status_code=303)
+        except DomainError as exc:
+            db_session.rollback()
+            if any(e.pointer == "/type" for e in exc.errors):
+                field = f"doc_type:{user_id}"
+            error, status = station_message(request, exc.code, exc.detail), exc.status
+    # another station's account (404) has no form on the page: its error is the page's notice
+    return _staff_page(request, db_session, actor, error if status == 404 else None, status_code=status,
+                       errors={field: error}, values={f"doc_type:{user_id}": doc_type})
 
 
 @router.post("/station/terminals")
