@@ -78,7 +78,8 @@ def test_the_platform_loads_no_carrier_domain() -> None:
                "parcelguard.regulator", "parcelguard.regulator.protocol", "parcelguard.web",
                "parcelguard.web.regulator_app",
                # the pages' machinery (templates, messages, the session cookie), no carrier domain in it
-               "parcelguard.web.regulator_pages", "parcelguard.web.templating", "parcelguard.web.i18n",
+               "parcelguard.web.regulator_pages", "parcelguard.web.regulator_keys", "parcelguard.web.templating",
+               "parcelguard.web.i18n",
                "parcelguard.web.session")
     strays = [m for m in loaded if m not in allowed and not m.startswith(("parcelguard.core.",
                                                                           "parcelguard.regulator.platform"))]

@@ -116,12 +116,15 @@ def regulator_carriers_add(
 def regulator_carriers_revoke_key(
     code: Annotated[str, typer.Option("--carrier", help="The carrier's code.")],
     key_id: Annotated[str, typer.Argument(help="The key's id (16 hex digits).")],
+    reason: Annotated[str | None, typer.Option(help="Why (2-200 characters), kept with the revocation; "
+                                                    "the officials' console shows it.")] = None,
 ) -> None:
-    """Revoke a carrier's batch-signing key: batches it signs are refused from now on."""
+    """Revoke a carrier's batch-signing key: batches it signs are refused from now on. The revocation names
+    no official (the console shows: by the operator at the command line)."""
     from parcelguard.regulator.platform import service
 
     with open_regulator_session(load_regulator_settings()) as session:
-        revoked = service.revoke_key(db_session=session, code=code, key_id=key_id)
+        revoked = service.revoke_key(db_session=session, code=code, key_id=key_id, reason=reason)
     print(f"carrier {code}: key {key_id} {'revoked' if revoked else 'was revoked already'}")
 
 

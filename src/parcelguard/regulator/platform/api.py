@@ -1,7 +1,7 @@
 """The platform's routes: carriers send signed batches; anyone may fetch the receipt keys; officials
-sign in, see the figures and look records up (each lookup logged before it answers). Thin: a batch's
-signature is its authentication, an official's bearer token theirs; `service`, `officials`, `figures` and
-`lookup_log` do the rest."""
+sign in, see the figures, look records up (each lookup logged before it answers), and see the carriers'
+keys and revoke one. Thin: a batch's signature is its authentication, an official's bearer token theirs;
+`service`, `officials`, `figures`, `lookup_log` and `carriers` do the rest."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import base64
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.responses import JSONResponse, Response
 
@@ -17,10 +17,13 @@ from parcelguard.core.auth import Actor, CurrentActor, Role, bearer_token, forge
 from parcelguard.core.config import RegulatorSettings
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import Unauthorized
-from parcelguard.regulator.platform import figures, lookup_log, officials, service
+from parcelguard.regulator.platform import carriers, figures, lookup_log, officials, service
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.schemas import (
     CarrierDelayOut,
+    CarrierKeyOut,
+    CarrierOut,
+    CarriersOut,
     CountRowOut,
     CountsOut,
     DelayOut,
@@ -32,6 +35,8 @@ from parcelguard.regulator.platform.schemas import (
     LookupsOut,
     MeOut,
     RecordOut,
+    RevocationOut,
+    RevokeKeyIn,
     TokenOut,
 )
 
@@ -179,6 +184,33 @@ def get_lookups(actor: Official, db_session: SessionDep,
         head=LookupHeadOut(size=head.size, head_hash=head.head_hash.hex(), key_id=head.key_id,
                            signature=base64.b64encode(head.signature).decode() if head.signature else None),
         entries=[LookupEntryOut.of(e) for e in entries])
+
+
+# -- carriers and their keys -------------------------------------------------------------------------------
+
+@router.get("/carriers", response_model=CarriersOut, tags=["carriers"],
+            summary="The registered carriers with their batch-signing keys, revoked ones with who, when and why")
+def get_carriers(actor: Official, db_session: SessionDep) -> CarriersOut:
+    """By carrier code; each carrier's keys in force first. Each key's newest batch is one index probe."""
+    return CarriersOut(carriers=[CarrierOut.of(c) for c in carriers.list_carriers(db_session=db_session)])
+
+
+@router.post("/carriers/{code}/keys/{key_id}/revoke", response_model=RevocationOut, tags=["carriers"],
+             summary="Revoke a carrier's batch-signing key, with a reason: batches it signs are refused from now on",
+             responses={404: {"description": "carrier_unknown, carrier_key_unknown"},
+                        409: {"description": "carrier_key_revoked: revoked before; that revocation is kept as "
+                                             "it was"},
+                        422: {"description": "reason_format (2 to 200 characters): nothing written"}})
+def revoke_carrier_key(code: Annotated[str, Path(description="The carrier's code")],
+                       key_id: Annotated[str, Path(description="The key's id")], body: RevokeKeyIn,
+                       actor: Official, db_session: SessionDep) -> RevocationOut:
+    """Records when, which official and why. From the commit on, `POST /batches` answers a batch signed with
+    the key 403 `carrier_key_unknown`. A carrier left with no key in force cannot upload until it registers a
+    new one (`parcelguard uploader registration`, then `parcelguard regulator carriers add`)."""
+    done = carriers.revoke(db_session=db_session, code=code, key_id=key_id, reason=body.reason,
+                           official_id=actor.user_id)
+    return RevocationOut(carrier=done.carrier.code, active_keys=done.carrier.active_keys,
+                         key=CarrierKeyOut.of(done.key))
 
 
 def _request_id(request: Request) -> str | None:

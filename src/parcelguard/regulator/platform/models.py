@@ -46,7 +46,8 @@ class RegisteredCarrier(PlatformBase):
 
 class CarrierKey(PlatformBase):
     """A carrier's Ed25519 key for signing batches; a carrier may hold several (rotation). A revoked key
-    verifies nothing from then on."""
+    verifies nothing from then on. `revoked_by` is the official who revoked it on the console or the API,
+    None when the platform's operator did at the command line (platform_0004); `revoke_reason` why."""
 
     __tablename__ = "carrier_keys"
 
@@ -55,12 +56,16 @@ class CarrierKey(PlatformBase):
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     added_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("officials.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReceivedBatch(PlatformBase):
     """A batch as first received (sending it again changes nothing): its counts as first answered."""
 
     __tablename__ = "received_batches"
+    # each key's newest batch, for the carriers' page (platform_0004)
+    __table_args__ = (Index(None, "carrier_id", "key_id", "received_at"),)
 
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"), primary_key=True)
     batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -185,3 +190,4 @@ class LookupLogHead(PlatformBase):
     head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     key_id: Mapped[str | None] = mapped_column(String(16))
     signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+

@@ -1,4 +1,5 @@
-"""API shapes of the officials' side of the platform: sign-in, figures, lookups and their log."""
+"""API shapes of the officials' side of the platform: sign-in, figures, lookups and their log, carriers and
+their keys."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from parcelguard.core.auth import Role
-from parcelguard.regulator.platform import lookup_log
+from parcelguard.regulator.platform import carriers, lookup_log
 from parcelguard.regulator.platform.figures import Delays
 from parcelguard.regulator.platform.service import FoundRecord
 
@@ -152,3 +153,80 @@ class LookupHeadOut(BaseModel):
 class LookupsOut(BaseModel):
     head: LookupHeadOut
     entries: list[LookupEntryOut]
+
+
+# -- carriers and their keys ---------------------------------------------------------------------------
+
+class BatchSeenOut(BaseModel):
+    """The newest batch, as first received."""
+
+    batch_id: uuid.UUID
+    key_id: str
+    received_at: datetime
+    records: int = Field(description="Records in the batch")
+    accepted: int = Field(description="Of them accepted")
+
+    @classmethod
+    def of(cls, batch: carriers.BatchSeen | None) -> BatchSeenOut | None:
+        if batch is None:
+            return None
+        return cls(batch_id=batch.batch_id, key_id=batch.key_id, received_at=batch.received_at,
+                   records=batch.records, accepted=batch.accepted)
+
+
+class RevokedByOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    display_name: str
+
+
+class CarrierKeyOut(BaseModel):
+    key_id: str = Field(description="16 hex digits: the start of the SHA-256 of the Ed25519 public key")
+    added_at: datetime = Field(description="When it was registered")
+    active: bool = Field(description="Not revoked: batches it signs are taken in")
+    revoked_at: datetime | None
+    revoked_by: RevokedByOut | None = Field(description="The official who revoked it; null for a key in force "
+                                            "or one the platform's operator revoked at the command line")
+    revoke_reason: str | None
+    last_batch: BatchSeenOut | None = Field(description="The newest batch signed with it")
+
+    @classmethod
+    def of(cls, key: carriers.KeyView) -> CarrierKeyOut:
+        by = key.revoked_by
+        return cls(key_id=key.key_id, added_at=key.added_at, active=key.active, revoked_at=key.revoked_at,
+                   revoked_by=RevokedByOut(id=by.official_id, username=by.username, display_name=by.display_name)
+                   if by else None, revoke_reason=key.revoke_reason, last_batch=BatchSeenOut.of(key.last_batch))
+
+
+class CarrierOut(BaseModel):
+    code: str = Field(description="How the carrier's batches name it")
+    name: str
+    carrier_id: uuid.UUID = Field(description="The carrier's own UUID, as its seal contexts name it")
+    registered_at: datetime
+    active_keys: int = Field(description="Keys in force; at 0 the carrier cannot upload until a new key is "
+                                         "registered")
+    last_batch: BatchSeenOut | None = Field(description="The newest batch of the carrier, with any key")
+    keys: list[CarrierKeyOut] = Field(description="Keys in force first (newest first), then revoked ones")
+
+    @classmethod
+    def of(cls, carrier: carriers.CarrierView) -> CarrierOut:
+        return cls(code=carrier.code, name=carrier.name, carrier_id=carrier.carrier_id,
+                   registered_at=carrier.registered_at, active_keys=carrier.active_keys,
+                   last_batch=BatchSeenOut.of(carrier.last_batch), keys=[CarrierKeyOut.of(k) for k in carrier.keys])
+
+
+class CarriersOut(BaseModel):
+    carriers: list[CarrierOut]
+
+
+class RevokeKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why, 2 to 200 characters (white space folded), else 422 `reason_format`; "
+                                    "kept with the revocation")
+
+
+class RevocationOut(BaseModel):
+    carrier: str = Field(description="The carrier's code")
+    active_keys: int = Field(description="Keys the carrier still holds in force; at 0 it cannot upload")
+    key: CarrierKeyOut

@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session
 from parcelguard.core.auth import Actor
 from parcelguard.core.clock import now
 from parcelguard.core.db import begin_write
-from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
+from parcelguard.core.errors import Conflict, Forbidden, Invalid
 from parcelguard.crypto import signing
 from parcelguard.crypto.types import DecryptionFailed
 from parcelguard.identity import documents
 from parcelguard.regulator import protocol
-from parcelguard.regulator.platform import lookup_log
+from parcelguard.regulator.platform import carriers, lookup_log
 from parcelguard.regulator.platform.keys import PlatformKeys, index_form
 from parcelguard.regulator.platform.models import CarrierKey, ReceivedBatch, ReceivedRecord, RegisteredCarrier
 
@@ -107,16 +107,15 @@ def register_carrier(*, db_session: Session, code: str, carrier_uuid: uuid.UUID,
                         key_added=key is None)
 
 
-def revoke_key(*, db_session: Session, code: str, key_id: str) -> bool:
-    """Revoke a carrier's key: batches it signs are refused from now on. False if it was revoked before."""
-    key = db_session.scalar(select(CarrierKey).join(RegisteredCarrier).where(RegisteredCarrier.code == code,
-                                                                           CarrierKey.key_id == key_id))
-    if key is None:
-        raise NotFound("No such key for this carrier.", code="carrier_key_unknown")
-    if key.revoked_at is not None:
+def revoke_key(*, db_session: Session, code: str, key_id: str, reason: str | None = None) -> bool:
+    """Revoke a carrier's key as the platform's operator (no official: `carriers.revoke` for theirs):
+    batches it signs are refused from now on. False if it was revoked before (that revocation is kept)."""
+    try:
+        carriers.revoke(db_session=db_session, code=code, key_id=key_id, reason=reason, official_id=None)
+    except Conflict as exc:
+        if exc.code != "carrier_key_revoked":
+            raise
         return False
-    key.revoked_at = now()
-    db_session.flush()
     return True
 
 
