@@ -61,6 +61,7 @@ GOALS = {
     "feed_records_without_receipt": Goal("value", "<=", 0),
     "labels_pdf_batch_500": Goal("value", ">=", 150),
     "labels_zpl_500": Goal("value", ">=", 5_000),
+    "regulator_dashboard_10m_pg_ms": Goal("value", "<=", 1_000),
 }
 
 

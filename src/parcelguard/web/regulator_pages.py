@@ -13,7 +13,7 @@ The carriers' keys are the next page to build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from parcelguard.core.auth import Actor, Role, forget_cached_actors
+from parcelguard.core.clock import now
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
-from parcelguard.regulator.platform import figures, lookup_log, officials, service
+from parcelguard.regulator.platform import figures, lookup_log, officials, rollups, service
 from parcelguard.web import i18n, session
 from parcelguard.web.templating import render
 
@@ -91,9 +92,18 @@ def logout(request: Request, actor: OfficialPage, db_session: SessionDep,
 
 
 def _dashboard(request: Request, db_session: Session) -> dict[str, object]:
-    win = figures.window(since=None, until=None, limit=figures.MAX_COUNT_WINDOW)  # the last day
-    week = figures.window(since=win.until - timedelta(days=7), until=win.until, limit=figures.MAX_COUNT_WINDOW)
-    per_carrier, overall = figures.delays(db_session=db_session, win=win)
+    return {**dashboard_figures(db_session), "csrf": session.csrf_token(request), "reload": RELOAD_SECONDS}
+
+
+def dashboard_figures(db_session: Session) -> dict[str, object]:
+    """Every figure of the dashboard (bench/regulator_dashboard.py times this). The last 24 whole hours (this one so far included) and the last 7 Beijing days (today so far
+    included): windows of whole hours, so every figure is read from the running totals (`rollups`), not
+    from the records, and the page answers in the same time at 10 million records a day."""
+    until = rollups.hour_of(now()) + rollups.HOUR
+    win = figures.Window(until - timedelta(hours=24), until)
+    today = datetime.combine(now().astimezone(figures.BEIJING).date(), time(), figures.BEIJING)
+    week = figures.Window((today - timedelta(days=6)).astimezone(UTC), (today + timedelta(days=1)).astimezone(UTC))
+    per_carrier, overall = rollups.delays(db_session=db_session, since=win.since, until=win.until)
     return {
         "since": win.since.astimezone(figures.BEIJING).strftime("%Y-%m-%d %H:%M"),
         "until": win.until.astimezone(figures.BEIJING).strftime("%Y-%m-%d %H:%M"),
@@ -102,7 +112,6 @@ def _dashboard(request: Request, db_session: Session) -> dict[str, object]:
         "by_day": bars(figures.counts(db_session=db_session, by="day", win=week)),
         "delays": per_carrier, "overall": overall, "rule": RULE_SECONDS, "bar_width": BAR_WIDTH,
         "late": {d.carrier for d in per_carrier if d.p99 is not None and d.p99 > RULE_SECONDS},
-        "csrf": session.csrf_token(request), "reload": RELOAD_SECONDS,
     }
 
 

@@ -191,3 +191,31 @@ class LookupLogHead(PlatformBase):
     key_id: Mapped[str | None] = mapped_column(String(16))
     signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
 
+
+# -- running totals for the officials' figures (platform_0005) -----------------------------------------
+
+class RecordRollup(PlatformBase):
+    """Records per carrier, UTC hour of intake (`taken_at`), station and region: `rollups` keeps it in the
+    transaction that stores the records."""
+
+    __tablename__ = "record_rollups"
+    __table_args__ = (Index(None, "hour"),)
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    station: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+
+
+class DelayRollup(PlatformBase):
+    """Upload delays per carrier and UTC hour of intake as a histogram: records per bucket, the bucket being
+    the delay in milliseconds rounded up to three significant digits (`rollups.bucket_ms`)."""
+
+    __tablename__ = "delay_rollups"
+    __table_args__ = (Index(None, "hour"),)
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    bucket_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
