@@ -6,6 +6,7 @@ stored records (the migration's, the benchmark's) buckets every delay as the ing
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from parcelguard.regulator.platform import figures, rollups
-from parcelguard.regulator.platform.models import DelayRollup, RecordRollup
+from parcelguard.regulator.platform.models import DelayRollup, ReceivedRecord, RecordRollup
 from tests.regulator.conftest import PERSON, Carrier
 from tests.regulator.officials import send
 
@@ -70,6 +71,19 @@ def test_ingest_keeps_the_totals_the_records_give(
     send(platform, other_carrier, theirs)
 
     with platform_engine.connect() as connection:
+        # the engine's buckets are `bucket_ms`'s, delay by delay
+        stored = connection.execute(select(ReceivedRecord.taken_at, ReceivedRecord.received_at)
+                                    .where(ReceivedRecord.carrier_id == carrier.id)).all()
+        assert len(stored) == len(ours)
+        expected: Counter[tuple[datetime, int]] = Counter()
+        for taken_at, received_at in stored:
+            d = received_at - taken_at
+            expected[(rollups.hour_of(taken_at),
+                      rollups.bucket_ms((d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds))] += 1
+        histogram = connection.execute(select(DelayRollup.hour, DelayRollup.bucket_ms, DelayRollup.records)
+                                       .where(DelayRollup.carrier_id == carrier.id)).all()
+        assert {(hour, bucket): n for hour, bucket, n in histogram} == dict(expected)
+        assert len({bucket for _, bucket in expected}) >= 6  # the delays fell in buckets of their own
         kept = _tables(connection)
         try:
             rollups.rebuild(connection)  # from the stored records, in SQL

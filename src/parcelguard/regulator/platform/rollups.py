@@ -12,15 +12,15 @@ up, falls in the bucket of its value rounded up to three significant digits (exa
 the exact one (`figures.delays`, which sorts the records, gives the exact one). 30,000 ms is a bucket edge,
 so "p99 above 30 s" reads the same from the histogram as from the records.
 
-Rows are added with INSERT … ON CONFLICT DO UPDATE (records = records + new), keys sorted, so two batches
-of one carrier at once wait for each other's rows in the same order and never deadlock.
+Rows are added in the engine, INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE (records = records + new)
+over the records the batch has just stored, groups in key order, so two batches of one carrier at once
+wait for each other's rows in the same order and never deadlock.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,68 +57,67 @@ def bucket_ms(delay_us: int) -> int:
 
 # -- adding -----------------------------------------------------------------------------------------
 
-def add(db_session: Session | Connection, carrier_id: uuid.UUID, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Count newly stored records (dicts with taken_at, received_at, station, region) into the rollups."""
-    counts: Counter[tuple[datetime, str, str]] = Counter()
-    delays: Counter[tuple[datetime, int]] = Counter()
-    for row in rows:
-        hour = hour_of(row["taken_at"])
-        counts[(hour, row["station"], row["region"])] += 1
-        delay = row["received_at"] - row["taken_at"]
-        delays[(hour, bucket_ms((delay.days * 86_400 + delay.seconds) * 1_000_000 + delay.microseconds))] += 1
-    _upsert(db_session, RecordRollup, [
-        {"carrier_id": carrier_id, "hour": h, "station": s, "region": r, "records": n}
-        for (h, s, r), n in sorted(counts.items())])
-    _upsert(db_session, DelayRollup, [
-        {"carrier_id": carrier_id, "hour": h, "bucket_ms": b, "records": n} for (h, b), n in sorted(delays.items())])
-
-
-def _upsert(db_session: Session | Connection, model: Any, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    table = model.__table__
-    if _dialect(db_session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key],
-        set_={"records": table.c.records + statement.excluded.records})
-    db_session.execute(statement, rows)
-
-
-def _dialect(db_session: Session | Connection) -> str:
-    return (db_session.get_bind() if isinstance(db_session, Session) else db_session).dialect.name
+def add_stored(db_session: Session, *, carrier_id: uuid.UUID, batch_id: uuid.UUID, received_at: datetime) -> None:
+    """Count in the records this transaction has just stored from a batch: those of the carrier with this
+    batch id and this receipt time (a record stored before, in this batch or another, keeps its first
+    batch and time, so a batch sent again adds nothing). Two INSERT … SELECT … GROUP BY on the
+    `(carrier_id, received_at)` index, in the engine: the rows never come back to Python."""
+    _fill(db_session, (ReceivedRecord.carrier_id == carrier_id) & (ReceivedRecord.received_at == received_at)
+          & (ReceivedRecord.batch_id == batch_id))
 
 
 def rebuild(connection: Connection) -> None:
-    """Fill the rollups from the records already stored (the migration that made them, and a benchmark
-    that loads records with SQL): two GROUP BYs in the engine, the delay bucket computed in SQL exactly
-    as `bucket_ms` computes it."""
-    postgres = connection.dialect.name == "postgresql"
-    taken = ReceivedRecord.taken_at
-    hour = (func.timezone("UTC", func.date_trunc("hour", func.timezone("UTC", taken))) if postgres
-            else func.strftime("%Y-%m-%d %H:00:00.000000", taken))
+    """Fill the rollups afresh from every stored record (the migration that made them, and a benchmark that
+    loads records with SQL): the same statements as `add_stored`, over all records."""
     connection.execute(RecordRollup.__table__.delete())
     connection.execute(DelayRollup.__table__.delete())
-    connection.execute(RecordRollup.__table__.insert().from_select(
-        ["carrier_id", "hour", "station", "region", "records"],
-        select(ReceivedRecord.carrier_id, hour, ReceivedRecord.station, ReceivedRecord.region, func.count())
-        .group_by(ReceivedRecord.carrier_id, hour, ReceivedRecord.station, ReceivedRecord.region)))
+    _fill(connection, None)
+
+
+def _fill(db_session: Session | Connection, where: Any) -> None:
+    """INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE (records = records + new), groups in key order
+    (so two batches of one carrier at once take the rows' locks in the same order and never deadlock);
+    the delay bucket computed in SQL exactly as `bucket_ms` computes it (a test holds them together)."""
+    dialect = _dialect(db_session)
+    postgres = dialect == "postgresql"
+    taken = ReceivedRecord.taken_at
+    hour = (func.timezone("UTC", func.date_trunc("hour", func.timezone("UTC", taken))) if postgres
+            else func.strftime("%Y-%m-%d %H:00:00.000000", taken)).label("hour")
+    counted = select(ReceivedRecord.carrier_id, hour, ReceivedRecord.station, ReceivedRecord.region,
+                     func.count().label("records"))
+    if where is not None:
+        counted = counted.where(where)
+    keys = (ReceivedRecord.carrier_id, hour, ReceivedRecord.station, ReceivedRecord.region)
+    _upsert_from(db_session, RecordRollup, counted.group_by(*keys).order_by(*keys))
     # milliseconds rounded up (integer division; a negative delay is 0 whichever way it rounds)
-    ms = (func.greatest if postgres else func.max)(0, (delay_microseconds(connection.dialect.name) + 999) // 1000)
-    rows = select(ReceivedRecord.carrier_id.label("carrier_id"), hour.label("hour"), ms.label("ms")).subquery()
+    ms = (func.greatest if postgres else func.max)(0, (delay_microseconds(dialect) + 999) // 1000)
+    rows = select(ReceivedRecord.carrier_id.label("carrier_id"), hour, ms.label("ms"))
+    rows = (rows.where(where) if where is not None else rows).subquery()
     # the step, 10^(digits - 3) and at least 1, as the first characters of '1000…' (SQLite has no pow()
     # without its math extension)
     step = cast(func.substr("1" + "0" * 20, 1, (func.greatest if postgres else func.max)(
         1, func.length(cast(rows.c.ms, String)) - 2)), BigInteger)
     bucket = ((rows.c.ms + step - 1) // step * step).label("bucket_ms")
     buckets = select(rows.c.carrier_id, rows.c.hour, bucket).subquery()
-    connection.execute(DelayRollup.__table__.insert().from_select(
-        ["carrier_id", "hour", "bucket_ms", "records"],
-        select(buckets.c.carrier_id, buckets.c.hour, buckets.c.bucket_ms, func.count())
-        .group_by(buckets.c.carrier_id, buckets.c.hour, buckets.c.bucket_ms)))
+    keys = (buckets.c.carrier_id, buckets.c.hour, buckets.c.bucket_ms)
+    _upsert_from(db_session, DelayRollup, select(*keys, func.count()).group_by(*keys).order_by(*keys))
+
+
+def _upsert_from(db_session: Session | Connection, model: Any, query: Any) -> None:
+    table = model.__table__
+    if _dialect(db_session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    columns = [c.name for c in table.columns]
+    statement = insert(table).from_select(columns, query)
+    db_session.execute(statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key],
+        set_={"records": table.c.records + statement.excluded.records}))
+
+
+def _dialect(db_session: Session | Connection) -> str:
+    return (db_session.get_bind() if isinstance(db_session, Session) else db_session).dialect.name
 
 
 def delay_microseconds(dialect: str) -> Any:

@@ -168,8 +168,8 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
     _insert_new(db_session, ReceivedBatch, [{
         "carrier_id": carrier_id, "batch_id": batch.batch_id, "key_id": batch.key_id, "sent_at": batch.sent_at,
         "received_at": received_at, "record_count": len(batch.records), "accepted_count": len(accepted)}])
-    stored_now = _insert_new(db_session, ReceivedRecord, rows, returning=ReceivedRecord.record_id)
-    rollups.add(db_session, carrier_id, [row for row in rows if row["record_id"] in stored_now])
+    _insert_new(db_session, ReceivedRecord, rows)
+    rollups.add_stored(db_session, carrier_id=carrier_id, batch_id=batch.batch_id, received_at=received_at)
     receipt = protocol.Receipt(carrier=batch.carrier, batch_id=batch.batch_id, received_at=received_at,
                                key_id=keys.receipt_key_id, accepted=tuple(accepted), rejected=tuple(rejected))
     return keys.sign_receipt(receipt)
@@ -243,23 +243,18 @@ def _person(value: object, optional: frozenset[str] = frozenset()) -> bool:
             and all(isinstance(value[k], str) and 0 < len(value[k]) <= _LIMITS[k] for k in _PERSON))
 
 
-def _insert_new(db_session: Session, model: Any, rows: Sequence[dict[str, Any]],
-                returning: Any = None) -> set[Any]:
+def _insert_new(db_session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (primary key) DO NOTHING, many rows in one statement execution: a row
-    stored meanwhile (the same batch sent twice at once) is kept, not doubled, not an error. With
-    `returning`, that column of the rows this statement stored (the others were there already)."""
+    stored meanwhile (the same batch sent twice at once) is kept, not doubled, not an error."""
     if not rows:
-        return set()
+        return
     table = model.__table__
     if db_session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
-    if returning is None:
-        db_session.execute(statement, list(rows))
-        return set()
-    return set(db_session.scalars(statement.returning(returning), list(rows)))
+    db_session.execute(statement, list(rows))
 
 
 # -- look-ups ---------------------------------------------------------------------------------------
