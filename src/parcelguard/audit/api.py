@@ -1,17 +1,20 @@
-"""Routes for the gate (`POST /reveals`), the log's heads, entries and proofs, cases, policy and
+"""Routes for the gate (`POST /reveals`), the log's heads, entries, proofs and export, cases, policy and
 alerts. Thin: parse, call the service, shape. Couriers reach the gate and nothing else here."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
+from starlette.responses import StreamingResponse
 
 from parcelguard.accounts import service as accounts
-from parcelguard.audit import log, proofs, service
+from parcelguard.audit import alerts, export, log, proofs, service
 from parcelguard.audit.schemas import (
     AlertOut,
     CaseIn,
@@ -29,7 +32,9 @@ from parcelguard.audit.schemas import (
     RuleDoc,
     TreeHeadOut,
 )
+from parcelguard.core import db
 from parcelguard.core.auth import CARRIER_ROLES, Actor, Role, require
+from parcelguard.core.clock import now
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
@@ -198,6 +203,57 @@ def consistency_proof(
                                first_root=p.first_root.hex(), second_root=p.second_root.hex())
 
 
+EXPORT_TYPE = "application/x-ndjson"
+EXPORT_SPOOL_BYTES = 8 * 1024 * 1024  # larger exports spool to a temporary file, never wholly in memory
+EXPORT_PURPOSE = "audit_export"
+
+
+@router.get("/audit/export", tags=["audit"], response_class=StreamingResponse,
+            summary="The whole log as JSON lines: the file `parcelguard audit verify --file` checks (logged)",
+            responses={200: {"description": "The export: a header line, the signed tree heads, every entry.",
+                             "content": {EXPORT_TYPE: {"schema": {"type": "string"}}}}})
+def export_log(request: Request, actor: LogReader, db_session: SessionDep,
+               carrier: CarrierQuery = None) -> StreamingResponse:
+    """What `parcelguard audit export` writes, as a download named `audit-<carrier slug>-<UTC date>.jsonl`.
+    Taking a copy of the log is itself an entry of the log (subject `audit:log`, purpose `audit_export`), written
+    before the copy is read, so the file holds the record of its own export."""
+    carrier_id = _log_of(db_session, actor, carrier)
+    slug = accounts.get_carrier(db_session=db_session, carrier_id=carrier_id).slug
+    db_session.rollback()  # this request's own read is done: the export reads in sessions of its own
+    return export_download(request, actor=actor, carrier_id=carrier_id, slug=slug)
+
+
+def export_download(request: Request, *, actor: Actor, carrier_id: uuid.UUID, slug: str) -> StreamingResponse:
+    """Log the export, then write the log from one snapshot (`export.snapshot` + `export.write`) to a spooled
+    file, and stream that: the database is read to the end before the first byte goes out, so a failure is an
+    error answer and not a truncated file, and a slow download holds no database transaction. For the API route
+    and the HQ console's download alike. Call from a worker thread."""
+    state = request.app.state
+    with state.sessionmaker() as session, session.begin():
+        db.begin_write(session)
+        service.log_event(db_session=session, keyring=state.keyring, carrier_id=carrier_id, actor=actor,
+                          subject="audit:log", purpose=EXPORT_PURPOSE, request_id=_request_id(request))
+    # closed by the response body below once sent (or here, on a failure)
+    spool = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES, mode="w+", encoding="ascii")  # noqa: SIM115
+    try:
+        with state.sessionmaker() as session, session.begin():
+            export.snapshot(session)
+            export.write(db_session=session, keyring=state.keyring, carrier_id=carrier_id, out=spool)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(64 * 1024):
+                yield block.encode("ascii")
+
+    name = f"audit-{slug}-{now().date().isoformat()}.jsonl"
+    return StreamingResponse(chunks(), media_type=EXPORT_TYPE, headers={
+        "Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
+
+
 # -- investigation cases --------------------------------------------------------------------------
 
 @router.post("/audit/cases", response_model=CaseOut, status_code=201, tags=["cases"],
@@ -252,13 +308,26 @@ def reset_policy(request: Request, actor: Admin, db_session: SessionDep) -> Poli
 
 @router.get("/alerts", response_model=list[AlertOut], tags=["alerts"],
             summary="Alerts: HQ security the carrier's, a station manager those about the station's staff")
-def list_alerts(actor: AlertReader, db_session: SessionDep, open_only: bool = True,
-                limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> list[AlertOut]:
-    return [AlertOut.model_validate(a) for a in service.list_alerts(db_session=db_session, actor=actor,
-                                                                    open_only=open_only, limit=limit)]
+def list_alerts(
+    actor: AlertReader, db_session: SessionDep, open_only: bool = True,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    kind: Annotated[str | None, Query(max_length=64, description="Only alerts of this kind.")] = None,
+    station: Annotated[str | None, Query(max_length=64, description="Only alerts about accounts of this station "
+                                                                    "(its id or code).")] = None,
+    actor_filter: Annotated[str | None, Query(alias="actor", max_length=64,
+                                              description="Only alerts about this account (username or id).")] = None,
+    status: Annotated[Literal["open", "acknowledged", "all"] | None,
+                      Query(description="Overrides `open_only` when given.")] = None,
+) -> list[AlertOut]:
+    """Newest first. The filters narrow what the caller may see and never widen it: a station manager naming
+    another station gets nothing. An unknown station or account is 422 `station_unknown` / `actor_unknown`."""
+    where = alerts.parse_filter(db_session=db_session, actor=actor, kind=kind, station=station, who=actor_filter,
+                                status=status or ("open" if open_only else "all"))
+    return [AlertOut.model_validate(a) for a in alerts.list_alerts(db_session=db_session, actor=actor, limit=limit,
+                                                                   where=where)]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, tags=["alerts"])
 def acknowledge_alert(alert_id: uuid.UUID, actor: AlertReader, db_session: SessionDep) -> AlertOut:
-    return AlertOut.model_validate(service.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id))
+    return AlertOut.model_validate(alerts.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id))
 

@@ -11,7 +11,8 @@ never tells whether a parcel exists; the log keeps the real reason. What does no
 (role, purpose, fields, case) is decided before the subject is looked up, so that answer is the same for
 a known subject and an unknown one.
 
-Also here: the policy itself (data, editable by an admin), investigation cases and alerts.
+Also here: the policy itself (data, editable by an admin), investigation cases, entries that are not
+reveals (`log_event`), and raising alerts (reading them: `alerts`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from parcelguard.accounts import staff
 from parcelguard.audit import log
+from parcelguard.audit.alerts import acknowledge_alert, list_alerts  # noqa: F401  (callers say service.list_alerts)
 from parcelguard.audit.models import Alert, Case, RevealCounter, RevealLimit, RevealPolicy
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
@@ -546,14 +547,26 @@ def _validate_policy(rules: Sequence[Rule], limits: Sequence[Limit]) -> None:
 
 
 def log_admin_change(*, db_session: Session, keyring: Keyring, actor: Actor, subject: str, purpose: str,
-                     request_id: str | None) -> None:
-    """An admin's change to what governs the carrier (the reveal policy, a setting, the catalogue), as an
-    entry of the tamper-evident log: `subject` names what changed, `purpose` how. No personal data."""
+                     request_id: str | None) -> int:
+    """An admin's change to what governs the carrier (the reveal policy, a setting, the catalogue, its keys), as
+    an entry of the tamper-evident log: `subject` names what changed, `purpose` how. No personal data. Answers
+    the entry's index."""
     assert actor.carrier_id is not None
-    log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, entries=[{
-        "time": now().isoformat(), "actor": str(actor.user_id), "role": str(actor.role), "subject": subject,
-        "fields": [], "purpose": purpose, "case_id": None, "decision": "allow", "reason": None,
-        "request_id": request_id}])
+    return log_event(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, actor=actor,
+                     subject=subject, purpose=purpose, request_id=request_id)
+
+
+COMMAND_LINE = "command_line"  # the `role` of an entry an operator's command wrote: it has no account
+
+
+def log_event(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, actor: Actor | None, subject: str,
+              purpose: str, request_id: str | None = None) -> int:
+    """An entry that is not a reveal (a change, an export of the log) in `carrier_id`'s log, by `actor`, or by
+    the command line when None. Answers the entry's index."""
+    return log.append(db_session=db_session, keyring=keyring, carrier_id=carrier_id, entries=[{
+        "time": now().isoformat(), "actor": str(actor.user_id) if actor else None,
+        "role": str(actor.role) if actor else COMMAND_LINE, "subject": subject, "fields": [], "purpose": purpose,
+        "case_id": None, "decision": "allow", "reason": None, "request_id": request_id}]).first_index
 
 
 # -- investigation cases --------------------------------------------------------------------------
@@ -631,28 +644,6 @@ def alerted(*, db_session: Session, dedupe_key: str, carrier_ids: Sequence[uuid.
         return set()
     return set(db_session.scalars(select(Alert.carrier_id).where(Alert.dedupe_key == dedupe_key,
                                                                  Alert.carrier_id.in_(carrier_ids))))
-
-
-def list_alerts(*, db_session: Session, actor: Actor, open_only: bool = True, limit: int = 100) -> list[Alert]:
-    """HQ security sees the carrier's alerts; a station manager those about the station's own staff."""
-    query = select(Alert).where(Alert.carrier_id == _carrier(actor))
-    if actor.role == Role.STATION_MANAGER:
-        query = query.where(Alert.actor_id.in_(staff.station_user_ids(db_session=db_session, actor=actor)))
-    if open_only:
-        query = query.where(Alert.acknowledged_at.is_(None))
-    return list(db_session.scalars(query.order_by(Alert.raised_at.desc()).limit(limit)))
-
-
-def acknowledge_alert(*, db_session: Session, actor: Actor, alert_id: uuid.UUID) -> Alert:
-    carrier_id = _carrier(actor)
-    alert = db_session.scalar(select(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id))
-    if alert is None or (actor.role == Role.STATION_MANAGER and alert.actor_id not in staff.station_user_ids(
-            db_session=db_session, actor=actor)):
-        raise NotFound("No such alert.", code="alert_unknown")
-    db_session.execute(update(Alert).where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
-                       .values(acknowledged_at=now(), acknowledged_by=actor.user_id))
-    db_session.refresh(alert)
-    return alert
 
 
 def _carrier(actor: Actor) -> uuid.UUID:

@@ -125,14 +125,23 @@ class Keyring:
         for ck in [ck for ck in self._current if ck[0] == carrier_id]:
             self._current.pop(ck, None)
 
-    def rewrap(self, *, db_session: Session, carrier_id: uuid.UUID | None = None) -> int:
-        """Re-wrap every data key not under its carrier's primary KEK to it. Row data is untouched."""
-        stmt = select(DataKey).where(DataKey.wrapped_key.is_not(None))
+    def rewrap(self, *, db_session: Session, carrier_id: uuid.UUID | None = None, limit: int | None = None) -> int:
+        """Re-wrap data keys not under their carrier's primary KEK to it; row data is untouched. With `limit`,
+        at most that many (lowest ids first): a caller that commits after each call re-wraps a large key set
+        in chunks, shows progress, and resumes after a crash where it stopped. Returns how many it re-wrapped."""
+        if limit is not None and limit < 1:
+            raise ValueError("a rewrap limit is at least 1")
+        stmt = (select(DataKey).join(KeyEncryptionKey, KeyEncryptionKey.id == DataKey.kek_id)
+                .where(KeyEncryptionKey.state != PRIMARY, DataKey.wrapped_key.is_not(None),
+                       DataKey.destroyed_at.is_(None)))
         if carrier_id is not None:
             stmt = stmt.where(DataKey.carrier_id == carrier_id)
+        stmt = stmt.order_by(DataKey.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         primaries: dict[uuid.UUID, tuple[int, bytes]] = {}
         count = 0
-        for dek in db_session.scalars(stmt.with_for_update()):
+        for dek in db_session.scalars(stmt.with_for_update(of=DataKey)):
             if dek.carrier_id not in primaries:
                 primaries[dek.carrier_id] = self._primary_kek(db_session, dek.carrier_id)
             kek_id, kek = primaries[dek.carrier_id]

@@ -1,7 +1,8 @@
-"""The carrier's HQ security and audit console: the carrier's alerts and investigation cases (open a case,
-resolve a found label or a waybill number to the shipment's fields with the case named, close it), and the
-audit log browser (entries by actor, subject, purpose and decision, paged; one entry checked as an outside
-verifier would, in the page).
+"""The carrier's HQ security and audit console: the carrier's alerts (filtered by kind, station, account and
+status) and investigation cases (open a case, resolve a found label or a waybill number to the shipment's fields
+with the case named, close it), and the audit log browser (entries by actor, subject, purpose and decision, paged;
+one entry checked as an outside verifier would, in the page; the whole log downloaded as the export file).
+The keys page is hq_keys.py.
 
 Every page calls the service functions the API routes call, and shows what those routes answer the same
 role: an auditor reads the log and nothing else; plaintext comes only from the gate (purpose
@@ -12,14 +13,17 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from parcelguard.audit import log, proofs
+from parcelguard.accounts import service as accounts
+from parcelguard.audit import alerts, log, proofs
 from parcelguard.audit import service as audit
+from parcelguard.audit.api import export_download
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import DomainError
@@ -27,7 +31,7 @@ from parcelguard.waybills import flows as label_flows
 from parcelguard.web import forms, i18n, qr_upload, session
 from parcelguard.web.courier_pages import message_of, translator_of
 from parcelguard.web.sign_in import sign_in, sign_out
-from parcelguard.web.templating import render
+from parcelguard.web.templating import apply_security_headers, render
 
 router = APIRouter(include_in_schema=False)
 HqPage = Annotated[Actor | None, Depends(session.console(Role.HQ_SECURITY, Role.AUDITOR))]
@@ -64,36 +68,82 @@ def logout(request: Request, actor: HqPage, db_session: SessionDep,
 
 # -- alerts and cases (HQ security) -------------------------------------------------------------------------
 
+FILTERS = ("kind", "station", "who", "status")
+FILTER_FIELD = {"#query/kind": "kind", "#query/station": "station", "#query/actor": "who", "#query/status": "status"}
+
+
 def _home(request: Request, db_session: Session, actor: Actor, notice: str | None = None,
-          status_code: int = 200, errors: dict[str, str] | None = None) -> HTMLResponse:
+          status_code: int = 200, errors: dict[str, str] | None = None,
+          filters: dict[str, str] | None = None) -> HTMLResponse:
+    """The officer's alerts (filtered as `GET /api/v1/alerts`) and cases; an auditor's note."""
     officer = _officer(actor)
+    filters = {name: (filters or {}).get(name, "") for name in FILTERS}
+    errors = dict(errors or {})
+    found: list = []
+    if officer:
+        try:
+            where = alerts.parse_filter(db_session=db_session, actor=actor, kind=filters["kind"],
+                                        station=filters["station"], who=filters["who"], status=filters["status"])
+        except DomainError as exc:
+            field = FILTER_FIELD.get(exc.errors[0].pointer if exc.errors else "", "who")
+            errors[field] = _hq_message(request, exc)
+            status_code = exc.status
+        else:
+            found = alerts.list_alerts(db_session=db_session, actor=actor, where=where)
+    assert actor.carrier_id is not None
+    names = {}
+    for user_id in {a.actor_id for a in found if a.actor_id is not None}:
+        try:
+            names[user_id] = accounts.get_user(db_session=db_session, carrier_id=actor.carrier_id,
+                                               user_id=user_id).username
+        except DomainError:
+            pass
     return render(request, "hq_home.html", {
-        "officer": officer, "role": actor.role.value,
-        "alerts": audit.list_alerts(db_session=db_session, actor=actor) if officer else [],
+        "officer": officer, "role": actor.role.value, "alerts": found, "names": names, "filters": filters,
+        "filtered": any(filters[k] for k in ("kind", "station", "who")) or filters["status"] not in ("", "open"),
+        "stations": accounts.list_stations(db_session=db_session, carrier_id=actor.carrier_id) if officer else [],
+        "statuses": [s.value for s in alerts.Status],
         "cases": audit.list_cases(db_session=db_session, actor=actor) if officer else [],
-        "known_alerts": {k for k in i18n.ZH if k.startswith("alert.")},
-        "notice": notice, "errors": errors or {}, "csrf": session.csrf_token(request)}, status_code=status_code)
+        "known_alerts": sorted(k for k in i18n.ZH if k.startswith("alert.")),
+        "notice": notice, "errors": errors, "csrf": session.csrf_token(request)}, status_code=status_code)
+
+
+def _hq_message(request: Request, exc: DomainError) -> str:
+    """An error code in the page's language: this console's own message (`hq.code.*`), else the shared one."""
+    text = translator_of(request)(f"hq.code.{exc.code}")
+    return message_of(request, exc) if text == f"hq.code.{exc.code}" else text
+
+
+def _filters_of(kind: str, station: str, who: str, status: str) -> dict[str, str]:
+    return {"kind": kind[:64].strip(), "station": station[:64].strip(), "who": who[:64].strip(),
+            "status": status[:16].strip()}
 
 
 @router.get("/hq", response_class=HTMLResponse)
-def home(request: Request, actor: HqPage, db_session: SessionDep) -> Response:
+def home(request: Request, actor: HqPage, db_session: SessionDep, kind: str = "", station: str = "", who: str = "",
+         status: str = "") -> Response:
     if actor is None:
         return session.to_sign_in(request, LOGIN)
-    return _home(request, db_session, actor)
+    return _home(request, db_session, actor, filters=_filters_of(kind, station, who, status))
 
 
 @router.post("/hq/alerts/{alert_id}/ack")
 def acknowledge(request: Request, alert_id: uuid.UUID, actor: HqPage, db_session: SessionDep,
-                csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+                csrf: Annotated[str, Form(max_length=128)] = "", kind: Annotated[str, Form(max_length=64)] = "",
+                station: Annotated[str, Form(max_length=64)] = "", who: Annotated[str, Form(max_length=64)] = "",
+                status: Annotated[str, Form(max_length=16)] = "") -> Response:
+    """`audit.alerts.acknowledge_alert`, as `POST /api/v1/alerts/{id}/acknowledge`; back to the same filter."""
     if not _officer(actor) or not session.csrf_ok(request, csrf):
         return session.to_sign_in(request, LOGIN)
     assert actor is not None
+    filters = _filters_of(kind, station, who, status)
     try:
-        audit.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id)
+        alerts.acknowledge_alert(db_session=db_session, actor=actor, alert_id=alert_id)
     except DomainError as exc:
         db_session.rollback()
-        return _home(request, db_session, actor, message_of(request, exc), exc.status)
-    return RedirectResponse("/hq", status_code=303)
+        return _home(request, db_session, actor, message_of(request, exc), exc.status, filters=filters)
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return RedirectResponse("/hq" + (f"?{query}" if query else ""), status_code=303)
 
 
 @router.post("/hq/cases")
@@ -199,6 +249,17 @@ def audit_log(request: Request, actor: HqPage, db_session: SessionDep, subject: 
         "filters": {"subject": subject, "purpose": purpose, "decision": decision, "actor_id": actor_id},
         "size": log.size_of(db_session=db_session, carrier_id=actor.carrier_id), "csrf": session.csrf_token(request),
         "officer": _officer(actor)})
+
+
+@router.get("/hq/audit/export")
+def audit_export(request: Request, actor: HqPage, db_session: SessionDep) -> Response:
+    """The whole log as the export file, as `GET /api/v1/audit/export` (the export is logged)."""
+    if actor is None:
+        return session.to_sign_in(request, LOGIN)
+    assert actor.carrier_id is not None
+    slug = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id).slug
+    db_session.rollback()
+    return apply_security_headers(export_download(request, actor=actor, carrier_id=actor.carrier_id, slug=slug))
 
 
 @router.get("/hq/audit/{index}", response_class=HTMLResponse)
