@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
 
 from parcelguard.cli.apps import uploader_app
-from parcelguard.cli.context import load_keyring, load_settings, open_session
+from parcelguard.cli.context import carrier_by_slug, load_keyring, load_settings, open_session
 from parcelguard.core import db
 
 
@@ -58,6 +59,28 @@ def uploader_registration(carrier: Annotated[str, typer.Option(help="The carrier
         db.begin_write(session)
         print(json.dumps(flows.registration(db_session=session, keyring=load_keyring(settings), carrier_slug=carrier),
                          ensure_ascii=False))
+
+
+@uploader_app.command("rotate-key")
+def uploader_rotate_key(carrier: Annotated[str, typer.Option(help="The carrier's slug.")]) -> None:
+    """Make a new upload signing key for the carrier and print its registration (JSON for `parcelguard
+    regulator carriers add`). Batches are signed with it from now on (a running uploader within a minute)
+    and are refused until the regulator has registered it; then the regulator may revoke the old key."""
+    from parcelguard.keys import service as keys
+    from parcelguard.regulator import flows
+
+    settings = load_settings()
+    keyring = load_keyring(settings)
+    with open_session(settings) as session:
+        db.begin_write(session)
+        carrier_id = carrier_by_slug(session, carrier).id
+        done = keys.rotate_signing_from_command_line(db_session=session, keyring=keyring, carrier_id=carrier_id,
+                                                     purpose=flows.UPLOAD_KEY_PURPOSE)
+        registration = flows.registration(db_session=session, keyring=keyring, carrier_slug=carrier)
+    print(json.dumps(registration, ensure_ascii=False))
+    print(f"carrier {carrier}: upload key {registration['key_id']} (version {done.version}) is primary "
+          f"(audit log entry {done.log_index}); register it with `parcelguard regulator carriers add`",
+          file=sys.stderr)
 
 
 # -- the regulator's platform: its own settings (PARCELGUARD_REGULATOR_*), database and keys -------------

@@ -82,7 +82,9 @@ class Keyring:
         # falls at the latest at the end of the key's month
         self._current: dict[tuple[uuid.UUID, str], tuple[int, Sealer, float, bytes]] = {}
         self._field_keys: dict[tuple[uuid.UUID, str], bytes] = {}
-        self._signers: dict[tuple[uuid.UUID, str], Signer] = {}
+        # (carrier, purpose) -> (the primary signer, expiry): after a rotation elsewhere, this process signs
+        # with the new key within the cache's lifetime
+        self._signers: dict[tuple[uuid.UUID, str], tuple[Signer, float]] = {}
 
     def __repr__(self) -> str:
         return "Keyring(<root key hidden>)"
@@ -303,30 +305,49 @@ class Keyring:
     # -- signing ----------------------------------------------------------------------------------
 
     def signing_key(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> Signer:
-        """The carrier's current Ed25519 key for `purpose`, made on first need."""
+        """The carrier's current (primary) Ed25519 key for `purpose`, made on first need."""
         cached = self._signers.get((carrier_id, purpose))
-        if cached is not None:
-            return cached
+        if cached is not None and cached[1] >= time.monotonic():
+            return cached[0]
         pending = self._pending(db_session)
         if ("signer", carrier_id, purpose) in pending.local:
-            return pending.local[("signer", carrier_id, purpose)]
+            signer: Signer = pending.local[("signer", carrier_id, purpose)]
+            return signer
         row = db_session.scalar(select(SigningKey).where(SigningKey.carrier_id == carrier_id,
                                                          SigningKey.purpose == purpose, SigningKey.state == PRIMARY)
                                 .order_by(SigningKey.version.desc()).limit(1))
         if row is not None:
             private = envelope.unwrap(row.wrapped_private_key, self._root, _signing_context(row))
             signer = Signer(row.id, row.public_key, private)
-            self._signers[(carrier_id, purpose)] = signer
+            self._signers[(carrier_id, purpose)] = (signer, time.monotonic() + self._ttl)
             return signer
+        return self._new_signer(db_session, carrier_id, purpose, version=1)
+
+    def rotate_signing_key(self, *, db_session: Session, carrier_id: uuid.UUID, purpose: str) -> Signer:
+        """A new key version becomes primary for `purpose` (its first if it had none); the older ones stay
+        `active`, so what they signed still verifies (`public_keys`). This process signs with the new one
+        at once (at its commit), others within the cache's lifetime."""
+        rows = list(db_session.scalars(select(SigningKey).where(SigningKey.carrier_id == carrier_id,
+                                                                SigningKey.purpose == purpose).with_for_update()))
+        for row in rows:
+            if row.state == PRIMARY:
+                row.state = ACTIVE
+        db_session.flush()
+        self._signers.pop((carrier_id, purpose), None)
+        return self._new_signer(db_session, carrier_id, purpose, version=max((r.version for r in rows), default=0) + 1)
+
+    def _new_signer(self, db_session: Session, carrier_id: uuid.UUID, purpose: str, *, version: int) -> Signer:
         private, public = signing.generate()
-        row = SigningKey(id=_new_key_id(), carrier_id=carrier_id, purpose=purpose, version=1, state=PRIMARY,
+        row = SigningKey(id=_new_key_id(), carrier_id=carrier_id, purpose=purpose, version=version, state=PRIMARY,
                          public_key=public, wrapped_private_key=b"")
         row.wrapped_private_key = envelope.wrap(private, self._root, _signing_context(row))
         db_session.add(row)
         db_session.flush()
         signer = Signer(row.id, public, private)
+        pending = self._pending(db_session)
         pending.local[("signer", carrier_id, purpose)] = signer
-        pending.publish.append(lambda: self._signers.__setitem__((carrier_id, purpose), signer))
+        pending.publish.append(lambda: self._signers.__setitem__((carrier_id, purpose),
+                                                                 (signer, time.monotonic() + self._ttl)))
         return signer
 
     def signing_key_owner(self, *, db_session: Session, key_id: int) -> tuple[uuid.UUID, str, bytes] | None:

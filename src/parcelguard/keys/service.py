@@ -127,6 +127,18 @@ def rewrap_from_command_line(*, db_session: Session, keyring: Keyring, carrier_i
     return _rewrap(db_session, keyring, carrier_id, None, limit, None)
 
 
+def rotate_signing_from_command_line(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
+                                    purpose: str) -> Rotated:
+    """A new primary signing key for `purpose` (`parcelguard uploader rotate-key`: the batch-signing key the
+    regulator registers); the older ones keep verifying what they signed. Logged (subject
+    `keys:signing:<purpose>:v<N>`, purpose `key_rotate`)."""
+    signer = keyring.rotate_signing_key(db_session=db_session, carrier_id=carrier_id, purpose=purpose)
+    version = db_session.scalar(select(SigningKey.version).where(SigningKey.id == signer.key_id))
+    index = audit.log_event(db_session=db_session, keyring=keyring, carrier_id=carrier_id, actor=None,
+                            subject=f"keys:signing:{purpose}:v{version}", purpose=ROTATE)
+    return Rotated(version=int(version or 0), log_index=index)
+
+
 def owners_behind(*, db_session: Session) -> list[uuid.UUID]:
     """Every key owner with live data keys under a KEK that is not its primary one (`keys rewrap` for all)."""
     return list(db_session.scalars(
