@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -25,6 +25,12 @@ class Carrier(Base):
     # Settings an admin changes (`PATCH /api/v1/carrier/settings`), each change logged.
     # Refuse an intake whose sender document is the taking courier's own (the alert is raised either way).
     refuse_courier_own_id: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Reveals need the account's current confidentiality agreement and training (and its organisation's
+    # security clause): on for every carrier made from 0013 on; off for those made before, until their staff's
+    # obligations are on record (an upgrade must not stop every delivery at once).
+    obligations_required: Mapped[bool] = mapped_column(default=True, server_default=false())
+    # What adding staff whose document the industry blacklist lists does: `refuse` or `flag` (an alert).
+    blacklist_policy: Mapped[str] = mapped_column(String(8), default="flag", server_default="flag")
 
 
 class Station(Base):
@@ -54,6 +60,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # A franchisee's (加盟商) or a third party's staff: the organisation's security clause bounds the account.
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partner_organisations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -103,3 +111,39 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+
+
+class PartnerOrganisation(Base):
+    """A franchisee (加盟商) or a third party that enters waybill data, with its security clause on record: its
+    accounts inherit the clause's scope (the purposes it covers) and its expiry (0013)."""
+
+    __tablename__ = "partner_organisations"
+    __table_args__ = (UniqueConstraint("carrier_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # franchisee | third_party
+    name: Mapped[str] = mapped_column(String(200))
+    clause_version: Mapped[str] = mapped_column(String(32))
+    clause_signed_on: Mapped[date]
+    clause_expires_on: Mapped[date]
+    scope: Mapped[str] = mapped_column(String(200))  # the purposes the clause covers, comma-separated
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class StaffObligation(Base):
+    """A staff member's confidentiality agreement (保密协议) or training (培训) on record: which version, signed
+    or passed on which day, until which day (0013). The newest of each kind counts."""
+
+    __tablename__ = "staff_obligations"
+    __table_args__ = (Index(None, "carrier_id", "user_id", "kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # confidentiality | training
+    version: Mapped[str] = mapped_column(String(32))
+    signed_on: Mapped[date]
+    expires_on: Mapped[date]
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=now)

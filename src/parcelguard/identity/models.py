@@ -90,3 +90,6 @@ class StaffDocument(Base):
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
     blind_index: Mapped[bytes] = mapped_column(LargeBinary(32))
     registered_at: Mapped[datetime] = mapped_column(default=now)
+    # The industry blacklist's keyed hash of the document (its shared key, not the carrier's; 0013), so the
+    # carrier can report or look the person up without keeping the number.
+    industry_index: Mapped[bytes | None] = mapped_column(LargeBinary(32))
