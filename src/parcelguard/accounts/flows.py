@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service
-from parcelguard.accounts.models import Carrier
+from parcelguard.accounts.models import Carrier, StaffObligation
+from parcelguard.accounts.standing import BOUND_ROLES, KINDS, today
 from parcelguard.audit import service as audit
 from parcelguard.contracts import service as contracts
 from parcelguard.core.auth import Actor, Role
@@ -139,6 +141,10 @@ def _ensure_user(*, db_session: Session, username: str, role: Role, display_name
                  carrier_id: uuid.UUID | None, station_id: uuid.UUID | None) -> bool:
     if service.get_user_by_username(db_session=db_session, username=username) is not None:
         return False
-    service.create_user(db_session=db_session, username=username, password=DEMO_PASSWORD, role=role,
-                        display_name=display_name, carrier_id=carrier_id, station_id=station_id)
+    user = service.create_user(db_session=db_session, username=username, password=DEMO_PASSWORD, role=role,
+                               display_name=display_name, carrier_id=carrier_id, station_id=station_id)
+    if carrier_id is not None and role in BOUND_ROLES:  # the demo staff signed and trained today, for a year
+        for kind in KINDS:
+            db_session.add(StaffObligation(carrier_id=carrier_id, user_id=user.id, kind=kind, version="demo-1",
+                                           signed_on=today(), expires_on=today() + timedelta(days=365)))
     return True

@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import standing
 from parcelguard.audit import log
 from parcelguard.audit.alerts import acknowledge_alert, list_alerts  # noqa: F401  (callers say service.list_alerts)
 from parcelguard.audit.models import Alert, Case, RevealCounter, RevealLimit, RevealPolicy
@@ -79,6 +80,9 @@ REASONS = {
     "not_own_shipment": "This shipment is not one of your own.",
     "subject_unknown": "There is no such subject.",
     "rate_exceeded": "You have reached your role's ceiling of reveals for this period; HQ security is alerted.",
+    "obligations_missing": "No current confidentiality agreement and training (or organisation security clause) "
+                           "is on record for your account; ask HQ security to record them.",
+    "clause_scope": "Your organisation's security clause does not cover this purpose.",
 }
 
 # The reasons that say the actor may not see this subject. Each is logged as it is, for the auditor, and
@@ -279,9 +283,16 @@ def _decide_request(db_session: Session, actor: Actor, wanted: list[str], purpos
     rules = [r for r in effective_rules(db_session=db_session, carrier_id=actor.carrier_id) if r.role == actor.role]
     if not rules:
         return None, "role_not_allowed"
+    # the staff member's confidentiality agreement, training and organisation's clause (issue 14)
+    bound = standing.gate_reason(db_session=db_session, carrier_id=actor.carrier_id, user_id=actor.user_id,
+                                 role=actor.role, purpose=purpose)
+    if bound == "obligations_missing":
+        return None, bound
     rule = next((r for r in rules if r.purpose == purpose), None)
     if rule is None:
         return None, "purpose_not_allowed"
+    if bound is not None:
+        return None, bound
     if any(name in SEALED_FIELDS for name in wanted):
         return None, "field_sealed"
     if not set(wanted) <= set(rule.fields):

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from parcelguard import __version__
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
+from parcelguard.accounts.obligations_api import router as obligations_router
 from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
 from parcelguard.contracts.api import router as contracts_router
@@ -47,6 +48,7 @@ from parcelguard.web import (
     courier_pickup,
     hq_keys,
     hq_pages,
+    hq_staff,
     station_customers,
     station_pages,
 )
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(public_pages_router)
     for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
-                  station_customers.router, hq_pages.router, hq_keys.router):
+                  station_customers.router, hq_pages.router, hq_keys.router, hq_staff.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
     app.include_router(register_pages_router)
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts_router)
+    api.include_router(obligations_router)
     api.include_router(audit_router)
     api.include_router(shipments_router)
     api.include_router(catalogue_router)

@@ -58,28 +58,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_staff_obligations_carrier_id_user_id_kind'), ['carrier_id', 'user_id', 'kind'],
                               unique=False)
 
-    with op.batch_alter_table('carriers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('obligations_required', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column('blacklist_policy', sa.String(length=8), server_default='flag', nullable=False))
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('organisation_id', sa.Uuid(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_users_organisation_id'), ['organisation_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_users_organisation_id_partner_organisations'),
-                                    'partner_organisations', ['organisation_id'], ['id'])
-    with op.batch_alter_table('staff_documents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('industry_index', sa.LargeBinary(length=32), nullable=True))
+    # Columns added in place (SQLite's ALTER TABLE ADD COLUMN, no table rebuilt): rebuilding `carriers` or
+    # `users` under a database that holds rows other tables refer to fails SQLite's foreign keys.
+    op.add_column('carriers', sa.Column('obligations_required', sa.Boolean(), server_default=sa.false(),
+                                        nullable=False))
+    op.add_column('carriers', sa.Column('blacklist_policy', sa.String(length=8), server_default='flag',
+                                        nullable=False))
+    fk = op.f('fk_users_organisation_id_partner_organisations')
+    if op.get_bind().dialect.name == 'sqlite':  # the constraint inline, the one way SQLite adds one
+        op.execute(f'ALTER TABLE users ADD COLUMN organisation_id CHAR(32) CONSTRAINT {fk} '
+                   'REFERENCES partner_organisations (id)')
+    else:
+        op.add_column('users', sa.Column('organisation_id', sa.Uuid(), nullable=True))
+        op.create_foreign_key(fk, 'users', 'partner_organisations', ['organisation_id'], ['id'])
+    op.create_index(op.f('ix_users_organisation_id'), 'users', ['organisation_id'], unique=False)
+    op.add_column('staff_documents', sa.Column('industry_index', sa.LargeBinary(length=32), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff_documents', schema=None) as batch_op:
-        batch_op.drop_column('industry_index')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_users_organisation_id_partner_organisations'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_users_organisation_id'))
-        batch_op.drop_column('organisation_id')
-    with op.batch_alter_table('carriers', schema=None) as batch_op:
-        batch_op.drop_column('blacklist_policy')
-        batch_op.drop_column('obligations_required')
+    op.drop_column('staff_documents', 'industry_index')
+    op.drop_index(op.f('ix_users_organisation_id'), table_name='users')
+    if op.get_bind().dialect.name == 'sqlite':
+        with op.batch_alter_table('users', schema=None) as batch_op:  # SQLite drops no column a key names
+            batch_op.drop_column('organisation_id')
+    else:
+        op.drop_constraint(op.f('fk_users_organisation_id_partner_organisations'), 'users', type_='foreignkey')
+        op.drop_column('users', 'organisation_id')
+    op.drop_column('carriers', 'blacklist_policy')
+    op.drop_column('carriers', 'obligations_required')
     with op.batch_alter_table('staff_obligations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_obligations_carrier_id_user_id_kind'))
     op.drop_table('staff_obligations')
