@@ -15,7 +15,7 @@ from parcelguard.accounts.standing import BOUND_ROLES, KINDS, today
 from parcelguard.audit import service as audit
 from parcelguard.contracts import service as contracts
 from parcelguard.core.auth import Actor, Role
-from parcelguard.core.errors import Forbidden, NotFound
+from parcelguard.core.errors import Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.privacy_numbers import service as privacy_numbers
 from parcelguard.shipments import flows as shipment_flows
@@ -33,20 +33,31 @@ def create_carrier(*, db_session: Session, keyring: Keyring, slug: str, name: st
 @dataclass(frozen=True)
 class CarrierSettings:
     refuse_courier_own_id: bool
+    blacklist_policy: str  # refuse | flag: staff whose document the industry blacklist lists (blacklist.service)
+
+
+BLACKLIST_POLICIES = ("refuse", "flag")
+
+
+def _settings_of(carrier: Carrier) -> CarrierSettings:
+    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id,
+                           blacklist_policy=carrier.blacklist_policy)
 
 
 def carrier_settings(*, db_session: Session, actor: Actor) -> CarrierSettings:
     if actor.carrier_id is None:
         raise NotFound("There is nothing here for an account outside a carrier.", code="carrier_unknown")
-    carrier = service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
-    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id)
+    return _settings_of(service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id))
 
 
 def change_carrier_settings(*, db_session: Session, keyring: Keyring, actor: Actor, refuse_courier_own_id: bool | None,
-                            request_id: str | None = None) -> CarrierSettings:
+                            request_id: str | None = None, blacklist_policy: str | None = None) -> CarrierSettings:
     """An admin changes the carrier's settings; each setting that changes is an entry of the audit log."""
     if actor.role != Role.ADMIN or actor.carrier_id is None:
         raise Forbidden("An admin changes the carrier's settings.", code="role_not_allowed")
+    if blacklist_policy is not None and blacklist_policy not in BLACKLIST_POLICIES:
+        raise Invalid("The blacklist policy is refuse or flag.", code="blacklist_policy_unknown",
+                      field="/blacklist_policy")
     carrier = service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
     if refuse_courier_own_id is not None and refuse_courier_own_id != carrier.refuse_courier_own_id:
         carrier.refuse_courier_own_id = refuse_courier_own_id
@@ -54,7 +65,12 @@ def change_carrier_settings(*, db_session: Session, keyring: Keyring, actor: Act
         audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor,
                                subject="setting:refuse_courier_own_id",
                                purpose="setting_on" if refuse_courier_own_id else "setting_off", request_id=request_id)
-    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id)
+    if blacklist_policy is not None and blacklist_policy != carrier.blacklist_policy:
+        carrier.blacklist_policy = blacklist_policy
+        db_session.flush()
+        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject="setting:blacklist_policy",
+                               purpose=f"setting_{blacklist_policy}", request_id=request_id)
+    return _settings_of(carrier)
 
 
 @dataclass(frozen=True)

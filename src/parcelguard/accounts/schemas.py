@@ -68,9 +68,14 @@ class PrinterIn(BaseModel):
 class CarrierSettingsOut(BaseModel):
     refuse_courier_own_id: bool = Field(description="Refuse an intake whose sender document is the taking "
                                         "courier's own (the alert `courier_own_id` is raised either way).")
+    blacklist_policy: Literal["refuse", "flag"] = Field(
+        description="Staff whose document the industry blacklist lists: `refuse` (409 `staff_blacklisted`, and "
+                    "503 `blacklist_unreachable` when it cannot be asked) or `flag` (registered, alert "
+                    "`staff_blacklisted` or `staff_blacklist_unchecked`).")
 
 
 class CarrierSettingsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refuse_courier_own_id: bool | None = None
+    blacklist_policy: Literal["refuse", "flag"] | None = None

@@ -1,14 +1,24 @@
 """The `parcelguard` command: set up, run and operate the platform.
 
 One module per group of commands (`platform`, `accounts`, `keys`, `audit`, `checks`, `uploader`,
-`regulator`, `numbers`); each registers its commands on the Typer apps of `apps` when imported.
+`regulator`, `numbers`, `blacklist`); each registers its commands on the Typer apps of `apps` when imported.
 """
 
 from __future__ import annotations
 
 import sys
 
-from parcelguard.cli import accounts, audit, checks, keys, numbers, platform, regulator, uploader  # noqa: F401
+from parcelguard.cli import (  # noqa: F401
+    accounts,
+    audit,
+    blacklist,
+    checks,
+    keys,
+    numbers,
+    platform,
+    regulator,
+    uploader,
+)
 from parcelguard.cli.apps import UserError, app
 from parcelguard.cli.context import ensure_dev_regulator_keys, ensure_dev_root_key
 from parcelguard.core.config import ConfigError

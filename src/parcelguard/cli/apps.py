@@ -35,6 +35,9 @@ app.add_typer(uploader_app, name="uploader")
 numbers_app = typer.Typer(help="Virtual numbers (隐私号): a carrier's pool and its telephony provider's secret.",
                           no_args_is_help=True)
 app.add_typer(numbers_app, name="numbers")
+blacklist_app = typer.Typer(help="The industry blacklist (行业安全自律平台): its own database, key and server; a "
+                                 "carrier's registration on it.", no_args_is_help=True)
+app.add_typer(blacklist_app, name="blacklist")
 
 out = Console()
 err = Console(stderr=True)

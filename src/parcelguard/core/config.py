@@ -187,10 +187,23 @@ class Settings(BaseSettings):
     sms_http_url: str | None = None
     sms_http_secret: SecretStr | None = None
     sms_http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The industry blacklist (blacklist/, docs/blacklist.md): off without a URL. The industry key is what all
+    # carriers share to hash a document number for it (base64url of 32 bytes, or a file; in development the
+    # one `parcelguard blacklist init` makes); the blacklist's own platform never holds it.
+    blacklist_url: str | None = None
+    blacklist_industry_key: SecretStr | None = None
+    blacklist_industry_key_file: Path | None = None
+    blacklist_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'parcelguard.db'}"
+
+    def load_blacklist_industry_key(self) -> bytes:
+        """The industry key carriers hash document numbers under for the blacklist (32 bytes)."""
+        return load_key(_secret(self.blacklist_industry_key), self.blacklist_industry_key_file,
+                        self.var_dir / DEV_INDUSTRY_KEY_FILE if self.env == "dev" else None,
+                        env="PARCELGUARD_BLACKLIST_INDUSTRY_KEY", what="blacklist industry key")
 
     @property
     def rate_limits(self) -> dict[str, Rate]:
@@ -239,6 +252,8 @@ class Settings(BaseSettings):
                             "with PARCELGUARD_SMS_HTTP_URL and PARCELGUARD_SMS_HTTP_SECRET")
         elif not self.sms_http_url or self.sms_http_secret is None:
             problems.append("no SMS provider: set PARCELGUARD_SMS_HTTP_URL and PARCELGUARD_SMS_HTTP_SECRET")
+        if self.blacklist_url and self.blacklist_industry_key is None and self.blacklist_industry_key_file is None:
+            problems.append("the blacklist is on without its industry key: set PARCELGUARD_BLACKLIST_INDUSTRY_KEY")
         return problems
 
     def load_root_key(self) -> bytes:
@@ -342,6 +357,61 @@ class RegulatorSettings(BaseSettings):
     def load_root_key(self) -> bytes:
         return load_key(_secret(self.root_key), self.root_key_file, self._dev("regulator-root.key"),
                         env="PARCELGUARD_REGULATOR_ROOT_KEY", what="regulator root key")
+
+
+class BlacklistSettings(BaseSettings):
+    """The industry blacklist (`parcelguard blacklist run`): its own database and root key, which its entries'
+    and query log's keyed hashes are made under. Environment prefix PARCELGUARD_BLACKLIST_ (PARCELGUARD_ENV and
+    PARCELGUARD_VAR_DIR are shared). It never holds the carriers' industry key."""
+
+    model_config = SettingsConfigDict(env_prefix="PARCELGUARD_BLACKLIST_", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "prod"] = Field(default="dev", validation_alias="PARCELGUARD_ENV")
+    var_dir: Path = Field(default=Path("var"), validation_alias="PARCELGUARD_VAR_DIR")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8002, ge=1, le=65535)
+    database_url: str | None = None
+    root_key: SecretStr | None = None
+    root_key_file: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)  # a report or a query is under 1 KiB
+    # A signed report's or query's time may be this far from the platform's clock (replays are refused).
+    request_tolerance_seconds: int = Field(default=300, ge=10, le=3600)
+    log_level: str = "info"
+    allow_sqlite_in_prod: bool = False
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'blacklist.db'}"
+
+    @property
+    def dev_root_key_file(self) -> Path:
+        return self.var_dir / "blacklist-root.key"
+
+    def production_problems(self) -> list[str]:
+        """What stops the blacklist from running in production; empty when it may run (or in dev)."""
+        if self.env != "prod":
+            return []
+        problems = []
+        file = self.root_key_file
+        if self.root_key is None and file is None:
+            problems.append("no blacklist root key: set PARCELGUARD_BLACKLIST_ROOT_KEY or "
+                            "PARCELGUARD_BLACKLIST_ROOT_KEY_FILE")
+        elif self.root_key is None and file is not None and (
+                file.resolve() == self.dev_root_key_file.resolve() or _is_dev_key_file(file)):
+            problems.append(f"the blacklist root key file {file} is a development key")
+        if self.resolved_database_url.startswith("sqlite") and not self.allow_sqlite_in_prod:
+            problems.append("SQLite is the development store: set PARCELGUARD_BLACKLIST_DATABASE_URL to PostgreSQL "
+                            "or PARCELGUARD_BLACKLIST_ALLOW_SQLITE_IN_PROD=true")
+        return problems
+
+    def load_root_key(self) -> bytes:
+        return load_key(_secret(self.root_key), self.root_key_file,
+                        self.dev_root_key_file if self.env == "dev" else None,
+                        env="PARCELGUARD_BLACKLIST_ROOT_KEY", what="blacklist root key")
+
+
+# The development industry key in var/ (`parcelguard blacklist init` writes it for the carriers on this machine).
+DEV_INDUSTRY_KEY_FILE = "blacklist-industry.key"
 
 
 def _secret(value: SecretStr | None) -> str | None:

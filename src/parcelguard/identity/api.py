@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from parcelguard.blacklist import client as blacklist_client
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import ServiceUnavailable
@@ -67,9 +68,14 @@ def _code_sent(sent: otp.CodeSent) -> CodeSentOut:
 def register_staff_document(user_id: uuid.UUID, body: StaffDocumentIn, request: Request, actor: StaffManager,
                             db_session: SessionDep) -> Response:
     """At onboarding: an intake whose sender document equals the taking courier's own then raises the
-    alert `courier_own_id`. A station manager registers their own station's staff."""
+    alert `courier_own_id`. A station manager registers their own station's staff. With the industry
+    blacklist configured, the document's industry hash is kept and the blacklist asked: a listed person is
+    409 `staff_blacklisted` (nothing written) or an alert for HQ security, as the carrier's
+    `blacklist_policy` says; 503 `blacklist_unreachable` when it cannot answer under `refuse`."""
     service.register_staff_document(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
-                                    user_id=user_id, doc_type=body.type, number=body.number)
+                                    user_id=user_id, doc_type=body.type, number=body.number,
+                                    blacklist=blacklist_client.configured(request.app.state.settings),
+                                    request_id=getattr(request.state, "request_id", None))
     return Response(status_code=204)
 
 

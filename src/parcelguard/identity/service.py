@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
 from parcelguard.audit import service as audit
+from parcelguard.blacklist import client as blacklist_client
+from parcelguard.blacklist import service as blacklist_service
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
@@ -265,10 +267,19 @@ def own_documents(*, db_session: Session, carrier_id: uuid.UUID, user_id: uuid.U
         StaffDocument.blind_index.in_(indexes))))
 
 
+FROM_SETTINGS = object()  # `register_staff_document`'s blacklist: as the process's settings configure it
+
+
 def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Actor, user_id: uuid.UUID,
-                            doc_type: str | None, number: str) -> None:
+                            doc_type: str | None, number: str,
+                            blacklist: blacklist_service.Industry | None | object = FROM_SETTINGS,
+                            request_id: str | None = None) -> None:
     """Keep a staff member's own document as a blind index (at onboarding), so intake can tell when a
-    courier enters it as a sender's. A station manager registers their own station's staff."""
+    courier enters it as a sender's. A station manager registers their own station's staff.
+
+    With the industry blacklist on (`blacklist`, by default as the process's settings configure it), the
+    document's industry hash is kept too and the blacklist is asked first; the carrier's `blacklist_policy`
+    decides what a listed person, or an unanswered question, does (`blacklist.service.screen_staff`)."""
     if actor.carrier_id is None:
         raise NotFound("No such user.", code="user_unknown")
     user = accounts.get_user(db_session=db_session, carrier_id=actor.carrier_id, user_id=user_id)
@@ -279,12 +290,27 @@ def register_staff_document(*, db_session: Session, keyring: Keyring, actor: Act
     except Invalid as exc:
         raise Invalid(exc.detail, code=exc.code, errors=[document_error(exc, "")]) from None
     index = blind_index(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id, document=document)
+    industry = blacklist_client.configured() if blacklist is FROM_SETTINGS else blacklist
+    industry_index = None
+    if isinstance(industry, blacklist_service.Industry):
+        industry_index = industry.person(document.index_key)
+        blacklist_service.screen_staff(db_session=db_session, keyring=keyring, industry=industry, actor=actor,
+                                       user_id=user.id, station_id=user.station_id, person=industry_index,
+                                       request_id=request_id)
     row = db_session.get(StaffDocument, user.id)
     if row is None:
-        db_session.add(StaffDocument(user_id=user.id, carrier_id=actor.carrier_id, blind_index=index))
+        db_session.add(StaffDocument(user_id=user.id, carrier_id=actor.carrier_id, blind_index=index,
+                                     industry_index=industry_index))
     else:
-        row.blind_index, row.registered_at = index, now()
+        row.blind_index, row.industry_index, row.registered_at = index, industry_index, now()
     db_session.flush()
+
+
+def staff_industry_index(*, db_session: Session, carrier_id: uuid.UUID, user_id: uuid.UUID) -> bytes | None:
+    """The industry blacklist's hash of a staff member's registered document (None: none on file, or registered
+    while the blacklist was off): what the carrier reports them by."""
+    return db_session.scalar(select(StaffDocument.industry_index).where(
+        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id == user_id))
 
 
 def staff_documents_on_file(*, db_session: Session, carrier_id: uuid.UUID,

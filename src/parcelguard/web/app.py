@@ -21,6 +21,7 @@ from parcelguard.accounts.api import router as accounts_router
 from parcelguard.accounts.obligations_api import router as obligations_router
 from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
+from parcelguard.blacklist.api import router as blacklist_router
 from parcelguard.contracts.api import router as contracts_router
 from parcelguard.core import db, errors
 from parcelguard.core.auth import ActorCache
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(accounts_router)
     api.include_router(obligations_router)
     api.include_router(audit_router)
+    api.include_router(blacklist_router)
     api.include_router(shipments_router)
     api.include_router(catalogue_router)
     api.include_router(waybill_settings_router)
