@@ -8,6 +8,7 @@ import parcelguard.audit.models
 import parcelguard.contracts.models
 import parcelguard.core.ratelimit
 import parcelguard.crypto.models
+import parcelguard.detection.models
 import parcelguard.identity.models
 import parcelguard.privacy_numbers.models
 import parcelguard.regulator.models

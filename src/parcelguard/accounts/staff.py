@@ -83,9 +83,15 @@ def set_active(*, db_session: Session, actor: Actor, user_id: uuid.UUID, active:
                                                 User.role.in_([r.value for r in FIELD_ROLES])))
     if user is None or (station is not None and user.station_id != station):
         raise NotFound("No such user.", code="user_unknown")
+    retiring = user.active and not active
     user.active = active
     if not active:
         db_session.execute(update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
                            .values(revoked_at=now()))
     db_session.flush()
+    if retiring:  # the audit on departure: their last 90 days of access (issue 14; imported here: no cycle)
+        from parcelguard.detection import departures
+
+        departures.record(db_session=db_session, carrier_id=user.carrier_id, user_id=user.id,
+                          retired_by=actor.user_id)
     return _members(db_session, [user])[0]

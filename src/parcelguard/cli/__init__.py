@@ -1,7 +1,8 @@
 """The `parcelguard` command: set up, run and operate the platform.
 
 One module per group of commands (`platform`, `accounts`, `keys`, `audit`, `checks`, `uploader`,
-`regulator`, `numbers`, `blacklist`); each registers its commands on the Typer apps of `apps` when imported.
+`regulator`, `numbers`, `blacklist`, `detect`); each registers its commands on the Typer apps of `apps` when
+imported.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from parcelguard.cli import (  # noqa: F401
     audit,
     blacklist,
     checks,
+    detect,
     keys,
     numbers,
     platform,

@@ -38,6 +38,8 @@ app.add_typer(numbers_app, name="numbers")
 blacklist_app = typer.Typer(help="The industry blacklist (行业安全自律平台): its own database, key and server; a "
                                  "carrier's registration on it.", no_args_is_help=True)
 app.add_typer(blacklist_app, name="blacklist")
+detect_app = typer.Typer(help="Detection over the audit log: run it now.", no_args_is_help=True)
+app.add_typer(detect_app, name="detect")
 
 out = Console()
 err = Console(stderr=True)

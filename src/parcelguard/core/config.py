@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     # A virtual number (隐私号) keeps routing calls to the recipient this long after delivery, then is
     # released and its (number, extension) pair reused (`privacy_numbers.service.start_grace`).
     binding_grace_hours: int = Field(default=48, ge=1, le=720)
+    # Detection over the audit log (detection/, docs/detection.md): every server process runs it over every carrier
+    # this often (seconds; 0: never, e.g. in tests); the window and thresholds are each carrier's own settings.
+    detection_interval_seconds: float = Field(default=3600, ge=0, le=7 * 86400)
     # The one-time code that proves a registration's phone: how long it lives, how many wrong tries kill
     # it, how soon another may be sent, and how many one registration may be sent in an hour.
     otp_ttl_seconds: int = Field(default=300, ge=60, le=3600)

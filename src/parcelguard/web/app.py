@@ -30,6 +30,8 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.detection import schedule as detection_schedule
+from parcelguard.detection.api import router as detection_router
 from parcelguard.identity import sms
 from parcelguard.identity.api import router as identity_router
 from parcelguard.keys.api import router as keys_router
@@ -79,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
                  asyncio.create_task(_watch_upload_delay(app)),
                  asyncio.create_task(_deliver_webhooks_periodically(app))]
+        if settings.detection_interval_seconds > 0:  # detection over every carrier's log (issue 14)
+            tasks.append(asyncio.create_task(detection_schedule.run_periodically(
+                sessionmaker=app.state.sessionmaker, interval=settings.detection_interval_seconds)))
         yield
         for task in tasks:
             task.cancel()
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(labels_router)
     api.include_router(tracking_router)
     api.include_router(dispatch_router)
+    api.include_router(detection_router)
     api.include_router(webhooks_router)
     api.include_router(keys_router)
     app.include_router(api)
