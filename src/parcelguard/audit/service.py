@@ -17,6 +17,7 @@ reveals (`log_event`), and raising alerts (reading them: `alerts`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.shipments import honeytokens
 from parcelguard.shipments import service as shipments
 
 # Every personal field a subject may hold. Those that are sealed for the regulator are known here so
@@ -170,6 +172,8 @@ def reveal_many(
     appended = log.append(db_session=db_session, keyring=keyring, carrier_id=carrier_id,
                           entries=[{**record, "decision": "allow", "reason": None} for record in records],
                           head_every=options.head_every)
+    trip_honeytokens(db_session=db_session, carrier_id=carrier_id, actor_id=actor.user_id, how=f"reveal:{purpose}",
+                     touched={ident: appended.first_index + n for n, (_, ident) in enumerate(parsed)})
     # Logged: now, and only now, open the ciphertexts. This is the one place in the code base that does.
     out = []
     for n, (record, (_, ident)) in enumerate(zip(records, parsed, strict=True)):
@@ -345,6 +349,11 @@ def _refuse(db_session: Session, keyring: Keyring, actor: Actor, record: dict[st
     db_session.rollback()
     appended = log.append(db_session=db_session, keyring=keyring, carrier_id=actor.carrier_id,
                           entries=[{**record, "decision": "deny", "reason": reason}], head_every=options.head_every)
+    kind, _, ident = str(record["subject"]).partition(":")
+    if kind == "shipment":  # a refused reveal of a decoy is as telling as a granted one
+        with contextlib.suppress(ValueError):
+            trip_honeytokens(db_session=db_session, carrier_id=actor.carrier_id, actor_id=actor.user_id,
+                             how=f"refused:{record['purpose']}", touched={uuid.UUID(ident): appended.first_index})
     if alert is not None:
         raise_alert(db_session=db_session, carrier_id=actor.carrier_id, kind=reason, actor_id=actor.user_id,
                     dedupe_key=f"{reason}:{actor.user_id}:{alert['period']}:{alert['period_start']}",
@@ -647,6 +656,20 @@ def raise_alert(*, db_session: Session, carrier_id: uuid.UUID, kind: str, dedupe
         id=uuid.uuid4(), carrier_id=carrier_id, kind=kind, dedupe_key=dedupe_key, actor_id=actor_id, raised_at=now(),
         detail=detail, audit_index=audit_index,
     ).on_conflict_do_nothing(index_elements=["carrier_id", "dedupe_key"]))
+
+
+def trip_honeytokens(*, db_session: Session, carrier_id: uuid.UUID, actor_id: uuid.UUID | None, how: str,
+                     touched: dict[uuid.UUID, int | None], client: str | None = None) -> int:
+    """Raise the alert `honeytoken` for each decoy among the shipments `touched` (with the log index of the
+    touch, when there is one): once per decoy and actor (or public client) and way it was touched. Answers
+    how many decoys were touched."""
+    decoys = honeytokens.among(db_session=db_session, carrier_id=carrier_id, shipment_ids=touched)
+    who = str(actor_id) if actor_id else f"client:{client}"
+    for shipment_id in sorted(decoys):
+        raise_alert(db_session=db_session, carrier_id=carrier_id, kind=honeytokens.ALERT, actor_id=actor_id,
+                    dedupe_key=f"{honeytokens.ALERT}:{shipment_id}:{who}:{how}", audit_index=touched[shipment_id],
+                    detail={"shipment_id": str(shipment_id), "how": how, **({"client": client} if client else {})})
+    return len(decoys)
 
 
 def alerted(*, db_session: Session, dedupe_key: str, carrier_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

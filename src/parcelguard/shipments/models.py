@@ -131,3 +131,15 @@ class CatalogueVersion(Base):
     data: Mapped[str | None] = mapped_column(Text)
     saved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     saved_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Honeytoken(Base):
+    """A decoy shipment an admin planted (`honeytokens`; 0015): only this table says it is one, and no
+    listing joins it."""
+
+    __tablename__ = "honeytokens"
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), index=True)
+    planted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    planted_at: Mapped[datetime] = mapped_column(default=now)

@@ -151,7 +151,7 @@ def track(waybill_no: str, request: Request, response: Response, db_session: Ses
     limiter = limiter_of(request.app)
     address = client_address(request, request.app.state.settings.trusted_proxies)
     service.count_lookup(request.app.state.engine, limiter.key("track/lookups", address),
-                         miss=found.status == public.NO_RECORD)
+                         miss=found.status == public.NO_RECORD, decoy=found.decoy)
     response.headers["Cache-Control"] = "no-store"
     return TrackOut(
         waybill_no=found.waybill_no, status=found.status,

@@ -116,6 +116,8 @@ def staff_view(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> 
     anyone else it is a shipment that does not exist. Nothing here is plaintext of a personal field."""
     shipment = progress.visible(db_session=db_session, actor=actor, shipment_id=shipment_id)
     assert actor.carrier_id is not None
+    audit.trip_honeytokens(db_session=db_session, carrier_id=actor.carrier_id, actor_id=actor.user_id,
+                           how="staff_lookup", touched={shipment.id: None})
 
     def station(station_id: uuid.UUID | None) -> StaffStation | None:
         if station_id is None:

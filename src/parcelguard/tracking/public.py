@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from parcelguard.accounts import service as accounts
 from parcelguard.core.errors import Invalid
 from parcelguard.identity.regions import city_of
+from parcelguard.shipments import honeytokens
 from parcelguard.shipments import service as shipments
 from parcelguard.shipments.models import Shipment
 from parcelguard.tracking import service
@@ -59,6 +60,8 @@ class Tracked:
     status: str  # the parcel's status, or NO_RECORD
     events: list[JourneyEvent]
     recipient: PublicRecipient | None  # only with the right phone tail
+    # (carrier, shipment) when the number is a honeytoken's: the lookup's count raises its alert
+    decoy: tuple[uuid.UUID, uuid.UUID] | None = field(default=None, repr=False, compare=False)
 
 
 def check_number(waybill_no: str) -> str:
@@ -86,13 +89,16 @@ def track(*, db_session: Session, waybill_no: str, phone_tail: str | None = None
     # compare_digest on equal-length strings: a wrong tail costs what a right one does
     tail_ok = tail is None or hmac.compare_digest((shipment.recipient_phone_tail if shipment else "").rjust(4, "-"),
                                                   tail)
+    # every found number costs this read, so a decoy answers in the time a real parcel does
+    decoy = (shipment.carrier_id, shipment.id) if shipment is not None and honeytokens.among(
+        db_session=db_session, carrier_id=shipment.carrier_id, shipment_ids=[shipment.id]) else None
     if shipment is None or not tail_ok:
-        return Tracked(waybill_no=number, status=NO_RECORD, events=[], recipient=None)
+        return Tracked(waybill_no=number, status=NO_RECORD, events=[], recipient=None, decoy=decoy)
     recipient = None
     if tail is not None:
         recipient = PublicRecipient(name=shipment.recipient_name_masked, city=shipment.recipient_city,
                                     district=shipment.recipient_district)
-    return Tracked(waybill_no=number, status=shipment.status, events=events, recipient=recipient)
+    return Tracked(waybill_no=number, status=shipment.status, events=events, recipient=recipient, decoy=decoy)
 
 
 def journey(*, db_session: Session, shipment: Shipment | None, public: bool = True) -> list[JourneyEvent]:

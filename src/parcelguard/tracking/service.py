@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from parcelguard.audit import service as audit
 from parcelguard.core import db
 from parcelguard.core.auth import Actor
 from parcelguard.core.clock import now
@@ -104,10 +105,12 @@ LOOKUP_WINDOW_SECONDS = 3600
 LOOKUP_KEEP_SECONDS = 30 * 86400  # what the detection of enumeration looks back over
 
 
-def count_lookup(engine: Engine, key: str, *, miss: bool, moment: float | None = None) -> None:
+def count_lookup(engine: Engine, key: str, *, miss: bool, moment: float | None = None,
+                 decoy: tuple[uuid.UUID, uuid.UUID] | None = None) -> None:
     """Count one public lookup of the client `key` (an HMAC of its address) in its hour, and whether it
     missed, in a short transaction of its own: the lookup itself writes nothing. A new hour also drops the
-    client's hours past `LOOKUP_KEEP_SECONDS`."""
+    client's hours past `LOOKUP_KEEP_SECONDS`. A lookup of a honeytoken (`decoy`: carrier and shipment)
+    raises its alert in the same transaction."""
     moment = now().timestamp() if moment is None else moment
     start = int(moment // LOOKUP_WINDOW_SECONDS) * LOOKUP_WINDOW_SECONDS
     table = LookupCounter.__table__
@@ -120,6 +123,9 @@ def count_lookup(engine: Engine, key: str, *, miss: bool, moment: float | None =
         if session.execute(stmt.returning(table.c.lookups)).scalar_one() == 1:
             session.execute(delete(table).where(table.c.key == key,
                                                 table.c.window_start < start - LOOKUP_KEEP_SECONDS))
+        if decoy is not None:
+            audit.trip_honeytokens(db_session=session, carrier_id=decoy[0], actor_id=None, how="public_lookup",
+                                   touched={decoy[1]: None}, client=key[:16])
         session.commit()
 
 

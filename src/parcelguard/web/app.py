@@ -42,6 +42,7 @@ from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
 from parcelguard.shipments.dispatch_api import router as dispatch_router
+from parcelguard.shipments.honeytokens_api import router as honeytokens_router
 from parcelguard.tracking.api import router as tracking_router
 from parcelguard.waybills.api import router as waybill_settings_router
 from parcelguard.waybills.labels_api import router as labels_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(labels_router)
     api.include_router(tracking_router)
     api.include_router(dispatch_router)
+    api.include_router(honeytokens_router)
     api.include_router(detection_router)
     api.include_router(webhooks_router)
     api.include_router(keys_router)

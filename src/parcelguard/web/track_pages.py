@@ -165,7 +165,7 @@ def _track(request: Request, number: str, tail: str | None) -> public.Tracked:
         found = public.track(db_session=session, waybill_no=number, phone_tail=tail)
     address = client_address(request, state.settings.trusted_proxies)
     service.count_lookup(state.engine, limiter_of(request.app).key("track/lookups", address),
-                         miss=found.status == public.NO_RECORD)
+                         miss=found.status == public.NO_RECORD, decoy=found.decoy)
     return found
 
 
