@@ -74,20 +74,38 @@ class Context:
                 groups.setdefault(who.role, []).append(actor_id)
         return groups
 
+    @cached_property
+    def _peers(self) -> dict[tuple[uuid.UUID, Callable[[ActorCounts], bool]], list[uuid.UUID]]:
+        return {}
+
     def peers(self, actor_id: uuid.UUID, active: Callable[[ActorCounts], bool]) -> list[uuid.UUID]:
-        """Accounts of the actor's role at their station that are `active` (the actor left out); when fewer than
-        `min_peers`, those of the role in the whole carrier."""
+        """Accounts of the actor's role at their station that are `active` (`revealing`, `present`; the actor
+        left out); when fewer than `min_peers`, those of the role in the whole carrier. Kept: every rule asks."""
+        known = self._peers.get((actor_id, active))
+        if known is not None:
+            return known
         me = self.staff[actor_id]
         for key in ((me.role, me.station_id), me.role):
             group = [other for other in self._groups.get(key, ()) if other != actor_id and active(self.counts[other])]
             if len(group) >= self.thresholds.min_peers:
                 break
+        self._peers[(actor_id, active)] = group
         return group
 
     def station_members(self, actor_id: uuid.UUID) -> list[uuid.UUID]:
         """Accounts of the actor's role and station with entries, the actor included."""
         me = self.staff[actor_id]
         return list(self._groups.get((me.role, me.station_id), ()))
+
+
+def revealing(counts: ActorCounts) -> bool:
+    """Revealed anything in the window: a peer for what is revealed."""
+    return counts.reveals.get(0, 0) > 0
+
+
+def present(counts: ActorCounts) -> bool:
+    """Has any entry in the window, a refusal included: a peer for refusals."""
+    return 0 in counts.reveals
 
 
 @dataclass(frozen=True)
@@ -152,9 +170,6 @@ def volume_outliers(ctx: Context) -> list[Finding]:
     outside their own working periods and their peers' window (any one metric)."""
     th, found = ctx.thresholds, []
 
-    def revealing(c: ActorCounts) -> bool:
-        return c.reveals.get(0, 0) > 0
-
     for actor_id, counts in ctx.counts.items():
         who = ctx.staff.get(actor_id)
         if who is None or who.role not in WATCHED_ROLES or counts.reveals.get(0, 0) < th.volume_min_reveals:
@@ -190,7 +205,7 @@ def district_candidates(ctx: Context) -> list[uuid.UUID]:
         if who is None or who.role != Role.COURIER.value or counts.reveals.get(0, 0) < th.volume_min_reveals:
             continue
         value = _districts(counts, 0)
-        peers = [_districts(ctx.counts[p], 0) for p in ctx.peers(actor_id, lambda c: c.reveals.get(0, 0) > 0)]
+        peers = [_districts(ctx.counts[p], 0) for p in ctx.peers(actor_id, revealing)]
         peer = judge(value, [], peers, th, floor=1.0, relative_floor=0.0).peer
         if peer is None or peer.z(value) >= min(th.peer_z, th.alone_z):
             found.append(actor_id)

@@ -11,7 +11,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from parcelguard.core.auth import Role
-from parcelguard.detection.baselines import WATCHED_ROLES, Context, Finding, history, judge, picked, shift_of
+from parcelguard.detection.baselines import (
+    WATCHED_ROLES,
+    Context,
+    Finding,
+    history,
+    judge,
+    picked,
+    present,
+    revealing,
+    shift_of,
+)
 from parcelguard.detection.queries import ActorCounts
 from parcelguard.detection.thresholds import Thresholds
 
@@ -48,7 +58,7 @@ def untasked_bulk_reads(ctx: Context) -> list[Finding]:
         value = counts.reveals.get(0, 0)
         if who is None or who.role not in WIDE_SCOPE_ROLES or value < th.untasked_min:
             continue
-        peers = ctx.peers(actor_id, lambda c: c.reveals.get(0, 0) > 0)
+        peers = ctx.peers(actor_id, revealing)
         verdict = judge(value, history(counts, _reveals, [p for p, n in counts.reveals.items() if n > 0]),
                         [_reveals(ctx.counts[p], 0) for p in peers], th, floor=1.0)
         if verdict.flagged:
@@ -83,7 +93,7 @@ def off_shift_reveals(ctx: Context) -> list[Finding]:
         value = off(actor_id)
         if value < th.off_shift_min or value < th.off_shift_min_share * total:
             continue
-        peers = [off(p) for p in ctx.peers(actor_id, lambda c: c.reveals.get(0, 0) > 0)]
+        peers = [off(p) for p in ctx.peers(actor_id, revealing)]
         verdict = judge(value, [], peers, th, floor=1.0)
         peer_z = verdict.peer.z(value) if verdict.peer is not None else None
         if peer_z is not None and peer_z < th.peer_z:
@@ -108,7 +118,7 @@ def denied_reveals(ctx: Context) -> list[Finding]:
         value = counts.denied.get(0, 0)
         if who is None or who.role in UNWATCHED_FOR_DENIALS or value < th.denied_min:
             continue
-        peers = ctx.peers(actor_id, lambda c: 0 in c.reveals)
+        peers = ctx.peers(actor_id, present)
         verdict = judge(value, history(counts, _denied, counts.reveals.keys()),
                         [_denied(ctx.counts[p], 0) for p in peers], th, floor=1.0)
         if verdict.flagged:
