@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from audit_append import postgres_database  # bench/, first on sys.path when run as a script
 from sqlalchemy import text
@@ -36,8 +35,6 @@ from parcelguard.core.clock import now
 from parcelguard.regulator.platform import figures, rollups
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
 from parcelguard.web.regulator_pages import dashboard_figures
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RECORDS = int(os.environ.get("BENCH_DASH_RECORDS", "10000000"))
 RUNS = int(os.environ.get("BENCH_DASH_RUNS", "7"))
