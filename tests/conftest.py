@@ -74,6 +74,10 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # The whole suite reaches this server from 127.0.0.1, so its public routes get far higher limits than
     # the defaults; tests/identity/test_rate_limits.py checks the limits on servers of its own.
     limits = {f"PARCELGUARD_RATE_LIMIT_{name.upper()}": "100000/minute" for name in Settings().rate_limits}
+    # Its minutely head signing would reach every carrier in the shared database, adding heads mid-way to
+    # logs that tests lay out exactly (tests/audit/test_tamper.py); tests/audit/test_log.py checks the
+    # periodic signing on a server of its own.
+    limits["PARCELGUARD_AUDIT_HEAD_SECONDS"] = str(7 * 24 * 3600)
     with platform_process(database_url=database_url, root_key=TEST_ROOT_KEY, log_path=log_path, **limits) as live:
         yield live
 
