@@ -10,6 +10,7 @@ import parcelguard.core.ratelimit
 import parcelguard.crypto.models
 import parcelguard.detection.models
 import parcelguard.identity.models
+import parcelguard.incidents.models
 import parcelguard.privacy_numbers.models
 import parcelguard.regulator.models
 import parcelguard.shipments.models

@@ -95,3 +95,52 @@ def set_active(*, db_session: Session, actor: Actor, user_id: uuid.UUID, active:
         departures.record(db_session=db_session, carrier_id=user.carrier_id, user_id=user.id,
                           retired_by=actor.user_id)
     return _members(db_session, [user])[0]
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as an incident names it: no name, not even masked."""
+
+    user_id: uuid.UUID
+    username: str
+    role: str
+    station_id: uuid.UUID | None
+    active: bool
+
+
+def accounts_of(*, db_session: Session, carrier_id: uuid.UUID, refs: list[str]) -> list[Account]:
+    """The carrier's accounts named by username or id, in the order given; 422 `account_unknown` (naming the
+    position) for one that is not the carrier's."""
+    found = []
+    for i, ref in enumerate(refs):
+        ref = ref.strip()
+        try:
+            by_id: uuid.UUID | None = uuid.UUID(ref)
+        except ValueError:
+            by_id = None
+        user = db_session.scalar(select(User).where(
+            User.carrier_id == carrier_id, User.id == by_id if by_id is not None else User.username == ref[:64]))
+        if user is None:
+            raise Invalid("No account of this carrier has this username or id.", code="account_unknown",
+                          field=f"/accounts/{i}")
+        found.append(Account(user.id, user.username, user.role, user.station_id, user.active))
+    return found
+
+
+def accounts_by_id(*, db_session: Session, carrier_id: uuid.UUID, user_ids: list[uuid.UUID]) -> list[Account]:
+    users = db_session.scalars(select(User).where(User.carrier_id == carrier_id, User.id.in_(user_ids))
+                               .order_by(User.username)) if user_ids else []
+    return [Account(u.id, u.username, u.role, u.station_id, u.active) for u in users]
+
+
+def suspend(*, db_session: Session, carrier_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
+    """Contain accounts in an incident: disable them and revoke every token they hold, whatever their role
+    (an admin's too: an incident may concern anyone). Not a departure: no departure audit, and they may be
+    reinstated. Answers how many were active."""
+    if not user_ids:
+        return 0
+    changed = db_session.execute(update(User).where(User.carrier_id == carrier_id, User.id.in_(user_ids),
+                                                    User.active.is_(True)).values(active=False)).rowcount
+    db_session.execute(update(AuthToken).where(AuthToken.user_id.in_(user_ids), AuthToken.revoked_at.is_(None))
+                       .values(revoked_at=now()))
+    return int(changed or 0)

@@ -133,3 +133,8 @@ def _carrier(actor: Actor) -> uuid.UUID:
     if actor.carrier_id is None:
         raise NotFound("There is nothing here for an account outside a carrier.", code="carrier_unknown")
     return actor.carrier_id
+
+
+def get_alert(*, db_session: Session, carrier_id: uuid.UUID, alert_id: uuid.UUID) -> Alert | None:
+    """One of the carrier's alerts, None when it has no such alert."""
+    return db_session.scalar(select(Alert).where(Alert.id == alert_id, Alert.carrier_id == carrier_id))

@@ -38,6 +38,7 @@ from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.incidents import opening
 from parcelguard.shipments import honeytokens
 from parcelguard.shipments import service as shipments
 
@@ -649,26 +650,32 @@ def sign_due_heads(*, db_session: Session, keyring: Keyring) -> int:
 # -- alerts ---------------------------------------------------------------------------------------
 
 def raise_alert(*, db_session: Session, carrier_id: uuid.UUID, kind: str, dedupe_key: str,
-                detail: dict[str, Any], actor_id: uuid.UUID | None = None, audit_index: int | None = None) -> None:
-    """Raise an alert once per `dedupe_key`; raising it again is a no-op. `detail` holds no personal data."""
+                detail: dict[str, Any], actor_id: uuid.UUID | None = None,
+                audit_index: int | None = None) -> uuid.UUID | None:
+    """Raise an alert once per `dedupe_key`; raising it again is a no-op. `detail` holds no personal data.
+    Answers the new alert's id, None when it was raised before."""
     insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db_session.execute(insert(Alert).values(
+    return db_session.execute(insert(Alert).values(
         id=uuid.uuid4(), carrier_id=carrier_id, kind=kind, dedupe_key=dedupe_key, actor_id=actor_id, raised_at=now(),
         detail=detail, audit_index=audit_index,
-    ).on_conflict_do_nothing(index_elements=["carrier_id", "dedupe_key"]))
+    ).on_conflict_do_nothing(index_elements=["carrier_id", "dedupe_key"]).returning(Alert.id)).scalar_one_or_none()
 
 
 def trip_honeytokens(*, db_session: Session, carrier_id: uuid.UUID, actor_id: uuid.UUID | None, how: str,
                      touched: dict[uuid.UUID, int | None], client: str | None = None) -> int:
     """Raise the alert `honeytoken` for each decoy among the shipments `touched` (with the log index of the
-    touch, when there is one): once per decoy and actor (or public client) and way it was touched. Answers
-    how many decoys were touched."""
+    touch, when there is one): once per decoy and actor (or public client) and way it was touched, and open
+    an incident of it at once (`incidents.opening`). Answers how many decoys were touched."""
     decoys = honeytokens.among(db_session=db_session, carrier_id=carrier_id, shipment_ids=touched)
     who = str(actor_id) if actor_id else f"client:{client}"
     for shipment_id in sorted(decoys):
-        raise_alert(db_session=db_session, carrier_id=carrier_id, kind=honeytokens.ALERT, actor_id=actor_id,
-                    dedupe_key=f"{honeytokens.ALERT}:{shipment_id}:{who}:{how}", audit_index=touched[shipment_id],
-                    detail={"shipment_id": str(shipment_id), "how": how, **({"client": client} if client else {})})
+        alert_id = raise_alert(
+            db_session=db_session, carrier_id=carrier_id, kind=honeytokens.ALERT, actor_id=actor_id,
+            dedupe_key=f"{honeytokens.ALERT}:{shipment_id}:{who}:{how}", audit_index=touched[shipment_id],
+            detail={"shipment_id": str(shipment_id), "how": how, **({"client": client} if client else {})})
+        if alert_id is not None:
+            opening.open_for_honeytoken(db_session=db_session, carrier_id=carrier_id, alert_id=alert_id,
+                                        actor_id=actor_id)
     return len(decoys)
 
 

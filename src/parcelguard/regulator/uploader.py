@@ -9,6 +9,10 @@ duplicates nothing (the platform stores a record once by its id and answers the 
 Only a receipt signed by the regulator's key, naming this batch, marks records delivered and deletes
 the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds,
 each carrier on its own.
+
+Incident reports (`incidents.reporting`) take the same channel: every second the uploader sends each
+signed report the regulator has not acknowledged, and keeps the receipt once it verifies; a report that
+fails backs off as a carrier's batches do.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from parcelguard.core.clock import now
 from parcelguard.core.db import begin_write
 from parcelguard.core.logging import get_logger
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.incidents import reporting
 from parcelguard.regulator import flows, protocol, service
 
 log = get_logger("parcelguard.uploader")
 BATCHES_PATH = "/api/v1/batches"
 POLL_SECONDS = 0.1  # how often an idle uploader looks at the outbox
 ALERT_CHECK_SECONDS = 5.0
+REPORT_CHECK_SECONDS = 1.0  # how often the uploader looks for incident reports to send
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Uploader:
         self._client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
         self._failures: dict[uuid.UUID, int] = {}  # failures in a row, by carrier
         self._next_try: dict[uuid.UUID, float] = {}  # monotonic time a backing-off carrier may send again
+        self._report_failures: dict[uuid.UUID, int] = {}  # by incident report
+        self._report_next_try: dict[uuid.UUID, float] = {}
         self.failures_in_a_row = 0  # the most of any carrier
 
     def close(self) -> None:
@@ -66,11 +74,17 @@ class Uploader:
     def run(self, stop: threading.Event) -> None:
         """Send until `stop` is set. Each carrier backs off on its own: one carrier's refused key does
         not hold up another's records. An idle outbox is polled."""
-        last_alert_check = 0.0
+        last_alert_check = last_report_check = 0.0
         while not stop.is_set():
             if time.monotonic() - last_alert_check >= ALERT_CHECK_SECONDS:
                 last_alert_check = time.monotonic()
                 self._check_delay()
+            if time.monotonic() - last_report_check >= REPORT_CHECK_SECONDS:
+                last_report_check = time.monotonic()
+                try:
+                    self.send_reports()
+                except Exception:  # as for batches: log it, the next check tries again
+                    log.exception("report_pass_failed")
             try:
                 sent = self.run_once()
             except Exception:  # a database hiccup must not end the uploader: log it, back off
@@ -146,13 +160,7 @@ class Uploader:
         except httpx.HTTPError:
             return "regulator_unreachable", None
         if response.status_code != 200:
-            code = None
-            if response.headers.get("content-type", "").startswith("application/problem+json"):
-                try:
-                    code = response.json().get("code")
-                except ValueError:
-                    code = None
-            return f"http_{response.status_code}" + (f":{code}" if isinstance(code, str) else ""), None
+            return _http_error(response), None
         try:
             receipt, signature = protocol.parse_receipt(response.json())
             protocol.verify_receipt(receipt, signature, self._receipt_keys)
@@ -162,8 +170,62 @@ class Uploader:
             return exc.code, None
         return None, receipt
 
+    def send_reports(self, *, force: bool = False) -> list[tuple[uuid.UUID, str | None]]:
+        """Send each incident report without a receipt that is not backing off (`force`: every one); answers
+        (report id, error or None) for each sent."""
+        moment = time.monotonic()
+        with self._sessionmaker() as session:
+            due = [(s.row.id, s.wire) for s in reporting.unsent(db_session=session)
+                   if force or self._report_next_try.get(s.row.id, 0.0) <= moment]
+        results = []
+        for report_id, wire in due:
+            error, answer = self._post_report(wire)
+            with self._sessionmaker() as session, session.begin():
+                begin_write(session)
+                if answer is not None:
+                    try:
+                        reporting.apply_receipt(db_session=session, report_id=report_id, receipt_wire=answer,
+                                                receipt_keys=self._receipt_keys)
+                    except protocol.ProtocolError as exc:
+                        error = exc.code
+                if error is not None:
+                    reporting.record_failure(db_session=session, report_id=report_id, error=error)
+            if error is None:
+                self._report_failures.pop(report_id, None)
+                self._report_next_try.pop(report_id, None)
+                log.info("incident_report_receipted", report_id=str(report_id))
+            else:
+                failures = self._report_failures[report_id] = self._report_failures.get(report_id, 0) + 1
+                self._report_next_try[report_id] = time.monotonic() + self.backoff(failures)
+                log.warning("incident_report_failed", report_id=str(report_id), error=error)
+            results.append((report_id, error))
+        return results
+
+    def _post_report(self, wire: dict[str, object]) -> tuple[str | None, object | None]:
+        try:
+            response = self._client.post(reporting.REPORTS_PATH, json=wire)
+        except httpx.HTTPError:
+            return "regulator_unreachable", None
+        if response.status_code != 200:
+            return _http_error(response), None
+        try:
+            return None, response.json()
+        except ValueError:
+            return "receipt_format", None
+
     def _check_delay(self) -> None:
         try:
             flows.check_delay(sessionmaker=self._sessionmaker, threshold_seconds=self._alert_seconds)
         except Exception:  # the check runs again in a few seconds
             log.exception("delay_check_failed")
+
+
+def _http_error(response: httpx.Response) -> str:
+    """`http_<status>`, with the problem's code when the platform answered one (`http_403:batch_signature`)."""
+    code = None
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        try:
+            code = response.json().get("code")
+        except ValueError:
+            code = None
+    return f"http_{response.status_code}" + (f":{code}" if isinstance(code, str) else "")

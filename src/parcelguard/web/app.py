@@ -34,6 +34,7 @@ from parcelguard.detection import schedule as detection_schedule
 from parcelguard.detection.api import router as detection_router
 from parcelguard.identity import sms
 from parcelguard.identity.api import router as identity_router
+from parcelguard.incidents.api import router as incidents_router
 from parcelguard.keys.api import router as keys_router
 from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(detection_router)
     api.include_router(webhooks_router)
     api.include_router(keys_router)
+    api.include_router(incidents_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
     document_problems(app)
