@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, update
 
+from parcelguard.accounts import flows as account_flows
 from parcelguard.accounts import obligations
 from parcelguard.accounts.models import Carrier, PartnerOrganisation, StaffObligation
 from parcelguard.accounts.standing import today
@@ -75,6 +76,17 @@ def test_a_carrier_with_the_requirement_off_gates_on_the_policy_alone(
     shipment = tenant.shipment(keyring)
     tenant.assign(shipment, courier, Task.DELIVERY)
     assert reveal(engine, keyring, courier, shipment, RECIPIENT, "delivery").fields
+
+    # its admin turns the requirement on once the documents are on record: from then on it gates, and the
+    # change is an entry of the log
+    admin = tenant.actor(Role.ADMIN)
+    with writing(engine) as s:
+        settings = account_flows.change_carrier_settings(db_session=s, keyring=keyring, actor=admin,
+                                                         obligations_required=True)
+    assert settings.obligations_required is True
+    assert denied(engine, keyring, courier, shipment, RECIPIENT, "delivery") == "obligations_missing"
+    assert [(e["subject"], e["purpose"]) for e in entries(engine, tenant.carrier_id)
+            if e["subject"].startswith("setting:")] == [("setting:obligations_required", "setting_on")]
 
 
 def test_a_franchisees_staff_are_bound_by_its_clause(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:

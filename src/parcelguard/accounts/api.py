@@ -145,6 +145,5 @@ def change_carrier_settings(body: CarrierSettingsPatch, request: Request, actor:
                             db_session: SessionDep) -> CarrierSettingsOut:
     changed = flows.change_carrier_settings(
         db_session=db_session, keyring=request.app.state.keyring, actor=actor,
-        refuse_courier_own_id=body.refuse_courier_own_id, request_id=getattr(request.state, "request_id", None),
-        blacklist_policy=body.blacklist_policy)
+        request_id=getattr(request.state, "request_id", None), **body.model_dump())
     return CarrierSettingsOut(**vars(changed))

@@ -4,7 +4,7 @@ change in the audit log; the demo seed."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -34,14 +34,18 @@ def create_carrier(*, db_session: Session, keyring: Keyring, slug: str, name: st
 class CarrierSettings:
     refuse_courier_own_id: bool
     blacklist_policy: str  # refuse | flag: staff whose document the industry blacklist lists (blacklist.service)
+    # No reveal without a confidentiality agreement and a training in force (accounts.standing): on for every
+    # carrier made since migration 0013, off for older ones until their admin turns it on.
+    obligations_required: bool
 
 
 BLACKLIST_POLICIES = ("refuse", "flag")
+# Each setting's log entry: subject `setting:<name>`, purpose from its new value.
+_PURPOSE = {bool: lambda value: "setting_on" if value else "setting_off", str: lambda value: f"setting_{value}"}
 
 
 def _settings_of(carrier: Carrier) -> CarrierSettings:
-    return CarrierSettings(refuse_courier_own_id=carrier.refuse_courier_own_id,
-                           blacklist_policy=carrier.blacklist_policy)
+    return CarrierSettings(**{f.name: getattr(carrier, f.name) for f in fields(CarrierSettings)})
 
 
 def carrier_settings(*, db_session: Session, actor: Actor) -> CarrierSettings:
@@ -50,26 +54,26 @@ def carrier_settings(*, db_session: Session, actor: Actor) -> CarrierSettings:
     return _settings_of(service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id))
 
 
-def change_carrier_settings(*, db_session: Session, keyring: Keyring, actor: Actor, refuse_courier_own_id: bool | None,
-                            request_id: str | None = None, blacklist_policy: str | None = None) -> CarrierSettings:
-    """An admin changes the carrier's settings; each setting that changes is an entry of the audit log."""
+def change_carrier_settings(*, db_session: Session, keyring: Keyring, actor: Actor, request_id: str | None = None,
+                            **changes: bool | str | None) -> CarrierSettings:
+    """An admin changes the carrier's settings (`CarrierSettings`' names; None leaves one as it is); each setting
+    that changes is an entry of the audit log."""
     if actor.role != Role.ADMIN or actor.carrier_id is None:
         raise Forbidden("An admin changes the carrier's settings.", code="role_not_allowed")
-    if blacklist_policy is not None and blacklist_policy not in BLACKLIST_POLICIES:
+    known = {f.name for f in fields(CarrierSettings)}
+    assert set(changes) <= known, f"unknown settings: {sorted(set(changes) - known)}"
+    policy = changes.get("blacklist_policy")
+    if policy is not None and policy not in BLACKLIST_POLICIES:
         raise Invalid("The blacklist policy is refuse or flag.", code="blacklist_policy_unknown",
                       field="/blacklist_policy")
     carrier = service.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
-    if refuse_courier_own_id is not None and refuse_courier_own_id != carrier.refuse_courier_own_id:
-        carrier.refuse_courier_own_id = refuse_courier_own_id
+    for name, value in changes.items():
+        if value is None or value == getattr(carrier, name):
+            continue
+        setattr(carrier, name, value)
         db_session.flush()
-        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor,
-                               subject="setting:refuse_courier_own_id",
-                               purpose="setting_on" if refuse_courier_own_id else "setting_off", request_id=request_id)
-    if blacklist_policy is not None and blacklist_policy != carrier.blacklist_policy:
-        carrier.blacklist_policy = blacklist_policy
-        db_session.flush()
-        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject="setting:blacklist_policy",
-                               purpose=f"setting_{blacklist_policy}", request_id=request_id)
+        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject=f"setting:{name}",
+                               purpose=_PURPOSE[type(value)](value), request_id=request_id)
     return _settings_of(carrier)
 
 

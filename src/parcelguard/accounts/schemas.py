@@ -72,6 +72,10 @@ class CarrierSettingsOut(BaseModel):
         description="Staff whose document the industry blacklist lists: `refuse` (409 `staff_blacklisted`, and "
                     "503 `blacklist_unreachable` when it cannot be asked) or `flag` (registered, alert "
                     "`staff_blacklisted` or `staff_blacklist_unchecked`).")
+    obligations_required: bool = Field(
+        description="No reveal without a confidentiality agreement and a training in force (`reveal_denied`, "
+                    "reason `obligations_missing`). On for carriers made since this was built; older carriers "
+                    "turn it on once their staff's documents are on record.")
 
 
 class CarrierSettingsPatch(BaseModel):
@@ -79,3 +83,4 @@ class CarrierSettingsPatch(BaseModel):
 
     refuse_courier_own_id: bool | None = None
     blacklist_policy: Literal["refuse", "flag"] | None = None
+    obligations_required: bool | None = None
