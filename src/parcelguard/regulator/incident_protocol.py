@@ -60,10 +60,11 @@ REMEDY_ACTIONS = ("accounts_disabled", "tokens_revoked", "subjects_notified", "c
                   "staff_dismissed", "police_informed", "retrained", "contract_terminated", "other")
 MAX_TEXT = 2000
 MAX_STATIONS = 200
-_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
-_WORD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_INCIDENT = re.compile(r"^[A-Za-z0-9-]{1,40}$")
-_STATION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# Matched whole (`fullmatch`): `match` with `$` would let a trailing newline through.
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+_WORD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_INCIDENT = re.compile(r"[A-Za-z0-9-]{1,40}")
+_STATION = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _REPORT_KEYS = frozenset({"protocol", "carrier", "report_id", "incident", "reported_at", "key_id", "kind",
                           "opened_at", "contained_at", "window", "accounts", "accounts_contained", "stations",
                           "reveals", "subjects", "fields", "denied", "remedy", "summary", "signature"})
@@ -135,7 +136,7 @@ def parse_report(wire: object) -> tuple[Report, bytes]:
     if obj["protocol"] != PROTOCOL:
         raise ProtocolError("protocol_version", "/protocol", f"This platform speaks {PROTOCOL}.")
     carrier = obj["carrier"]
-    if not isinstance(carrier, str) or not CARRIER_CODE.match(carrier):
+    if not isinstance(carrier, str) or not CARRIER_CODE.fullmatch(carrier):
         raise ProtocolError("carrier_format", "/carrier", "A carrier code: 1-32 lower-case letters, digits, dashes.")
     window = _object(obj["window"], "/window", frozenset({"since", "until"}))
     since, until = parse_time(window.get("since"), "/window/since"), parse_time(window.get("until"), "/window/until")
@@ -148,11 +149,11 @@ def parse_report(wire: object) -> tuple[Report, bytes]:
         raise ProtocolError("remedy_actions", "/remedy/actions", "Distinct codes from: " + ", ".join(REMEDY_ACTIONS))
     fields = obj["fields"]
     if (not isinstance(fields, dict) or len(fields) > 64
-            or any(not isinstance(k, str) or not _WORD.match(k) or not _count(v) for k, v in fields.items())):
+            or any(not isinstance(k, str) or not _WORD.fullmatch(k) or not _count(v) for k, v in fields.items())):
         raise ProtocolError("fields_format", "/fields", "Field names (lower-case words) with counts.")
     stations = obj["stations"]
     if (not isinstance(stations, list) or len(stations) > MAX_STATIONS
-            or any(not isinstance(s, str) or not _STATION.match(s) for s in stations)):
+            or any(not isinstance(s, str) or not _STATION.fullmatch(s) for s in stations)):
         raise ProtocolError("stations_format", "/stations", f"At most {MAX_STATIONS} station codes.")
     counts = {}
     for name in ("accounts", "accounts_contained", "reveals", "subjects", "denied"):
@@ -220,7 +221,7 @@ def _count(value: object) -> bool:
 
 
 def _text(value: object, pointer: str, pattern: re.Pattern[str], detail: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ProtocolError("report_format", pointer, detail)
     return value
 

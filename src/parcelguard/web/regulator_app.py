@@ -20,9 +20,10 @@ from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.regulator.platform import officials
 from parcelguard.regulator.platform.api import router as platform_router
+from parcelguard.regulator.platform.incidents_api import router as incidents_router
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
-from parcelguard.web import regulator_keys, regulator_pages
+from parcelguard.web import regulator_incidents, regulator_keys, regulator_pages
 from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
@@ -46,7 +47,7 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
         title="parcelguard regulator platform",
         version=__version__,
         summary="The regulator's real-name platform: signed batches of sealed records in, signed receipts out; "
-                "officials' figures and logged lookups.",
+                "officials' figures and logged lookups; carriers' signed incident reports.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -64,9 +65,11 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     app.include_router(_probes())
     app.include_router(regulator_pages.router)
     app.include_router(regulator_keys.router)
+    app.include_router(regulator_incidents.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the console's CSS: no CDN
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(platform_router)
+    api.include_router(incidents_router)
     app.include_router(api)
     document_problems(app)
     return app

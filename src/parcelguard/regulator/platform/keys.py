@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import os
 import uuid
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -30,7 +31,7 @@ from parcelguard.core.config import RegulatorSettings
 from parcelguard.crypto import blind_index, sealing, signing
 from parcelguard.crypto.types import BlindIndex, DecryptionFailed
 from parcelguard.identity import documents
-from parcelguard.regulator import protocol
+from parcelguard.regulator import incident_protocol, protocol
 
 RECORD_FORMAT = 1
 _NONCE = 12
@@ -89,7 +90,8 @@ class PlatformKeys:
         """A sealed record's plaintext; `DecryptionFailed` if it was not sealed to us under `context`."""
         return self._opener.open(sealed, context)
 
-    def sign_receipt(self, receipt: protocol.Receipt) -> dict[str, object]:
+    def sign_receipt(self, receipt: protocol.Receipt | incident_protocol.Receipt) -> dict[str, Any]:
+        """A receipt's wire object, signed with the receipt key under the receipt's own domain line."""
         return receipt.signed(self._signing)
 
     def document_index(self, number: str, doc_type: str | None = None) -> BlindIndex:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ForeignKey,
     ForeignKeyConstraint,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -219,3 +222,41 @@ class DelayRollup(PlatformBase):
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     bucket_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     records: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- carriers' incident reports (platform_0006) --------------------------------------------------------
+
+class ReceivedIncidentReport(PlatformBase):
+    """An incident report a carrier sent (`regulator.incident_protocol`), stored once per report id: counts
+    only, no personal data. `body` is the canonical JSON the carrier signed (without its signature) and
+    `signature` its Ed25519 signature, as they came, so an official or an auditor can verify the report
+    again later; the columns beside them are what the console lists. `receipt` is the signed receipt as
+    first answered (canonical JSON): a resend of the same report is answered with it again."""
+
+    __tablename__ = "incident_reports"
+    __table_args__ = (Index(None, "carrier_id", "received_at"),)
+
+    report_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_carriers.id"))
+    incident: Mapped[str] = mapped_column(String(40))  # the carrier's reference
+    kind: Mapped[str] = mapped_column(String(64))  # what raised it: honeytoken, manual, ...
+    reported_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    contained_at: Mapped[datetime | None]
+    window_since: Mapped[datetime]
+    window_until: Mapped[datetime]
+    accounts: Mapped[int] = mapped_column(BigInteger)
+    accounts_contained: Mapped[int] = mapped_column(BigInteger)
+    reveals: Mapped[int] = mapped_column(BigInteger)
+    subjects: Mapped[int] = mapped_column(BigInteger)
+    denied: Mapped[int] = mapped_column(BigInteger)
+    stations: Mapped[list[str]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)  # field name -> reveals
+    actions: Mapped[list[str]] = mapped_column(JSON)  # `incident_protocol.REMEDY_ACTIONS` codes
+    note: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))  # the carrier key that signed it
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    receipt: Mapped[bytes] = mapped_column(LargeBinary)
