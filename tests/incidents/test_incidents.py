@@ -178,6 +178,11 @@ def test_opening_by_hand_and_dismissing(http: httpx.Client, engine: Engine, tena
     assert http.get(path, headers=courier_headers).status_code == 403
     assert http.post(f"{path}:dismiss", headers=tenant.login(http, Role.AUDITOR),
                      json={"reason": "x"}).status_code == 403
+    for since, code in (("2026-12-01T00:00:00", "time_offset_missing"), ("2099-01-01T00:00:00Z", "window_invalid")):
+        refused = http.post(f"{path}:assess", headers=officer, json={"since": since})
+        assert (refused.status_code, refused.json()["code"], refused.json()["errors"][0]["pointer"]) == (
+            422, code, "/since")
+    assert http.get(path, headers=officer).json()["assessed_at"] is None
     dismissed = http.post(f"{path}:dismiss", headers=officer, json={"reason": "The photos showed masked labels."})
     assert dismissed.json()["status"] == "dismissed"
     assert http.post(f"{path}:contain", headers=officer).json()["code"] == "incident_closed"

@@ -166,6 +166,9 @@ def assess(*, db_session: Session, keyring: Keyring, actor: Actor, incident_id: 
     """Count what the accounts revealed from `since` (default 90 days before the incident opened) to now."""
     incident = _active(db_session, _carrier(actor, ACTORS), incident_id)
     until = now()
+    if since is not None and since.tzinfo is None:
+        raise Invalid("A time with its offset, e.g. 2026-12-01T00:00:00+08:00.", code="time_offset_missing",
+                      field="/since")
     since = since or incident.opened_at - DEFAULT_LOOKBACK
     if since >= until or until - since > timedelta(days=366):
         raise Invalid("The window starts before now and spans at most a year.", code="window_invalid",
