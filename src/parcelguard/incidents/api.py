@@ -125,6 +125,10 @@ class ReportOut(BaseModel):
     attempts: int
     last_error: str | None
 
+    @classmethod
+    def of(cls, sent: reporting.Sent) -> ReportOut:
+        return cls(report=sent.wire, receipt=sent.receipt, attempts=sent.row.attempts, last_error=sent.row.last_error)
+
 
 @router.get("/incidents", response_model=IncidentsOut, summary="The carrier's incidents, newest first")
 def list_incidents(actor: Reader, db_session: SessionDep,
@@ -197,7 +201,7 @@ def remedy(request: Request, incident_id: uuid.UUID, body: RemedyIn, actor: Offi
 def report(request: Request, incident_id: uuid.UUID, actor: Officer, db_session: SessionDep) -> ReportOut:
     sent = reporting.report(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
                             incident_id=incident_id, request_id=_request_id(request))
-    return ReportOut(report=sent.wire, receipt=sent.receipt, attempts=sent.row.attempts, last_error=sent.row.last_error)
+    return ReportOut.of(sent)
 
 
 @router.post("/incidents/{incident_id}:dismiss", response_model=IncidentOut,
@@ -213,7 +217,7 @@ def dismiss(request: Request, incident_id: uuid.UUID, body: DismissIn, actor: Of
             summary="The signed report as sent, and the regulator's receipt once it answered")
 def get_report(incident_id: uuid.UUID, actor: Reader, db_session: SessionDep) -> ReportOut:
     sent = reporting.report_of(db_session=db_session, actor=actor, incident_id=incident_id)
-    return ReportOut(report=sent.wire, receipt=sent.receipt, attempts=sent.row.attempts, last_error=sent.row.last_error)
+    return ReportOut.of(sent)
 
 
 @router.get("/incidents/{incident_id}/report.pdf", summary="The signed report as a PDF to print and file",

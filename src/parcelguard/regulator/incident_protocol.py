@@ -50,6 +50,7 @@ from parcelguard.regulator.protocol import (
     format_time,
     parse_time,
     unb64,
+    verify_signed,
 )
 
 PROTOCOL = "parcelguard-incident/1"
@@ -175,11 +176,8 @@ def parse_report(wire: object) -> tuple[Report, bytes]:
 
 def verify_report(report: Report, signature: bytes, public_key: bytes) -> None:
     """Raise `ProtocolError` `report_signature` unless the carrier's key signed exactly this report."""
-    try:
-        signing.verify(public_key, REPORT_DOMAIN + canonical(report.body()), signature)
-    except signing.BadSignature:
-        raise ProtocolError("report_signature", "/signature", "The signature does not verify with the "
-                            "carrier's registered key.") from None
+    verify_signed(public_key, REPORT_DOMAIN, report.body(), signature, code="report_signature",
+                  detail="The signature does not verify with the carrier's registered key.")
 
 
 def parse_receipt(wire: object) -> tuple[Receipt, bytes]:
@@ -197,14 +195,8 @@ def parse_receipt(wire: object) -> tuple[Receipt, bytes]:
 
 def verify_receipt(receipt: Receipt, signature: bytes, public_keys: dict[str, bytes]) -> None:
     """Raise `ProtocolError` `receipt_signature` unless one of the regulator's keys signed exactly this receipt."""
-    public = public_keys.get(receipt.key_id)
-    try:
-        if public is None:
-            raise signing.BadSignature()
-        signing.verify(public, RECEIPT_DOMAIN + canonical(receipt.body()), signature)
-    except signing.BadSignature:
-        raise ProtocolError("receipt_signature", "/signature", "The receipt is not signed by the regulator's "
-                            "key.") from None
+    verify_signed(public_keys.get(receipt.key_id), RECEIPT_DOMAIN, receipt.body(), signature,
+                  code="receipt_signature", detail="The receipt is not signed by the regulator's key.")
 
 
 def _object(value: object, at: str, keys: frozenset[str]) -> dict[str, Any]:

@@ -178,13 +178,22 @@ def parse_batch(wire: object) -> tuple[Batch, bytes]:
     return batch, unb64(obj.get("signature"), "/signature", limit=64)
 
 
+def verify_signed(public_key: bytes | None, domain: bytes, body: dict[str, Any], signature: bytes, *, code: str,
+                  detail: str) -> None:
+    """Raise `ProtocolError` `code` (at `/signature`) unless `public_key` signed exactly `domain` and the
+    canonical `body` (a missing key verifies nothing): every signed object of the channel is checked so."""
+    try:
+        if public_key is None:
+            raise signing.BadSignature()
+        signing.verify(public_key, domain + canonical(body), signature)
+    except signing.BadSignature:
+        raise ProtocolError(code, "/signature", detail) from None
+
+
 def verify_batch(batch: Batch, signature: bytes, public_key: bytes) -> None:
     """Raise `ProtocolError` `batch_signature` unless the carrier's key signed exactly this batch."""
-    try:
-        signing.verify(public_key, BATCH_DOMAIN + canonical(batch.body()), signature)
-    except signing.BadSignature:
-        raise ProtocolError("batch_signature", "/signature", "The signature does not verify with the "
-                            "carrier's registered key.") from None
+    verify_signed(public_key, BATCH_DOMAIN, batch.body(), signature, code="batch_signature",
+                  detail="The signature does not verify with the carrier's registered key.")
 
 
 def parse_receipt(wire: object) -> tuple[Receipt, bytes]:
@@ -217,14 +226,8 @@ def parse_receipt(wire: object) -> tuple[Receipt, bytes]:
 def verify_receipt(receipt: Receipt, signature: bytes, public_keys: dict[str, bytes]) -> None:
     """Raise `ProtocolError` `receipt_signature` unless one of the regulator's keys (by key id) signed
     exactly this receipt."""
-    public = public_keys.get(receipt.key_id)
-    try:
-        if public is None:
-            raise signing.BadSignature()
-        signing.verify(public, RECEIPT_DOMAIN + canonical(receipt.body()), signature)
-    except signing.BadSignature:
-        raise ProtocolError("receipt_signature", "/signature", "The receipt is not signed by the regulator's "
-                            "key.") from None
+    verify_signed(public_keys.get(receipt.key_id), RECEIPT_DOMAIN, receipt.body(), signature,
+                  code="receipt_signature", detail="The receipt is not signed by the regulator's key.")
 
 
 def _record(value: object, at: str) -> SealedRecord:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from parcelguard.core.clock import now
 from parcelguard.core.db import begin_write
-from parcelguard.core.errors import Conflict, Invalid, NotFound
+from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
 from parcelguard.regulator.platform.models import CarrierKey, Official, ReceivedBatch, RegisteredCarrier
 
 MAX_REASON_CHARS = 200
@@ -174,3 +174,16 @@ def revoke(*, db_session: Session, code: str, key_id: str, reason: str | None,
     db_session.expire_all()
     view = list_carriers(db_session=db_session, code=code)[0]
     return Revocation(carrier=view, key=next(k for k in view.keys if k.key_id == key_id))
+
+
+def key_in_force(*, db_session: Session, code: str, key_id: str, what: str) -> tuple[uuid.UUID, bytes]:
+    """The carrier's id and the public key a signed message (`what`: a batch, a report) names; 403
+    `carrier_key_unknown` when the carrier or the key is unknown or the key revoked (one answer for all three,
+    so the refusal tells nothing of which carriers or keys exist)."""
+    found = db_session.execute(
+        select(CarrierKey.carrier_id, CarrierKey.public_key).join(RegisteredCarrier)
+        .where(RegisteredCarrier.code == code, CarrierKey.key_id == key_id, CarrierKey.revoked_at.is_(None))).first()
+    if found is None:
+        raise Forbidden(f"The {what} names no key registered and in force for this carrier.",
+                        code="carrier_key_unknown", field="/key_id")
+    return found[0], found[1]

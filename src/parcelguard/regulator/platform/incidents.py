@@ -27,6 +27,7 @@ from parcelguard.core.db import begin_write
 from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
 from parcelguard.crypto import signing
 from parcelguard.regulator import incident_protocol as wire_format
+from parcelguard.regulator.platform import carriers
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.models import CarrierKey, ReceivedIncidentReport, RegisteredCarrier
 from parcelguard.regulator.protocol import ProtocolError, canonical
@@ -45,7 +46,8 @@ def receive(*, db_session: Session, keys: PlatformKeys, wire: object) -> dict[st
         raise Invalid(exc.detail, code=exc.code, field=exc.pointer) from None
     if not db_session.in_transaction():
         begin_write(db_session)  # SQLite: take the write lock now; the row is written after the reads
-    carrier_id, public_key = _report_key(db_session, report)
+    carrier_id, public_key = carriers.key_in_force(db_session=db_session, code=report.carrier,
+                                                     key_id=report.key_id, what="report")
     try:
         wire_format.verify_report(report, signature, public_key)
     except ProtocolError as exc:
@@ -66,20 +68,6 @@ def receive(*, db_session: Session, keys: PlatformKeys, wire: object) -> dict[st
                        field="/report_id")
     answer: dict[str, Any] = json.loads(stored.receipt)
     return answer
-
-
-def _report_key(db_session: Session, report: wire_format.Report) -> tuple[uuid.UUID, bytes]:
-    """The carrier's id and the public key the report names, as `service` finds a batch's: 403 when either is
-    unknown or revoked (one answer for all three, so the refusal tells nothing of which carriers or keys
-    exist)."""
-    found = db_session.execute(
-        select(CarrierKey.carrier_id, CarrierKey.public_key).join(RegisteredCarrier)
-        .where(RegisteredCarrier.code == report.carrier, CarrierKey.key_id == report.key_id,
-               CarrierKey.revoked_at.is_(None))).first()
-    if found is None:
-        raise Forbidden("The report names no key registered and in force for this carrier.",
-                        code="carrier_key_unknown", field="/key_id")
-    return found[0], found[1]
 
 
 def _row(report: wire_format.Report, carrier_id: uuid.UUID, body: bytes, signature: bytes,

@@ -233,7 +233,7 @@ class ReceivedIncidentReport(PlatformBase):
     again later; the columns beside them are what the console lists. `receipt` is the signed receipt as
     first answered (canonical JSON): a resend of the same report is answered with it again."""
 
-    __tablename__ = "incident_reports"
+    __tablename__ = "received_incident_reports"  # not `incident_reports`: the carrier's table of that name is its own
     __table_args__ = (Index(None, "carrier_id", "received_at"),)
 
     report_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -132,7 +132,8 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
         batch, signature = protocol.parse_batch(batch_wire)
     except protocol.ProtocolError as exc:
         raise Invalid(exc.detail, code=exc.code, field=exc.pointer) from None
-    carrier_id, public_key = _batch_key(db_session, batch)
+    carrier_id, public_key = carriers.key_in_force(db_session=db_session, code=batch.carrier,
+                                                     key_id=batch.key_id, what="batch")
     try:
         protocol.verify_batch(batch, signature, public_key)
     except protocol.ProtocolError as exc:
@@ -173,19 +174,6 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
     receipt = protocol.Receipt(carrier=batch.carrier, batch_id=batch.batch_id, received_at=received_at,
                                key_id=keys.receipt_key_id, accepted=tuple(accepted), rejected=tuple(rejected))
     return keys.sign_receipt(receipt)
-
-
-def _batch_key(db_session: Session, batch: protocol.Batch) -> tuple[uuid.UUID, bytes]:
-    """The carrier's id and the public key the batch names; 403 when either is unknown or revoked (one
-    answer for all three, so the refusal tells nothing of which carriers or keys exist)."""
-    found = db_session.execute(
-        select(CarrierKey.carrier_id, CarrierKey.public_key).join(RegisteredCarrier)
-        .where(RegisteredCarrier.code == batch.carrier, CarrierKey.key_id == batch.key_id,
-               CarrierKey.revoked_at.is_(None))).first()
-    if found is None:
-        raise Forbidden("The batch names no key registered and in force for this carrier.",
-                        code="carrier_key_unknown", field="/key_id")
-    return found[0], found[1]
 
 
 def _record_row(keys: PlatformKeys, opened: dict[tuple[str, bytes], bytes | None], prefix: str,

@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('incident_reports',
+    op.create_table('received_incident_reports',
     sa.Column('report_id', sa.Uuid(), nullable=False),
     sa.Column('carrier_id', sa.Uuid(), nullable=False),
     sa.Column('incident', sa.String(length=40), nullable=False),
@@ -47,15 +47,15 @@ def upgrade() -> None:
     sa.Column('signature', sa.LargeBinary(length=64), nullable=False),
     sa.Column('receipt', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['carrier_id'], ['registered_carriers.id'],
-                            name=op.f('fk_incident_reports_carrier_id_registered_carriers')),
-    sa.PrimaryKeyConstraint('report_id', name=op.f('pk_incident_reports'))
+                            name=op.f('fk_received_incident_reports_carrier_id_registered_carriers')),
+    sa.PrimaryKeyConstraint('report_id', name=op.f('pk_received_incident_reports'))
     )
-    with op.batch_alter_table('incident_reports', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_incident_reports_carrier_id_received_at'),
+    with op.batch_alter_table('received_incident_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_received_incident_reports_carrier_id_received_at'),
                               ['carrier_id', 'received_at'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('incident_reports', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_incident_reports_carrier_id_received_at'))
-    op.drop_table('incident_reports')
+    with op.batch_alter_table('received_incident_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_received_incident_reports_carrier_id_received_at'))
+    op.drop_table('received_incident_reports')
