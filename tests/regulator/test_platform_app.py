@@ -67,7 +67,8 @@ def test_a_body_over_the_limit_is_413(fresh_url: str) -> None:
 
 
 def test_the_platform_loads_no_carrier_domain() -> None:
-    """Its own service: core, crypto primitives, the wire format and the document parser, nothing else."""
+    """Its own service: core, crypto primitives, the wire formats (batches, incident reports) and the document
+    parser, nothing else."""
     program = ("import json, sys, parcelguard.web.regulator_app, parcelguard.regulator.platform.service; "
                "print(json.dumps([m for m in sys.modules if m.startswith('parcelguard')]))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", program], check=True, capture_output=True,
@@ -75,10 +76,12 @@ def test_the_platform_loads_no_carrier_domain() -> None:
     allowed = ("parcelguard", "parcelguard.core", "parcelguard.crypto", "parcelguard.crypto.blind_index",
                "parcelguard.crypto.sealing", "parcelguard.crypto.signing", "parcelguard.crypto.types",
                "parcelguard.identity", "parcelguard.identity.documents", "parcelguard.identity.regions",
-               "parcelguard.regulator", "parcelguard.regulator.protocol", "parcelguard.web",
+               "parcelguard.regulator", "parcelguard.regulator.protocol", "parcelguard.regulator.incident_protocol",
+               "parcelguard.web",
                "parcelguard.web.regulator_app",
                # the pages' machinery (templates, messages, the session cookie), no carrier domain in it
-               "parcelguard.web.regulator_pages", "parcelguard.web.regulator_keys", "parcelguard.web.templating",
+               "parcelguard.web.regulator_pages", "parcelguard.web.regulator_keys",
+               "parcelguard.web.regulator_incidents", "parcelguard.web.templating",
                "parcelguard.web.i18n",
                "parcelguard.web.session")
     strays = [m for m in loaded if m not in allowed and not m.startswith(("parcelguard.core.",
