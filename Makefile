@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 init: $(STAMP)
 	$(BIN)/parcelguard init --demo
 
-# The whole chain for the demo: the carrier platform (:8000), the regulator's platform (:8001) and the
-# uploader between them, each its own process (in production they run apart).
+# The whole chain for the demo: the carrier platform (:8000), the regulator's platform (:8001), the
+# uploader between them and the industry blacklist (:8002) the carrier platform asks at hiring, each its
+# own process (in production they run apart).
 run: init
 	$(BIN)/parcelguard run-all
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from parcelguard.accounts.models import Carrier, Station, User
+from parcelguard.blacklist.platform.migrations import MIGRATIONS_DIR as BLACKLIST_MIGRATIONS
+from parcelguard.blacklist.platform.models import CarrierKey, RegisteredCarrier
 from parcelguard.core import db
 from parcelguard.crypto.models import DataKey, KeyEncryptionKey
 from tests.support import count_rows, parcelguard
@@ -48,14 +52,56 @@ def test_init_demo_creates_a_private_key_file_and_the_demo_carrier_once(
     counts = {m: count_rows(url, m) for m in (Carrier, Station, User, KeyEncryptionKey)}
     # Eight demo logins, the regulator's account, and the telephony service account of the demo pool.
     assert counts[Carrier] == 1 and counts[Station] == 2 and counts[User] == 10
+    # The industry blacklist `run-all` starts beside it: its development keys (0600), its own database at its
+    # newest migration, and the demo carrier registered on it with the reporting key the carrier signs with.
+    var = tmp_path / "var"
+    blacklist_files = [var / "blacklist-root.key", var / "blacklist-industry.key"]
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in blacklist_files)
+    assert len(Settings(var_dir=var).load_blacklist_industry_key()) == 32  # the carrier's development default
+    blacklist_url = f"sqlite:///{var / 'blacklist.db'}"
+    engine = db.make_engine(blacklist_url)
+    try:
+        assert db.current_revision(engine) == db.head_revision(BLACKLIST_MIGRATIONS)
+    finally:
+        engine.dispose()
+    registration = json.loads(parcelguard("blacklist", "registration", "--carrier", "demo", env=dev_env).stdout)
+    assert count_rows(blacklist_url, RegisteredCarrier, RegisteredCarrier.code == "demo",
+                      RegisteredCarrier.id == uuid.UUID(registration["carrier_id"])) == 1
+    assert count_rows(blacklist_url, CarrierKey, CarrierKey.key_id == registration["key_id"],
+                      CarrierKey.revoked_at.is_(None)) == 1
+    assert f"carrier demo registered, reporting key {registration['key_id']} added" in first.stdout
 
     key_before = key.read_bytes()
+    blacklist_before = [f.read_bytes() for f in blacklist_files]
+    blacklist_counts = {m: count_rows(blacklist_url, m) for m in (RegisteredCarrier, CarrierKey)}
     second = parcelguard("init", "--demo", env=dev_env)
     assert second.returncode == 0, second.stderr
     assert "created" not in second.stdout.split("demo logins")[1]
+    assert "created development" not in second.stdout
+    assert (f"carrier demo already registered, reporting key {registration['key_id']} already registered"
+            in second.stdout)
     assert {m: count_rows(url, m) for m in counts} == counts
+    assert {m: count_rows(blacklist_url, m) for m in blacklist_counts} == blacklist_counts == {
+        RegisteredCarrier: 1, CarrierKey: 1}
     assert key.read_bytes() == key_before
+    assert [f.read_bytes() for f in blacklist_files] == blacklist_before
     assert (tmp_path / "var" / "regulator.pub").read_bytes() == regulator_before and len(public) == 32
+
+
+def test_init_demo_leaves_the_blacklist_to_an_operator_who_configured_one(
+    tmp_path: Path, dev_env: dict[str, str]
+) -> None:
+    # Pointed at a blacklist of their own, the operator gets no development blacklist (keys, database) here.
+    done = parcelguard("init", "--demo", env={**dev_env, "PARCELGUARD_BLACKLIST_URL": "http://127.0.0.1:9"})
+    assert done.returncode == 0, done.stderr
+    assert "blacklist" not in done.stdout
+    assert sorted(p.name for p in (tmp_path / "var").glob("blacklist*")) == []
+    # With their own industry key (and the blacklist beside this platform), no development industry key.
+    key = "A" * 43
+    done = parcelguard("init", "--demo", env={**dev_env, "PARCELGUARD_BLACKLIST_INDUSTRY_KEY": key})
+    assert done.returncode == 0, done.stderr
+    assert "carrier demo registered" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "var").glob("blacklist*")) == ["blacklist-root.key", "blacklist.db"]
 
 
 def test_users_add_reads_the_password_from_stdin(dev_env: dict[str, str]) -> None:

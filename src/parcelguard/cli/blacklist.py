@@ -17,9 +17,9 @@ import typer
 
 from parcelguard import __version__
 from parcelguard.cli.apps import UserError, blacklist_app
-from parcelguard.cli.context import load_keyring, load_settings, open_session, write_private
+from parcelguard.cli.context import ensure_dev_blacklist_keys, load_keyring, load_settings, open_session
 from parcelguard.core import db
-from parcelguard.core.config import DEV_INDUSTRY_KEY_FILE, BlacklistSettings, ConfigError
+from parcelguard.core.config import BlacklistSettings, ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -95,16 +95,9 @@ def _person_from_stdin() -> bytes:
 def blacklist_init() -> None:
     """Prepare the blacklist: in development its root key and, for the carriers on this machine, an industry
     key (var/, mode 0600; the blacklist never reads the industry key); then its database's migrations."""
-    import os
-
     settings = load_blacklist_settings()
-    if settings.env == "dev" and settings.root_key is None and settings.root_key_file is None:
-        for path, what in ((settings.dev_root_key_file, "blacklist root key"),
-                           (settings.var_dir / DEV_INDUSTRY_KEY_FILE, "industry key (carriers' shared key)")):
-            if not path.exists():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                write_private(path, f"# parcelguard development {what}: never use in production", os.urandom(32))
-                print(f"created the development {what} in {path} (mode 0600)")
+    for path, what in ensure_dev_blacklist_keys(settings):
+        print(f"created the development {what} in {path} (mode 0600)")
     from parcelguard.blacklist.platform.keys import BlacklistKeys
 
     BlacklistKeys.from_settings(settings)

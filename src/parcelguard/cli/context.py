@@ -1,5 +1,5 @@
 """What the commands share: settings, a session, the keyring, development keys, the carrier by slug, and the
-regulator's platform as the commands reach it."""
+regulator's platform and the industry blacklist as the commands reach them."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from parcelguard.core import db
-from parcelguard.core.config import DEV_KEY_MARKER, ConfigError, Settings, encode_root_key, get_settings
+from parcelguard.core.config import (
+    DEV_INDUSTRY_KEY_FILE,
+    DEV_KEY_MARKER,
+    ConfigError,
+    Settings,
+    encode_root_key,
+    get_settings,
+)
 
 if TYPE_CHECKING:
-    from parcelguard.core.config import RegulatorSettings
+    from parcelguard.core.config import BlacklistSettings, RegulatorSettings
 
 from parcelguard.cli.apps import UserError, out
 
@@ -175,6 +182,69 @@ def register_demo_on_platform(settings: Settings) -> None:
               f"(password {DEMO_PASSWORD})")
 
 
+def ensure_dev_blacklist_keys(blacklist: BlacklistSettings, carrier: Settings | None = None) -> list[tuple[Path, str]]:
+    """Development: the blacklist's root key and, for the carriers on this machine, the industry key they share,
+    in var/ (mode 0600), each made when missing and not configured: the root key when the blacklist has none
+    set; the industry key when `carrier` has none set or, without `carrier` (`parcelguard blacklist init`, which
+    reads no carrier's settings), when the root key is not set either. Answers (path, what) for each it made."""
+    if blacklist.env != "dev":
+        return []
+    own_root = blacklist.root_key is None and blacklist.root_key_file is None
+    wanted = [(blacklist.dev_root_key_file, "blacklist root key")] if own_root else []
+    if (own_root if carrier is None else
+            carrier.blacklist_industry_key is None and carrier.blacklist_industry_key_file is None):
+        wanted.append((blacklist.var_dir / DEV_INDUSTRY_KEY_FILE, "industry key (carriers' shared key)"))
+    made = []
+    for path, what in wanted:
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(path, f"# parcelguard development {what}: never use in production", os.urandom(32))
+            made.append((path, what))
+    return made
+
+
+def prepare_dev_blacklist(settings: Settings) -> BlacklistSettings | None:
+    """Development, unless the carrier is pointed at a blacklist of the operator's (PARCELGUARD_BLACKLIST_URL,
+    even empty): the blacklist `run-all` starts beside this platform, prepared as `parcelguard blacklist init`
+    prepares it (its development keys in var/, its database's migrations). Answers its settings, or None when
+    it is not this machine's to prepare."""
+    if settings.env != "dev" or settings.blacklist_url is not None:
+        return None
+    from parcelguard.blacklist.platform.keys import BlacklistKeys
+    from parcelguard.cli.blacklist import migrate_blacklist
+    from parcelguard.core.config import BlacklistSettings
+
+    blacklist = BlacklistSettings(var_dir=settings.var_dir)
+    for path, what in ensure_dev_blacklist_keys(blacklist, settings):
+        out.print(f"created development {what} [bold]{path}[/] (mode 0600)")
+    BlacklistKeys.from_settings(blacklist)
+    revision = migrate_blacklist(blacklist)
+    out.print(f"blacklist database at migration [bold]{revision}[/]: {safe_url(blacklist)}")
+    return blacklist
+
+
+def register_demo_on_blacklist(settings: Settings, blacklist: BlacklistSettings) -> None:
+    """Development: the blacklist beside this platform (prepared by `prepare_dev_blacklist`) knows the demo
+    carrier and its reporting key, as `parcelguard blacklist registration` then `parcelguard blacklist carriers
+    add` would make it, so hiring checks are on in the demo."""
+    import base64
+    import uuid
+
+    from parcelguard.blacklist import service as carrier_side
+    from parcelguard.blacklist.platform import service
+    from parcelguard.cli.blacklist import open_blacklist_session
+
+    with open_session(settings) as session:
+        db.begin_write(session)
+        entry = carrier_side.registration(db_session=session, keyring=load_keyring(settings), carrier_slug="demo")
+    with open_blacklist_session(blacklist) as session:
+        done = service.register_carrier(db_session=session, code=entry["code"],
+                                        carrier_uuid=uuid.UUID(entry["carrier_id"]), name=entry["name"],
+                                        public_key=base64.b64decode(entry["public_key"]))
+    out.print(f"blacklist ({safe_url(blacklist)}): carrier [bold]{done.code}[/] "
+              f"{'registered' if done.carrier_created else 'already registered'}, reporting key {done.key_id} "
+              f"{'added' if done.key_added else 'already registered'}")
+
 
 def carrier_by_slug(session: Session, slug: str):  # type: ignore[no-untyped-def]
     from parcelguard.accounts import service
@@ -185,7 +255,7 @@ def carrier_by_slug(session: Session, slug: str):  # type: ignore[no-untyped-def
     return carrier
 
 
-def safe_url(settings: Settings | RegulatorSettings) -> str:
+def safe_url(settings: Settings | RegulatorSettings | BlacklistSettings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)

@@ -17,6 +17,8 @@ from parcelguard.cli.context import (
     load_keyring,
     load_settings,
     open_session,
+    prepare_dev_blacklist,
+    register_demo_on_blacklist,
     register_demo_on_platform,
     regulator_key_or_none,
     safe_url,
@@ -26,7 +28,10 @@ from parcelguard.core import db
 
 @app.command()
 def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
-    """Prepare this machine: root key (development), migrations, and the demo data if asked."""
+    """Prepare this machine: root key (development), migrations, and the demo data if asked. In development
+    also the regulator's platform and the industry blacklist that `run-all` starts beside this one (their
+    keys in var/ and migrations; with --demo, the demo carrier registered on both), unless the operator
+    configured their own (PARCELGUARD_REGULATOR_PUBLIC_KEY, PARCELGUARD_BLACKLIST_URL)."""
     settings = load_settings()
     if settings.env == "dev":
         created = ensure_dev_root_key(settings)
@@ -38,6 +43,7 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
     settings.load_root_key()
     db.upgrade(settings.resolved_database_url)
     out.print(f"database at migration [bold]{db.head_revision()}[/]: {safe_url(settings)}")
+    blacklist = prepare_dev_blacklist(settings)
     if demo:
         if settings.env == "prod":
             raise UserError("the demo data is for development only (PARCELGUARD_ENV=prod)")
@@ -48,6 +54,8 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
                                      regulator_public_key=regulator_key_or_none(settings))
         if settings.env == "dev" and settings.regulator_public_key is None and not settings.regulator_public_key_file:
             register_demo_on_platform(settings)
+        if blacklist is not None:
+            register_demo_on_blacklist(settings, blacklist)
         table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
         for column in ("username", "role", "where", "status"):
             table.add_column(column)
@@ -96,21 +104,30 @@ def db_current() -> None:
 @app.command("run-all")
 def run_all() -> None:
     """The whole chain on one machine, for development and the demo (`make run`): the carrier platform,
-    the regulator's platform and the uploader, each its own process, as in production. Ctrl-C stops all
-    three; if one stops, the others are stopped too."""
+    the regulator's platform, the uploader and the industry blacklist, each its own process, as in
+    production. The uploader is pointed at the regulator's platform started here and the carrier platform
+    at the blacklist started here, unless PARCELGUARD_REGULATOR_URL or PARCELGUARD_BLACKLIST_URL say
+    otherwise (with PARCELGUARD_BLACKLIST_URL set, even empty, no blacklist is started). Ctrl-C stops all
+    of them; if one stops, the others are stopped too."""
     import signal
     import subprocess
     import time
 
-    from parcelguard.core.config import RegulatorSettings
+    from parcelguard.core.config import BlacklistSettings, RegulatorSettings
 
     regulator = RegulatorSettings()
     env = dict(os.environ)
     # The uploader feeds the platform started here, unless told otherwise.
     env.setdefault("PARCELGUARD_REGULATOR_URL", f"http://{regulator.host}:{regulator.port}")
+    commands = [["regulator", "run"], ["uploader", "run"]]
+    # The carrier platform asks the blacklist started here at hiring (under the development industry key
+    # `init` made in var/), unless it is pointed at another one or turned off.
+    if "PARCELGUARD_BLACKLIST_URL" not in env:
+        blacklist = BlacklistSettings()
+        env["PARCELGUARD_BLACKLIST_URL"] = f"http://{blacklist.host}:{blacklist.port}"
+        commands.append(["blacklist", "run"])
     me = [sys.executable, "-m", "parcelguard"]
-    processes = [subprocess.Popen([*me, *args], env=env)
-                 for args in (["regulator", "run"], ["uploader", "run"], ["run"])]
+    processes = [subprocess.Popen([*me, *args], env=env) for args in [*commands, ["run"]]]
     stopping = False
 
     def stop(*_: object) -> None:
