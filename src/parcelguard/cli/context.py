@@ -49,8 +49,9 @@ def open_session(settings: Settings) -> Iterator[Session]:
 
 def load_keyring(settings: Settings):  # type: ignore[no-untyped-def]
     from parcelguard.crypto.keyring import Keyring
+    from parcelguard.crypto.keystore import open_store
 
-    return Keyring(settings.load_root_key())
+    return Keyring(settings.load_root_key(), keystore=open_store(settings.keystore_url))
 
 
 def ensure_dev_root_key(settings: Settings) -> Path | None:

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod"] = "dev"
     var_dir: Path = Path("var")
     database_url: str | None = None
+    # Where the shredding keys live (crypto.keystore): a database of their own, kept out of the main database's
+    # backups, so that shredding a month also reaches a backup taken before. Unset: the main database itself
+    # (shredding then reaches the live database only).
+    keystore_url: str | None = None
     allow_sqlite_in_prod: bool = False
     root_key: SecretStr | None = None
     root_key_file: Path | None = None

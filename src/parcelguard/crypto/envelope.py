@@ -63,6 +63,11 @@ def key_id_of(ciphertext: bytes) -> int:
     return int.from_bytes(ciphertext[1 : HEADER.size], "big")
 
 
+def key_id_of_header(header: bytes) -> int:
+    """The data key a ciphertext header (`header_of`) names."""
+    return int.from_bytes(header[1 : HEADER.size], "big")
+
+
 def wrap(key: bytes, wrapping_key: bytes, context: bytes) -> bytes:
     """`key` encrypted under `wrapping_key`; `context` names what is wrapped (it must match to unwrap)."""
     nonce = os.urandom(NONCE_BYTES)

@@ -2,8 +2,10 @@
 indexes and signing keys. Callers never see a key, a nonce or a KEK.
 
 Hierarchy: root key → per-carrier key-encryption keys (versioned; one primary) → data keys, one per
-(carrier, data class, UTC month), each wrapped by a KEK → field values (AES-256-GCM). A ciphertext
-names its data key, so rotating the KEK and re-wrapping data keys never rewrites row data.
+(carrier, data class, UTC month), each wrapped under its KEK and the shredding key of its class and month
+(`crypto.keystore`; HKDF over both) → field values (AES-256-GCM). A ciphertext names its data key, so
+rotating the KEK and re-wrapping data keys never rewrites row data, and destroying a shredding key
+(`crypto.shredding`) destroys a month of one class.
 
 Keys created inside a session become visible to the rest of the process only when that session
 commits: a key made in a transaction that rolls back is never used again (it does not exist).
@@ -19,12 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from parcelguard.core.clock import now
 from parcelguard.crypto import blind_index as bi
 from parcelguard.crypto import envelope, signing
+from parcelguard.crypto.keystore import InDatabase, KeyStore
 from parcelguard.crypto.models import DataKey, IndexKey, KeyEncryptionKey, SigningKey
 from parcelguard.crypto.types import Aad, BlindIndex, DecryptionFailed, Encrypted, KeyUnavailable
 
@@ -41,11 +47,11 @@ def _new_key_id() -> int:
 def _period_and_lifetime() -> tuple[str, float]:
     """The current UTC month (`YYYY-MM`) and the seconds left in it: a cached current data key
     expires no later than its month, so the hot path needs no calendar arithmetic."""
-    now = time.time()
-    tm = time.gmtime(now)
+    moment = time.time()
+    tm = time.gmtime(moment)
     year, month = (tm.tm_year + 1, 1) if tm.tm_mon == 12 else (tm.tm_year, tm.tm_mon + 1)
     next_month = calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0))
-    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}", next_month - now
+    return f"{tm.tm_year:04d}-{tm.tm_mon:02d}", next_month - moment
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,14 @@ class _Pending:
 
 
 class Keyring:
-    __slots__ = ("_current", "_data_keys", "_field_keys", "_root", "_signers", "_ttl")
+    __slots__ = ("_current", "_data_keys", "_field_keys", "_root", "_signers", "_ttl", "keystore")
 
-    def __init__(self, root_key: bytes, *, cache_ttl_seconds: float = 60.0) -> None:
+    def __init__(self, root_key: bytes, *, cache_ttl_seconds: float = 60.0, keystore: KeyStore | None = None) -> None:
         if len(root_key) != 32:
             raise ValueError("the root key must be 32 bytes")
         self._root = root_key
         self._ttl = cache_ttl_seconds
+        self.keystore: KeyStore = keystore or InDatabase()
         # ciphertext header (version + data key id) -> (carrier id, opener, expiry on the monotonic clock)
         self._data_keys: dict[bytes, tuple[uuid.UUID, Opener, float]] = {}
         # (carrier, data class) -> (data key id, sealer, expiry, ciphertext header); the expiry
@@ -150,8 +157,14 @@ class Keyring:
             if dek.kek_id == kek_id:
                 continue
             assert dek.wrapped_key is not None
-            raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
-            dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
+            try:
+                shred = self._shred_of(db_session, dek)
+            except KeyUnavailable:  # its month was shredded and this row not yet marked: it is gone
+                dek.wrapped_key, dek.destroyed_at = None, dek.destroyed_at or now()
+                continue
+            raw = envelope.unwrap(dek.wrapped_key, _wrapping(self._kek_by_id(db_session, dek.kek_id), shred, dek),
+                                  _dek_context(dek))
+            dek.wrapped_key = envelope.wrap(raw, _wrapping(kek, shred, dek), _dek_context(dek))
             dek.kek_id = kek_id
             count += 1
         db_session.flush()
@@ -194,22 +207,24 @@ class Keyring:
         if ("current", ck, period) in pending.local:
             return pending.local[("current", ck, period)]
         kek_id, kek = self._primary_kek(db_session, carrier_id)
+        shred_id, shred = self._month_shred_key(db_session, carrier_id, data_class, period)
         dek = db_session.scalar(
             select(DataKey).where(DataKey.carrier_id == carrier_id, DataKey.data_class == data_class,
                                   DataKey.period == period, DataKey.kek_id == kek_id,
-                                  DataKey.destroyed_at.is_(None))
+                                  DataKey.shred_key_id == shred_id, DataKey.destroyed_at.is_(None))
             .order_by(DataKey.created_at.desc()).limit(1)
         )
         expiry = time.monotonic() + min(self._ttl, month_left)
         if dek is not None and dek.wrapped_key is not None:
-            aead = AESGCM(envelope.unwrap(dek.wrapped_key, kek, _dek_context(dek)))
+            aead = AESGCM(envelope.unwrap(dek.wrapped_key, _wrapping(kek, shred, dek), _dek_context(dek)))
             entry = (dek.id, envelope.field_sealer(aead, dek.id), expiry, envelope.header_of(dek.id))
             self._current[ck] = entry
             self._data_keys[entry[3]] = (carrier_id, envelope.field_opener(aead), expiry)
             return entry
         raw = secrets.token_bytes(envelope.KEY_BYTES)
-        dek = DataKey(id=_new_key_id(), carrier_id=carrier_id, kek_id=kek_id, data_class=data_class, period=period)
-        dek.wrapped_key = envelope.wrap(raw, kek, _dek_context(dek))
+        dek = DataKey(id=_new_key_id(), carrier_id=carrier_id, kek_id=kek_id, data_class=data_class, period=period,
+                      shred_key_id=shred_id)
+        dek.wrapped_key = envelope.wrap(raw, _wrapping(kek, shred, dek), _dek_context(dek))
         db_session.add(dek)
         db_session.flush()
         aead = AESGCM(raw)
@@ -232,10 +247,47 @@ class Keyring:
         dek = db_session.get(DataKey, key_id)
         if dek is None or dek.wrapped_key is None or dek.destroyed_at is not None:
             raise KeyUnavailable(key_id)
-        raw = envelope.unwrap(dek.wrapped_key, self._kek_by_id(db_session, dek.kek_id), _dek_context(dek))
+        raw = envelope.unwrap(dek.wrapped_key, _wrapping(self._kek_by_id(db_session, dek.kek_id),
+                                                         self._shred_of(db_session, dek), dek), _dek_context(dek))
         entry = (dek.carrier_id, envelope.field_opener(AESGCM(raw)), time.monotonic() + self._ttl)
         self._data_keys[envelope.header_of(key_id)] = entry
         return entry
+
+    def forget_data_keys(self, key_ids: set[int]) -> None:
+        """Drop these data keys from this process's caches (they were shredded)."""
+        for header in [h for h in self._data_keys if envelope.key_id_of_header(h) in key_ids]:
+            self._data_keys.pop(header, None)
+        for ck in [ck for ck, entry in self._current.items() if entry[0] in key_ids]:
+            self._current.pop(ck, None)
+
+    # -- shredding keys (crypto.keystore) ---------------------------------------------------------
+
+    def _month_shred_key(self, db_session: Session, carrier_id: uuid.UUID, data_class: str,
+                         period: str) -> tuple[int, bytes]:
+        """The shredding key of a class and month, made on first use."""
+        pending = self._pending(db_session)
+        if ("shred", carrier_id, data_class, period) in pending.local:
+            return pending.local[("shred", carrier_id, data_class, period)]
+        found = self.keystore.find(db_session, carrier_id, data_class, period)
+        if found is None:
+            key_id, raw = _new_key_id(), secrets.token_bytes(32)
+            found = self.keystore.add(db_session, key_id, carrier_id, data_class, period, envelope.wrap(
+                raw, self._root, _shred_context(key_id, carrier_id, data_class, period)))
+        key_id, wrapped = found
+        entry = (key_id, envelope.unwrap(wrapped, self._root, _shred_context(key_id, carrier_id, data_class, period)))
+        pending.local[("shred", carrier_id, data_class, period)] = entry
+        return entry
+
+    def _shred_of(self, db_session: Session, dek: DataKey) -> bytes | None:
+        """The shredding key that takes part in wrapping `dek` (None for a data key made before them);
+        KeyUnavailable when it was destroyed."""
+        if dek.shred_key_id is None:
+            return None
+        wrapped = self.keystore.get(db_session, dek.shred_key_id)
+        if wrapped is None:
+            raise KeyUnavailable(dek.id)
+        return envelope.unwrap(wrapped, self._root, _shred_context(dek.shred_key_id, dek.carrier_id, dek.data_class,
+                                                                   dek.period))
 
     # -- key-encryption keys ----------------------------------------------------------------------
 
@@ -396,6 +448,19 @@ def _index_context(carrier_id: uuid.UUID, version: int) -> bytes:
 
 def _dek_context(dek: DataKey) -> bytes:
     return f"dek|{dek.id}|{dek.carrier_id}|{dek.data_class}|{dek.period}".encode()
+
+
+def _shred_context(key_id: int, carrier_id: uuid.UUID, data_class: str, period: str) -> bytes:
+    return f"shred|{key_id}|{carrier_id}|{data_class}|{period}".encode()
+
+
+def _wrapping(kek: bytes, shred: bytes | None, dek: DataKey) -> bytes:
+    """The key a data key is wrapped under: its KEK alone (made before shredding keys), or HKDF-SHA256 over its
+    KEK and its month's shredding key, so that either one gone leaves it unreadable."""
+    if shred is None:
+        return kek
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"parcelguard/dek-wrap/v2|" + _dek_context(dek)).derive(kek + shred)
 
 
 def _signing_context(row: SigningKey) -> bytes:

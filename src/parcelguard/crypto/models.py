@@ -50,6 +50,9 @@ class DataKey(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now)
     destroyed_at: Mapped[datetime | None]
+    # The shredding key of its class and month that takes part in wrapping it (`crypto.keystore`); None for a
+    # data key made before migration 0017, wrapped by its KEK alone.
+    shred_key_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IndexKey(Base):
@@ -81,4 +84,22 @@ class SigningKey(Base):
     state: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ShredKey(Base):
+    """A shredding key, one per (carrier, data class, UTC month), when the key store is the database itself
+    (`crypto.keystore.InDatabase`). It takes part in wrapping each data key of its class and month, so deleting
+    it destroys them all (crypto-shredding). Wrapped by the root key. A key store of its own
+    (`crypto.keystore.Separate`) keeps the same rows in another database, out of this one's backups."""
+
+    __tablename__ = "crypto_shred_keys"
+    # Not unique: two transactions may each make one for a new month; shredding the month destroys all of them.
+    __table_args__ = (Index(None, "carrier_id", "data_class", "period"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    carrier_id: Mapped[uuid.UUID]
+    data_class: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now)

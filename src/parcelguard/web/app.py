@@ -30,6 +30,7 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.crypto.keyring import Keyring
+from parcelguard.crypto.keystore import open_store
 from parcelguard.detection import schedule as detection_schedule
 from parcelguard.detection.api import router as detection_router
 from parcelguard.identity import sms
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
-    app.state.keyring = Keyring(settings.load_root_key())
+    app.state.keyring = Keyring(settings.load_root_key(), keystore=open_store(settings.keystore_url))
     app.state.regulator_public_key = _regulator_key(settings)
     app.state.sms_sender = sms.sender_from(settings)
     app.state.authenticator = accounts_service.authenticate
