@@ -269,12 +269,13 @@ def test_a_carrier_can_refuse_a_couriers_own_document_and_the_alert_outlives_the
     http: httpx.Client, engine: Engine, tenant: Tenant
 ) -> None:
     admin = tenant.login(http, Role.ADMIN)
-    assert http.get("/api/v1/carrier/settings", headers=admin).json() == {"refuse_courier_own_id": False,
-                                                                          "blacklist_policy": "flag"}
+    assert http.get("/api/v1/carrier/settings", headers=admin).json() == {
+        "refuse_courier_own_id": False, "blacklist_policy": "flag", "obligations_required": True}
     assert http.patch("/api/v1/carrier/settings", json={"refuse_courier_own_id": True},
                       headers=tenant.login(http, Role.STATION_MANAGER)).status_code == 403
     on = http.patch("/api/v1/carrier/settings", json={"refuse_courier_own_id": True}, headers=admin)
-    assert on.status_code == 200 and on.json() == {"refuse_courier_own_id": True, "blacklist_policy": "flag"}
+    assert on.status_code == 200 and on.json() == {"refuse_courier_own_id": True, "blacklist_policy": "flag",
+                                                 "obligations_required": True}
     manager = tenant.login(http, Role.STATION_MANAGER)
     me = tenant.account(Role.COURIER)
     assert http.put(f"/api/v1/staff/{me.user_id}/document", json={"type": "resident_id", "number": ID_NUMBER},
