@@ -25,6 +25,8 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey, KeyEncryptionKey
 from parcelguard.crypto.types import Aad
 from parcelguard.keys import service as keys
+from parcelguard.retention.classes import ITEM_DESCRIPTION
+from parcelguard.shipments.service import FIELD_CLASSES
 from tests.conftest import TEST_ROOT_KEY
 from tests.tenants import Tenant, writing
 from tests.waybills.test_label_api import take_in, terminal_login
@@ -85,12 +87,13 @@ def test_overview_counts_rotation_goes_to_the_new_version_and_rewrap_moves_in_st
     assert [(v["version"], v["state"]) for v in body["versions"]] == [(1, "active"), (2, "primary")]
     assert body["data_keys"]["rewrap_progress"] == 0.0 and body["data_keys"]["older"] == n
 
-    second = take_in(http, courier)  # the parcel after the rotation gets a data key under version 2
-    assert live_data_keys(engine, tenant) == {1: n, 2: 1}
+    second = take_in(http, courier)  # the parcel after the rotation gets data keys under version 2, one per class
+    per_parcel = len(set(FIELD_CLASSES.values()) | {ITEM_DESCRIPTION.name})
+    assert live_data_keys(engine, tenant) == {1: n, 2: per_parcel}
     body = http.get("/api/v1/keys", headers=officer).json()
-    assert body["data_keys"] == {"total": n + 1, "primary": 1, "older": n, "destroyed": 0,
-                                 "rewrap_progress": pytest.approx(1 / (n + 1))}
-    assert [v["data_keys"] for v in body["versions"]] == [n, 1]
+    assert body["data_keys"] == {"total": n + per_parcel, "primary": per_parcel, "older": n, "destroyed": 0,
+                                 "rewrap_progress": pytest.approx(per_parcel / (n + per_parcel))}
+    assert [v["data_keys"] for v in body["versions"]] == [n, per_parcel]
 
     steps, entries = [], []
     while True:
@@ -103,7 +106,7 @@ def test_overview_counts_rotation_goes_to_the_new_version_and_rewrap_moves_in_st
         entries.append(r.json()["log_index"])
     assert len(steps) == math.ceil(n / 2) and sum(count for count, _ in steps) == n
     assert [p for _, p in steps] == sorted({p for _, p in steps}) and steps[-1][1] == 1.0
-    assert live_data_keys(engine, tenant) == {2: n + 1}
+    assert live_data_keys(engine, tenant) == {2: n + per_parcel}
 
     # Nothing was rewritten: the parcel taken in before the rotation reads through the gate, the values of
     # other classes open with a keyring that never cached a key.

@@ -33,6 +33,7 @@ from parcelguard.identity import documents, otp
 from parcelguard.identity.models import RealNameRecord, SenderRegistration, StaffDocument
 from parcelguard.identity.sms import SmsSender
 from parcelguard.regulator.models import OutboxEntry
+from parcelguard.retention import classes
 from parcelguard.waybills.masking import mask_name
 
 # The same document behind more walk-in parcels than this in one day is worth a look.
@@ -424,9 +425,9 @@ def register_sender(*, db_session: Session, keyring: Keyring, sms: SmsSender, po
         sealed=sealing.seal(regulator_public_key, _sealed_payload(document, name),
                             registration_context(carrier.id, registration_id)),
         name=keyring.encrypt(db_session=db_session, carrier_id=carrier.id, plaintext=name.strip(),
-                             aad=Aad(table, "name", registration_id), data_class="realname"),
+                             aad=Aad(table, "name", registration_id), data_class=classes.REALNAME_REGISTRATION.name),
         phone=keyring.encrypt(db_session=db_session, carrier_id=carrier.id, plaintext=phone,
-                              aad=Aad(table, "phone", registration_id), data_class="realname"),
+                              aad=Aad(table, "phone", registration_id), data_class=classes.REALNAME_REGISTRATION.name),
     ))
     db_session.flush()
     return otp.send_code(db_session=db_session, keyring=keyring, sender=sms, registration=registration,

@@ -20,6 +20,7 @@ from parcelguard.core.clock import now
 from parcelguard.core.errors import FieldError
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
+from parcelguard.retention import classes
 from parcelguard.shipments.models import InspectionPhoto
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024  # a phone's JPEG at full resolution is 2-4 MB
@@ -78,7 +79,7 @@ def store(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, taken
             "size": len(photo.data), "taken_by": taken_by, "created_at": moment,
             "image": keyring.encrypt(db_session=db_session, carrier_id=carrier_id, plaintext=photo.data,
                                      aad=Aad(InspectionPhoto.__tablename__, "image", photo_id),
-                                     data_class="inspection"),
+                                     data_class=classes.INSPECTION_PHOTO.name),
         })
     if rows:
         db_session.flush()  # keys the keyring made for this transaction go first

@@ -23,6 +23,7 @@ from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
+from parcelguard.retention import classes
 from parcelguard.shipments import photos as photo_store
 from parcelguard.shipments.models import Assignment, Shipment, ShipmentItem
 from parcelguard.waybills.masking import mask_name
@@ -50,6 +51,13 @@ class Parties:
 # The personal fields a shipment holds, in the order the API lists them. An ID number is not among
 # them: it is sealed for the regulator at intake and never stored here in a form the carrier can read.
 PERSONAL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Parties))
+# The data class each is encrypted under (retention.classes): its data keys, and so its lifetime.
+FIELD_CLASSES: dict[str, str] = {
+    "sender_name": classes.SENDER_CONTACT.name, "sender_address": classes.SENDER_CONTACT.name,
+    "sender_phone": classes.SENDER_PHONE.name,
+    "recipient_name": classes.RECIPIENT_CONTACT.name, "recipient_phone": classes.RECIPIENT_CONTACT.name,
+    "recipient_address": classes.RECIPIENT_CONTACT.name,
+}
 
 
 def aad(shipment_id: uuid.UUID, field: str) -> Aad:
@@ -152,11 +160,11 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             if name in spec.encrypted_fields:
                 ciphertext, bound = spec.encrypted_fields[name]
                 row[name] = keyring.rebind(db_session=db_session, carrier_id=carrier_id, ciphertext=ciphertext,
-                                           aad=bound, to=aad(shipment_id, name), data_class="waybill")
+                                           aad=bound, to=aad(shipment_id, name), data_class=FIELD_CLASSES[name])
             else:
                 row[name] = keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
                                             plaintext=getattr(spec.parties, name).strip(),
-                                            aad=aad(shipment_id, name), data_class="waybill")
+                                            aad=aad(shipment_id, name), data_class=FIELD_CLASSES[name])
         rows.append(row)
         for item in spec.items:
             item_id = uuid.uuid4()
@@ -166,7 +174,7 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
                 "description": keyring.encrypt(db_session=db_session, carrier_id=carrier_id,
                                                plaintext=item.description,
                                                aad=Aad(ShipmentItem.__tablename__, "description", item_id),
-                                               data_class="waybill"),
+                                               data_class=classes.ITEM_DESCRIPTION.name),
             })
     db_session.flush()  # keys the keyring made for this transaction go first
     db.bulk_insert(db_session, Shipment, rows)
