@@ -13,6 +13,7 @@ import parcelguard.identity.models
 import parcelguard.incidents.models
 import parcelguard.privacy_numbers.models
 import parcelguard.regulator.models
+import parcelguard.retention.models
 import parcelguard.shipments.models
 import parcelguard.tracking.models
 import parcelguard.waybills.models

@@ -53,6 +53,11 @@ def get_carrier_by_slug(*, db_session: Session, slug: str) -> Carrier | None:
     return db_session.scalar(select(Carrier).where(Carrier.slug == slug))
 
 
+def carrier_ids(*, db_session: Session) -> list[uuid.UUID]:
+    """Every carrier's id, in a stable order."""
+    return list(db_session.scalars(select(Carrier.id).order_by(Carrier.slug)))
+
+
 def get_carrier_by_prefix(*, db_session: Session, prefix: str) -> Carrier | None:
     """The carrier whose waybill numbers start with `prefix` (prefixes are unique among carriers)."""
     return db_session.scalar(select(Carrier).where(Carrier.waybill_prefix == prefix))

@@ -87,7 +87,9 @@ def _log_of(db_session: SessionDep, actor: Actor, carrier: str | None) -> uuid.U
 
 @router.post("/reveals", response_model=RevealOut, tags=["gate"],
              summary="Reveal personal fields of a subject for a stated purpose (logged before answering)",
-             responses={403: {"description": "Refused (`reveal_denied`, with `reason` and `log_index`)"}})
+             responses={403: {"description": "Refused (`reveal_denied`, with `reason` and `log_index`)"},
+                        410: {"description": "`data_destroyed`: the subject's data was shredded at the end of its "
+                                             "retention (logged, with `log_index`)"}})
 def reveal(body: RevealIn, request: Request, actor: CarrierStaff, db_session: SessionDep) -> RevealOut:
     """Every decision, allowed or refused, is appended to the carrier's tamper-evident log first.
     A refusal answers 403 problem+json with code `reveal_denied`, a `reason` (`role_not_allowed`,

@@ -36,7 +36,7 @@ from parcelguard.audit.alerts import acknowledge_alert, list_alerts  # noqa: F40
 from parcelguard.audit.models import Alert, Case, RevealCounter, RevealLimit, RevealPolicy
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from parcelguard.core.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.incidents import opening
 from parcelguard.shipments import honeytokens
@@ -86,6 +86,7 @@ REASONS = {
     "obligations_missing": "No current confidentiality agreement and training (or organisation security clause) "
                            "is on record for your account; ask HQ security to record them.",
     "clause_scope": "Your organisation's security clause does not cover this purpose.",
+    "data_destroyed": "This personal data was destroyed at the end of its retention period (保存期满销毁).",
 }
 
 # The reasons that say the actor may not see this subject. Each is logged as it is, for the auditor, and
@@ -109,6 +110,18 @@ class SubjectUnknown(NotFound):
     def __init__(self, log_index: int) -> None:
         super().__init__(REASONS["subject_unknown"], extensions={"reason": "subject_unknown", "log_index": log_index})
         self.reason = "subject_unknown"
+        self.log_index = log_index
+
+
+class DataDestroyed(DomainError):
+    """The subject's data was shredded at the end of its retention: 410, logged like any refusal."""
+
+    status = 410
+    code = "data_destroyed"
+
+    def __init__(self, log_index: int) -> None:
+        super().__init__(REASONS["data_destroyed"], extensions={"reason": "data_destroyed", "log_index": log_index})
+        self.reason = "data_destroyed"
         self.log_index = log_index
 
 
@@ -167,6 +180,10 @@ def reveal_many(
         reason = "subject_unknown" if target is None else _in_scope(db_session, actor, rule, target, purpose, at)
         if reason:
             _refuse(db_session, keyring, actor, record, reason, options)
+    for record, (_, ident) in zip(records, parsed, strict=True):  # its keys shredded: nothing left to reveal
+        if not all(keyring.can_open(db_session=db_session, carrier_id=carrier_id, ciphertext=targets[ident]
+                                    .ciphertexts[name][0]) for name in wanted):
+            _refuse(db_session, keyring, actor, record, "data_destroyed", options)
     exceeded = _count(db_session, actor, at, len(records))
     if exceeded:
         _refuse(db_session, keyring, actor, records[0], "rate_exceeded", options, alert=exceeded)
@@ -362,6 +379,8 @@ def _refuse(db_session: Session, keyring: Keyring, actor: Actor, record: dict[st
     db_session.commit()
     if reason == "subject_unknown" or reason in SCOPE_REASONS:
         raise SubjectUnknown(appended.first_index)
+    if reason == "data_destroyed":
+        raise DataDestroyed(appended.first_index)
     raise RevealDenied(reason, appended.first_index)
 
 

@@ -19,6 +19,7 @@ from parcelguard.cli import (  # noqa: F401
     numbers,
     platform,
     regulator,
+    retention,
     uploader,
 )
 from parcelguard.cli.apps import UserError, app

@@ -40,6 +40,9 @@ blacklist_app = typer.Typer(help="The industry blacklist (行业安全自律平�
 app.add_typer(blacklist_app, name="blacklist")
 detect_app = typer.Typer(help="Detection over the audit log: run it now.", no_args_is_help=True)
 app.add_typer(detect_app, name="detect")
+retention_app = typer.Typer(help="Retention: what goes when, destroying it (crypto-shredding), the destruction records.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 out = Console()
 err = Console(stderr=True)

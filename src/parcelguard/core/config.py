@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     # Detection over the audit log (detection/, docs/detection.md): every server process runs it over every carrier
     # this often (seconds; 0: never, e.g. in tests); the window and thresholds are each carrier's own settings.
     detection_interval_seconds: float = Field(default=3600, ge=0, le=7 * 86400)
+    # Retention (retention/, docs/retention.md): every server process destroys the months past their retention
+    # this often (seconds; 0: never, e.g. in tests; `parcelguard retention run` does the same by hand).
+    retention_interval_seconds: float = Field(default=86400, ge=0, le=31 * 86400)
     # The one-time code that proves a registration's phone: how long it lives, how many wrong tries kill
     # it, how soon another may be sent, and how many one registration may be sent in an hour.
     otp_ttl_seconds: int = Field(default=300, ge=60, le=3600)

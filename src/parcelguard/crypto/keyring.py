@@ -190,6 +190,17 @@ class Keyring:
             raise KeyUnavailable(envelope.key_id_of(ciphertext))
         return entry[1](ciphertext, aad)
 
+    def can_open(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes) -> bool:
+        """Whether the data key `ciphertext` names is this carrier's and still exists (not shredded), without
+        opening the value: the gate asks before it logs a reveal."""
+        entry = self._data_keys.get(ciphertext[: envelope.HEADER_BYTES])
+        if entry is None or entry[2] < time.monotonic():
+            try:
+                entry = self._load_data_key(db_session, envelope.key_id_of(ciphertext))
+            except KeyUnavailable:
+                return False
+        return entry[0] == carrier_id
+
     def rebind(self, *, db_session: Session, carrier_id: uuid.UUID, ciphertext: bytes, aad: Aad, to: Aad,
                data_class: str = "default") -> Encrypted:
         """The same plaintext bound to another (table, column, row), without handing it to the caller:

@@ -40,6 +40,7 @@ from parcelguard.keys.api import router as keys_router
 from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
 from parcelguard.regulator import service as regulator_service
+from parcelguard.retention import schedule as retention_schedule
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
@@ -88,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.detection_interval_seconds > 0:  # detection over every carrier's log (issue 14)
             tasks.append(asyncio.create_task(detection_schedule.run_periodically(
                 sessionmaker=app.state.sessionmaker, interval=settings.detection_interval_seconds)))
+        if settings.retention_interval_seconds > 0:  # destroy what is past its retention (issue 15)
+            tasks.append(asyncio.create_task(retention_schedule.run_periodically(
+                sessionmaker=app.state.sessionmaker, keyring=app.state.keyring,
+                interval=settings.retention_interval_seconds)))
         yield
         for task in tasks:
             task.cancel()
