@@ -129,6 +129,7 @@ def test_every_class_the_code_encrypts_under_is_registered_and_shredded() -> Non
                                                  "item_description"}
     assert by_module["identity/service.py"] == {"realname_registration"}
     assert by_module["shipments/photos.py"] == {"inspection_photo"}
+    assert by_module["shipments/reclass.py"] == {"legal_hold"}
     assert set(shipments.FIELD_CLASSES) == set(shipments.PERSONAL_FIELDS)  # every personal field has its class
 
 

@@ -224,9 +224,22 @@ REGULATOR_RECORD = DataClass(
             "received_records.waybill_no", "received_records.station", "received_records.region"),
 )
 
+LEGAL_HOLD = DataClass(
+    name="legal_hold",
+    what_en="The encrypted values of parcels under a legal hold on an investigation case: moved here from their "
+            "own classes when the hold is placed, so shredding those classes' months passes them by. A month of "
+            "this class goes when its retention is over and no hold that is still in force moved data into it.",
+    what_zh="依法保全（案件冻结）的邮件个人信息",
+    # The hold lasts as long as the case needs; once released, the values are kept no longer than a waybill's
+    # data would be (GB/T 27917), counted from the month they were moved.
+    default_months=ELECTRONIC_WAYBILL_MONTHS, minimum_months=1, mechanism="shred",
+    covers=("shipments.sender_name", "shipments.sender_address", "shipments.sender_phone", "shipments.recipient_name",
+            "shipments.recipient_phone", "shipments.recipient_address", "shipment_items.description"),
+)
+
 CLASSES: dict[str, DataClass] = {c.name: c for c in (
     RECIPIENT_CONTACT, SENDER_CONTACT, SENDER_PHONE, ITEM_DESCRIPTION, WAYBILL_RECORD, REALNAME_RECORD, SCAN_EVENT,
-    INSPECTION_PHOTO, CALL_RECORD, REALNAME_REGISTRATION, LABEL_TOKEN, AUDIT_DETAIL, REGULATOR_RECORD,
+    INSPECTION_PHOTO, CALL_RECORD, REALNAME_REGISTRATION, LABEL_TOKEN, AUDIT_DETAIL, REGULATOR_RECORD, LEGAL_HOLD,
 )}
 
 # The electronic waybill (GB/T 27917: at least 2 years, whatever a carrier sets).
@@ -268,10 +281,32 @@ def class_of(data_class: str) -> DataClass:
     return found
 
 
-__all__ = ["AUDIT_DETAIL", "CALL_RECORD", "CLASSES", "ELECTRONIC_WAYBILL", "ELECTRONIC_WAYBILL_MONTHS",
-           "INSPECTION_PHOTO", "ITEM_DESCRIPTION", "LABEL_TOKEN", "LEGACY", "LEGACY_HELD", "MECHANISMS",
-           "REALNAME_RECORD", "REALNAME_REGISTRATION", "RECIPIENT_CONTACT", "REGULATOR_RECORD", "SCAN_EVENT",
-           "SENDER_CONTACT", "SENDER_PHONE", "WAYBILL_RECORD", "DataClass", "Mechanism", "class_of", "columns_of"]
+__all__ = [
+    "AUDIT_DETAIL",
+    "CALL_RECORD",
+    "CLASSES",
+    "ELECTRONIC_WAYBILL",
+    "ELECTRONIC_WAYBILL_MONTHS",
+    "INSPECTION_PHOTO",
+    "ITEM_DESCRIPTION",
+    "LABEL_TOKEN",
+    "LEGACY",
+    "LEGACY_HELD",
+    "LEGAL_HOLD",
+    "MECHANISMS",
+    "REALNAME_RECORD",
+    "REALNAME_REGISTRATION",
+    "RECIPIENT_CONTACT",
+    "REGULATOR_RECORD",
+    "SCAN_EVENT",
+    "SENDER_CONTACT",
+    "SENDER_PHONE",
+    "WAYBILL_RECORD",
+    "DataClass",
+    "Mechanism",
+    "class_of",
+    "columns_of",
+]
 
 
 def columns_of(data_class: str) -> list[str]:

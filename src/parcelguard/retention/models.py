@@ -42,3 +42,21 @@ class DestructionRecord(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     key_id: Mapped[int] = mapped_column(BigInteger)
     audit_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class LegalHold(Base):
+    """A parcel held for an investigation case: its values were moved to the class `legal_hold` in the month
+    `moved_period`, which is not shredded while the hold is in force (`released_at` None)."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index(None, "carrier_id", "released_at"), Index(None, "case_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("investigation_cases.id"))
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"))
+    moved_period: Mapped[str] = mapped_column(String(16))
+    placed_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime] = mapped_column(default=now)
+    released_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[datetime | None]

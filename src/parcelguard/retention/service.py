@@ -28,7 +28,7 @@ from parcelguard.core.db import Base, begin_write
 from parcelguard.crypto import envelope, shredding
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey
-from parcelguard.retention import classes, records
+from parcelguard.retention import classes, holds, records
 from parcelguard.retention.models import RetentionSetting
 
 
@@ -43,9 +43,10 @@ class Month:
     expires_at: datetime
     live_data_keys: int
     shred_keys: int
+    held: bool = False  # a month of `legal_hold` that a hold in force moved data into
 
     def due(self, at: datetime) -> bool:
-        return self.expires_at <= at and (self.live_data_keys > 0 or self.shred_keys > 0)
+        return self.expires_at <= at and not self.held and (self.live_data_keys > 0 or self.shred_keys > 0)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def expiry(period: str, months: int) -> datetime:
 def plan(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> list[Month]:
     """Every month of every shredded class the carrier holds keys for, with when it goes; oldest first."""
     months = retention_months(db_session=db_session, carrier_id=carrier_id)
+    held = holds.held_months(db_session=db_session, carrier_id=carrier_id)
     found = []
     for m in shredding.months(db_session=db_session, keyring=keyring, carrier_id=carrier_id):
         if m.live == 0 and m.shred_keys == 0:
@@ -77,7 +79,7 @@ def plan(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> lis
         kept = classes.class_of(m.data_class)
         found.append(Month(data_class=m.data_class, retained_as=kept.name, period=m.period, months=months[kept.name],
                            expires_at=expiry(m.period, months[kept.name]), live_data_keys=m.live,
-                           shred_keys=m.shred_keys))
+                           shred_keys=m.shred_keys, held=kept is classes.LEGAL_HOLD and m.period in held))
     return sorted(found, key=lambda m: (m.expires_at, m.data_class))
 
 

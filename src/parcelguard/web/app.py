@@ -41,6 +41,7 @@ from parcelguard.privacy_numbers.api import router as privacy_numbers_router
 from parcelguard.regulator import flows as regulator_flows
 from parcelguard.regulator import service as regulator_service
 from parcelguard.retention import schedule as retention_schedule
+from parcelguard.retention.api import router as retention_router
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(webhooks_router)
     api.include_router(keys_router)
     api.include_router(incidents_router)
+    api.include_router(retention_router)
     app.include_router(api)
     _declare_schemas(app, BODY_MODELS)
     document_problems(app)
