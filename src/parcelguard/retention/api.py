@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
-from parcelguard.core.auth import Actor, require
+from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import Invalid
 from parcelguard.retention import holds, records, service
@@ -72,6 +72,22 @@ def get_plan(request: Request, actor: Reader, db_session: SessionDep,
         MonthOut(data_class=m.data_class, retained_as=m.retained_as, period=m.period, months=m.months,
                  expires_at=m.expires_at, live_data_keys=m.live_data_keys, held=m.held, due=m.due(moment))
         for m in months])
+
+
+@router.get("/retention/settings", response_model=dict[str, int],
+            summary="The carrier's retention of every data class, in months (its own setting, else the default)")
+def get_settings(actor: Reader, db_session: SessionDep) -> dict[str, int]:
+    return service.retention_months(db_session=db_session, carrier_id=holds.readable_carrier(actor))
+
+
+@router.patch("/retention/settings", response_model=dict[str, int],
+              summary="Set the retention of some classes, in months (admin; each change logged)",
+              responses={422: {"description": "retention_invalid naming each class: class_unknown, "
+                                              "months_out_of_range (below the class's minimum, above 120)"}})
+def change_settings(request: Request, actor: Annotated[Actor, require(Role.ADMIN)], db_session: SessionDep,
+                    months: Annotated[dict[str, int], Body(description="`{class: months}`")]) -> dict[str, int]:
+    return service.change_months(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
+                                 months=months, request_id=_request_id(request))
 
 
 @router.get("/retention/records", response_model=list[RecordOut],

@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from parcelguard.core.auth import Actor
+from parcelguard.audit import service as audit
+from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.db import Base, begin_write
+from parcelguard.core.errors import FieldError, Forbidden, Invalid
 from parcelguard.crypto import envelope, shredding
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey
@@ -129,3 +131,39 @@ def count_items(db_session: Session, data_class: str, data_key_ids: tuple[int, .
         counted[place] = int(db_session.scalar(select(func.count()).select_from(table).where(
             func.substr(column, 1, envelope.HEADER_BYTES).in_(headers))) or 0)
     return counted
+
+
+MAX_MONTHS = 120  # ten years: a longer retention is a typing error
+
+
+def change_months(*, db_session: Session, keyring: Keyring, actor: Actor, months: dict[str, int],
+                  request_id: str | None = None) -> dict[str, int]:
+    """The admin sets the carrier's retention of some classes (months, within each class's minimum and ten
+    years); each change is an entry of the audit log (subject `retention:<class>:<months>`). All or nothing:
+    one bad class or value writes nothing (422 naming each)."""
+    if actor.role != Role.ADMIN or actor.carrier_id is None:
+        raise Forbidden("The carrier's admin sets its retention.", code="role_not_allowed")
+    errors = []
+    for name, value in months.items():
+        found = classes.CLASSES.get(name)
+        if found is None:
+            errors.append(FieldError(pointer=f"/{name}", code="class_unknown", detail="No data class has this name."))
+        elif not found.minimum_months <= value <= MAX_MONTHS:
+            errors.append(FieldError(pointer=f"/{name}", code="months_out_of_range",
+                                     detail=f"Between {found.minimum_months} and {MAX_MONTHS} months."))
+    if errors:
+        raise Invalid("The retention is not valid.", code="retention_invalid", errors=errors)
+    current = retention_months(db_session=db_session, carrier_id=actor.carrier_id)
+    for name, value in sorted(months.items()):
+        if current[name] == value:
+            continue
+        row = db_session.get(RetentionSetting, (actor.carrier_id, name))
+        if row is None:
+            db_session.add(RetentionSetting(carrier_id=actor.carrier_id, data_class=name, months=value,
+                                            updated_by=actor.user_id, updated_at=now()))
+        else:
+            row.months, row.updated_by, row.updated_at = value, actor.user_id, now()
+        db_session.flush()
+        audit.log_admin_change(db_session=db_session, keyring=keyring, actor=actor, subject=f"retention:{name}:{value}",
+                               purpose="retention_change", request_id=request_id)
+    return retention_months(db_session=db_session, carrier_id=actor.carrier_id)
