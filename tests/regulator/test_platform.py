@@ -18,11 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
+from parcelguard.core import db
 from parcelguard.crypto import signing
 from parcelguard.crypto.types import DecryptionFailed
 from parcelguard.regulator import protocol
-from parcelguard.regulator.platform import service
-from parcelguard.regulator.platform.keys import PlatformKeys, index_form
+from parcelguard.regulator.platform import record_keys, service
+from parcelguard.regulator.platform.keys import MONTH_FORMAT, PlatformKeys, index_form
 from parcelguard.regulator.platform.models import PlatformBase, ReceivedBatch, ReceivedRecord
 from tests.regulator.conftest import (
     ORGANISATION,
@@ -95,7 +96,11 @@ def test_a_signed_batch_is_accepted_stored_encrypted_and_answered_with_a_receipt
         assert (row["waybill_no"], row["station"], row["region"], row["doc_type"], row["taken_at"]) == (
             record.waybill_no, record.station, record.region, record.doc_type, record.taken_at)
         assert row["batch_id"] == receipt.batch_id
-        payload = json.loads(platform_keys.decrypt_record(carrier.id, record.record_id, row["payload"]))
+        assert row["payload"][0] == MONTH_FORMAT  # under the month's record key (issue 15)
+        with db.make_sessionmaker(platform_engine)() as s:
+            payload = json.loads(platform_keys.decrypt_record(carrier.id, record.record_id, row["payload"],
+                                                              month_key=record_keys.reader(db_session=s,
+                                                                                           keys=platform_keys)))
         assert payload == (ORGANISATION if record.doc_type == "uscc" else PERSON)
         assert (row["responsible_index"] is not None) == (record.doc_type == "uscc")
     with platform_engine.connect() as conn:

@@ -28,6 +28,9 @@ regulator_carriers_app = typer.Typer(help="Carriers registered on the regulator'
 regulator_app.add_typer(regulator_carriers_app, name="carriers")
 regulator_users_app = typer.Typer(help="Officials who sign in to the regulator's platform.", no_args_is_help=True)
 regulator_app.add_typer(regulator_users_app, name="users")
+regulator_retention_app = typer.Typer(help="The platform's own records past their retention: plan, destroy, records.",
+                                      no_args_is_help=True)
+regulator_app.add_typer(regulator_retention_app, name="retention")
 regulator_lookups_app = typer.Typer(help="The log of officials' lookups.", no_args_is_help=True)
 regulator_app.add_typer(regulator_lookups_app, name="lookups")
 app.add_typer(regulator_app, name="regulator")

@@ -15,6 +15,7 @@ from parcelguard.cli.apps import (
     regulator_app,
     regulator_carriers_app,
     regulator_lookups_app,
+    regulator_retention_app,
     regulator_users_app,
 )
 from parcelguard.cli.context import (
@@ -172,3 +173,46 @@ def regulator_lookups_verify() -> None:
     print(report.line())
     if not report.ok:
         raise typer.Exit(1)
+
+
+@regulator_retention_app.command("plan")
+def regulator_retention_plan() -> None:
+    """Every month the platform holds records for and the day it goes (PARCELGUARD_REGULATOR_RETENTION_MONTHS)."""
+    from parcelguard.regulator.platform import retention
+
+    settings = load_regulator_settings()
+    with open_regulator_session(settings) as session:
+        for month in retention.plan(db_session=session, months=settings.retention_months):
+            print(f"{month.period}: goes on {month.expires_at:%Y-%m-%d} ({month.live_keys} live record key(s))")
+
+
+@regulator_retention_app.command("run")
+def regulator_retention_run() -> None:
+    """Destroy every month past its retention now: its record keys, its rows, a signed destruction record."""
+    from parcelguard.core import db
+    from parcelguard.regulator.platform import retention
+    from parcelguard.regulator.platform.keys import PlatformKeys
+
+    settings = load_regulator_settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        done = retention.run(sessionmaker=db.make_sessionmaker(engine), keys=PlatformKeys.from_settings(settings),
+                             months=settings.retention_months)
+    finally:
+        engine.dispose()
+    for wire in done:
+        body = wire["record"]
+        print(f"destroyed {body['period']}: {body['records_deleted']} record(s), "  # type: ignore[index]
+              f"{len(body['record_key_ids'])} key(s); record {body['record_id']}")  # type: ignore[index]
+    if not done:
+        print("nothing is past its retention")
+
+
+@regulator_retention_app.command("records")
+def regulator_retention_records() -> None:
+    """The platform's signed destruction records as JSON lines (verify with its receipt key)."""
+    from parcelguard.regulator.platform import retention
+
+    with open_regulator_session(load_regulator_settings()) as session:
+        for wire in retention.records(db_session=session):
+            print(json.dumps(wire, sort_keys=True))

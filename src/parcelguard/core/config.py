@@ -325,6 +325,10 @@ class RegulatorSettings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)  # 1,000 sealed records are about 1 MiB
     log_level: str = "info"
     allow_sqlite_in_prod: bool = False
+    # The platform's own records (regulator/platform/retention.py): kept this many months after the month they
+    # were taken in (at least the electronic waybill's 24), destroyed by the server this often (0: never).
+    retention_months: int = Field(default=24, ge=24, le=120)
+    retention_interval_seconds: float = Field(default=86400, ge=0, le=31 * 86400)
     # Officials' sign-in: a token lasts a working day; 5 failures lock a username for 15 minutes.
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)

@@ -3,9 +3,12 @@ database, keys, officials and routes; nothing of the carrier platform."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from starlette.responses import JSONResponse, Response
@@ -18,7 +21,7 @@ from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
-from parcelguard.regulator.platform import officials
+from parcelguard.regulator.platform import officials, retention
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.incidents_api import router as incidents_router
 from parcelguard.regulator.platform.keys import PlatformKeys
@@ -40,7 +43,13 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = (asyncio.create_task(_destroy_expired_periodically(app)) if settings.retention_interval_seconds > 0
+                else None)
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         engine.dispose()
 
     app = FastAPIOffline(
@@ -96,3 +105,15 @@ def _probes() -> APIRouter:
         return JSONResponse({"status": "ready", "revision": current})
 
     return router
+
+
+async def _destroy_expired_periodically(app: FastAPI) -> None:
+    """Destroy the months of records past their retention, every `retention_interval_seconds` (issue 15)."""
+    settings: RegulatorSettings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.retention_interval_seconds)
+        try:
+            await asyncio.to_thread(retention.run, sessionmaker=app.state.sessionmaker, keys=app.state.platform_keys,
+                                    months=settings.retention_months)
+        except Exception:  # noqa: BLE001  (log it and keep going: a bad day must not end the loop)
+            structlog.get_logger("parcelguard.regulator").exception("retention run failed")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import os
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -33,11 +34,13 @@ from parcelguard.crypto.types import BlindIndex, DecryptionFailed
 from parcelguard.identity import documents
 from parcelguard.regulator import incident_protocol, protocol
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 1  # a key per record derived from the root key: goes only with its row
+MONTH_FORMAT = 2  # under the month's record key (`record_keys`): goes with the key (crypto-shredding)
 _NONCE = 12
 _RECORDS_LABEL = b"parcelguard/regulator/records/v1"
 _INDEX_LABEL = b"parcelguard/regulator/blind-index/v1"
 _LOOKUP_LABEL = b"parcelguard/regulator/lookup-log/v1"
+_MONTH_KEYS_LABEL = b"parcelguard/regulator/record-keys/v1"
 LOOKUP_HEAD_DOMAIN = b"parcelguard/regulator/lookup-log-head/v1\n"
 _RECORD_AAD = "parcelguard/regulator/record/v1"
 
@@ -62,8 +65,8 @@ def index_form(number: str, doc_type: str | None = None) -> str:
 
 
 class PlatformKeys:
-    __slots__ = ("_index_key", "_lookup_key", "_opener", "_records_key", "_signing", "receipt_key_id",
-                 "receipt_public_key", "sealing_public_key")
+    __slots__ = ("_index_key", "_lookup_key", "_month_wrap", "_opener", "_records_key", "_signing",
+                 "receipt_key_id", "receipt_public_key", "sealing_public_key")
 
     def __init__(self, *, private_key: bytes, signing_key: bytes, root_key: bytes) -> None:
         if len(root_key) != 32:
@@ -73,6 +76,7 @@ class PlatformKeys:
         self._records_key = _derive(root_key, _RECORDS_LABEL)
         self._index_key = blind_index.field_key(_derive(root_key, _INDEX_LABEL), "document_number")
         self._lookup_key = _derive(root_key, _LOOKUP_LABEL)
+        self._month_wrap = AESGCM(_derive(root_key, _MONTH_KEYS_LABEL))
         self.receipt_public_key = signing.public_of(signing_key)
         self.receipt_key_id = signing.key_id(self.receipt_public_key)
         self.sealing_public_key = X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
@@ -115,16 +119,49 @@ class PlatformKeys:
             return False
         return True
 
+    def wrap_month_key(self, key_id: int, key: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._month_wrap.encrypt(nonce, key, f"record-key|{key_id}".encode())
+
+    def unwrap_month_key(self, key_id: int, wrapped: bytes) -> bytes:
+        try:
+            return self._month_wrap.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"record-key|{key_id}".encode())
+        except InvalidTag:
+            raise DecryptionFailed() from None
+
+    def sign(self, domain: bytes, message: bytes) -> bytes:
+        """The platform's Ed25519 signature (its receipt key) over `domain` + `message`."""
+        return signing.sign(self._signing, domain + message)
+
     def _record_aead(self, aad: bytes) -> AESGCM:
         return AESGCM(HKDFExpand(algorithm=hashes.SHA256(), length=32, info=aad).derive(self._records_key))
 
-    def encrypt_record(self, carrier_id: uuid.UUID, record_id: uuid.UUID, plaintext: bytes) -> bytes:
+    def encrypt_record(self, carrier_id: uuid.UUID, record_id: uuid.UUID, plaintext: bytes,
+                       month: tuple[int, bytes] | None = None) -> bytes:
+        """A payload encrypted at rest: under the month's record key `(id, key)` when given (format 2: it goes
+        when that key is destroyed), else under a key derived from the root key for the record (format 1)."""
         aad = record_aad(carrier_id, record_id)
         nonce = os.urandom(_NONCE)
-        return bytes([RECORD_FORMAT]) + nonce + self._record_aead(aad).encrypt(nonce, plaintext, aad)
+        if month is None:
+            return bytes([RECORD_FORMAT]) + nonce + self._record_aead(aad).encrypt(nonce, plaintext, aad)
+        key_id, key = month
+        header = bytes([MONTH_FORMAT]) + key_id.to_bytes(8, "big")
+        return header + nonce + _month_aead(key, aad).encrypt(nonce, plaintext, header + aad)
 
-    def decrypt_record(self, carrier_id: uuid.UUID, record_id: uuid.UUID, ciphertext: bytes) -> bytes:
-        """The stored payload; `DecryptionFailed` if it is not this record's, or was altered."""
+    def decrypt_record(self, carrier_id: uuid.UUID, record_id: uuid.UUID, ciphertext: bytes,
+                       month_key: Callable[[int], bytes | None] | None = None) -> bytes:
+        """The stored payload; `DecryptionFailed` if it is not this record's, was altered, or its month's key
+        was destroyed (`month_key(id)` answers None)."""
+        if len(ciphertext) > 9 + _NONCE + 16 and ciphertext[0] == MONTH_FORMAT and month_key is not None:
+            key = month_key(int.from_bytes(ciphertext[1:9], "big"))
+            if key is None:
+                raise DecryptionFailed()
+            aad = record_aad(carrier_id, record_id)
+            try:
+                return _month_aead(key, aad).decrypt(ciphertext[9:9 + _NONCE], ciphertext[9 + _NONCE:],
+                                                     ciphertext[:9] + aad)
+            except InvalidTag:
+                raise DecryptionFailed() from None
         if len(ciphertext) < 1 + _NONCE + 16 or ciphertext[0] != RECORD_FORMAT:
             raise DecryptionFailed()
         aad = record_aad(carrier_id, record_id)
@@ -132,3 +169,7 @@ class PlatformKeys:
             return self._record_aead(aad).decrypt(ciphertext[1:1 + _NONCE], ciphertext[1 + _NONCE:], aad)
         except InvalidTag:
             raise DecryptionFailed() from None
+
+
+def _month_aead(key: bytes, aad: bytes) -> AESGCM:
+    return AESGCM(HKDFExpand(algorithm=hashes.SHA256(), length=32, info=aad).derive(key))

@@ -260,3 +260,33 @@ class ReceivedIncidentReport(PlatformBase):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     receipt: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- retention of the platform's own records (platform_0007) ------------------------------------------------
+
+class RecordKey(PlatformBase):
+    """The key a month's received records are encrypted under at rest (`keys.MONTH_FORMAT`), by the month the
+    record was taken in (UTC), wrapped by a key derived from the platform's root key. Destroying it (the wrapped
+    key gone, `destroyed_at` set) makes the month's payloads unreadable: the platform's crypto-shredding."""
+
+    __tablename__ = "record_keys"
+    __table_args__ = (Index(None, "period"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(16))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]
+
+
+class PlatformDestruction(PlatformBase):
+    """A month of received records destroyed at the end of their retention: the canonical JSON body and the
+    platform's Ed25519 signature (its receipt key) over it (`retention`)."""
+
+    __tablename__ = "platform_destructions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from parcelguard.crypto import signing
 from parcelguard.crypto.types import DecryptionFailed
 from parcelguard.identity import documents
 from parcelguard.regulator import protocol
-from parcelguard.regulator.platform import carriers, lookup_log, rollups
+from parcelguard.regulator.platform import carriers, lookup_log, record_keys, rollups
 from parcelguard.regulator.platform.keys import PlatformKeys, index_form
 from parcelguard.regulator.platform.models import CarrierKey, ReceivedBatch, ReceivedRecord, RegisteredCarrier
 
@@ -146,6 +146,13 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
         .where(ReceivedRecord.carrier_id == carrier_id, ReceivedRecord.record_id.in_(list(digests))))}
     prefix = f"{SEAL_CONTEXT}|{carrier_id}|"
     opened: dict[tuple[str, bytes], bytes | None] = {}  # one opening per distinct seal (see _open)
+    months: dict[str, tuple[int, bytes]] = {}
+
+    def month_keys(period: str) -> tuple[int, bytes]:  # one key per month the batch's records were taken in
+        if period not in months:
+            months[period] = record_keys.month_key(db_session=db_session, keys=keys, period=period)
+        return months[period]
+
     accepted: list[uuid.UUID] = []
     rejected: list[protocol.Rejection] = []
     rows: list[dict[str, Any]] = []
@@ -157,7 +164,7 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
             else:
                 rejected.append(protocol.Rejection(record.record_id, Reason.RECORD_CONFLICT))
             continue
-        row_or_reason = _record_row(keys, opened, prefix, carrier_id, record)
+        row_or_reason = _record_row(keys, opened, prefix, carrier_id, record, month_keys)
         if isinstance(row_or_reason, str):
             rejected.append(protocol.Rejection(record.record_id, row_or_reason))
             continue
@@ -177,7 +184,8 @@ def ingest(*, db_session: Session, keys: PlatformKeys, batch_wire: object) -> di
 
 
 def _record_row(keys: PlatformKeys, opened: dict[tuple[str, bytes], bytes | None], prefix: str,
-                carrier_id: uuid.UUID, record: protocol.SealedRecord) -> dict[str, Any] | str:
+                carrier_id: uuid.UUID, record: protocol.SealedRecord,
+                month_keys: Callable[[str], tuple[int, bytes]]) -> dict[str, Any] | str:
     """The row to store for a new record, or the reason it is rejected."""
     if not record.seal_context.startswith(prefix) or len(record.seal_context) == len(prefix):
         return Reason.SEAL_CONTEXT_FOREIGN
@@ -194,7 +202,8 @@ def _record_row(keys: PlatformKeys, opened: dict[tuple[str, bytes], bytes | None
         "document_index": keys.document_index(payload["doc_number"], payload["doc_type"]),
         "responsible_index": (keys.document_index(responsible["doc_number"], responsible["doc_type"])
                               if responsible else None),
-        "payload": keys.encrypt_record(carrier_id, record.record_id, plaintext),
+        "payload": keys.encrypt_record(carrier_id, record.record_id, plaintext,
+                                       month=month_keys(record.taken_at.strftime("%Y-%m"))),
     }
 
 
@@ -355,10 +364,12 @@ def _logged_lookup(db_session: Session, keys: PlatformKeys, actor: Actor, *, kin
         found = db_session.scalar(select(func.count()).select_from(ReceivedRecord).where(condition)) or found
     entry = lookup_log.append(db_session=db_session, keys=keys, actor=actor, kind=kind, doc_type=doc_type,
                               query_digest=digest, found=found, request_id=request_id, purpose=purpose)
+    month_key = record_keys.reader(db_session=db_session, keys=keys)
     records = [
         FoundRecord(carrier=code, record_id=row.record_id, waybill_no=row.waybill_no, station=row.station,
                     region=row.region, doc_type=row.doc_type, taken_at=row.taken_at, received_at=row.received_at,
-                    payload=json.loads(keys.decrypt_record(row.carrier_id, row.record_id, row.payload)))
+                    payload=json.loads(keys.decrypt_record(row.carrier_id, row.record_id, row.payload,
+                                                           month_key=month_key)))
         for row, code in rows[:MAX_LOOKUP_RECORDS]]
     return LookupResult(entry=entry, records=records, truncated=found > MAX_LOOKUP_RECORDS)
 
