@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from parcelguard.accounts.models import Carrier, User
+from parcelguard.accounts.models import User
 from parcelguard.audit.models import AuditEntry
 from parcelguard.shipments.models import Assignment, Shipment
 
@@ -231,11 +231,6 @@ def tasked_shipments(*, db_session: Session, carrier_id: uuid.UUID, courier_id: 
     """Every parcel the courier was ever given a task on."""
     return set(db_session.scalars(select(Assignment.shipment_id).where(
         Assignment.carrier_id == carrier_id, Assignment.courier_id == courier_id)))
-
-
-def carrier_ids(*, db_session: Session) -> list[uuid.UUID]:
-    """Every carrier, for the scheduled run over them all."""
-    return list(db_session.scalars(select(Carrier.id).order_by(Carrier.created_at)))
 
 
 def number(n: int) -> ColumnElement:

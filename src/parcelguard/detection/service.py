@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import service as accounts
 from parcelguard.audit import service as audit
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
@@ -129,7 +130,7 @@ def list_runs(*, db_session: Session, actor: Actor, limit: int = 50) -> list[Det
 
 
 def carrier_ids(*, db_session: Session) -> list[uuid.UUID]:
-    return queries.carrier_ids(db_session=db_session)
+    return accounts.carrier_ids(db_session=db_session)
 
 
 def carrier_of(actor: Actor) -> uuid.UUID:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from parcelguard.core.auth import Actor, Role, require
+from parcelguard.core.clock import now
 from parcelguard.core.db import SessionDep
 from parcelguard.core.errors import Invalid
 from parcelguard.retention import holds, records, service
@@ -65,7 +66,7 @@ def get_plan(request: Request, actor: Reader, db_session: SessionDep,
     if at is not None and at.tzinfo is None:
         raise Invalid("A time with its offset, e.g. 2029-01-01T00:00:00+08:00.", code="time_offset_missing",
                       field="#query/at")
-    moment = at or datetime.now().astimezone()
+    moment = at or now()
     keyring = request.app.state.keyring
     months = service.plan(db_session=db_session, keyring=keyring, carrier_id=holds.readable_carrier(actor))
     return PlanOut(at=moment, key_store="separate" if keyring.keystore.separate else "database", months=[

@@ -21,6 +21,7 @@ from parcelguard.core.db import begin_write
 from parcelguard.crypto import signing
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.models import PlatformDestruction, ReceivedRecord, RecordKey
+from parcelguard.regulator.protocol import canonical
 
 DOMAIN = b"parcelguard/regulator/destruction/v1\n"
 DEFAULT_MONTHS = 24
@@ -83,7 +84,7 @@ def _destroy(db_session: Session, keys: PlatformKeys, month: Month, at: datetime
     body = {"type": "destruction", "version": 1, "platform": "regulator", "record_id": str(record_id),
             "at": at.isoformat(), "period": month.period, "expired_at": month.expires_at.isoformat(),
             "records_deleted": int(deleted), "record_key_ids": key_ids, "receipt_key_id": keys.receipt_key_id}
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    raw = canonical(body)
     signature = keys.sign(DOMAIN, raw)
     db_session.add(PlatformDestruction(id=record_id, period=month.period, created_at=at, body=raw, signature=signature))
     return {"record": body, "signature": signature.hex()}
@@ -95,7 +96,7 @@ def records(*, db_session: Session) -> list[dict[str, object]]:
 
 
 def verify(wire: dict[str, object], public_key: bytes) -> bool:
-    raw = json.dumps(wire["record"], sort_keys=True, separators=(",", ":")).encode()
+    raw = canonical(wire["record"])
     try:
         signing.verify(public_key, DOMAIN + raw, bytes.fromhex(str(wire["signature"])))
     except signing.BadSignature:
