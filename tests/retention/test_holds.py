@@ -19,7 +19,7 @@ from parcelguard.crypto.keyring import Keyring
 from parcelguard.retention import classes, service
 from parcelguard.retention.models import LegalHold
 from tests.audit.test_gate import RECIPIENT, entries, reveal
-from tests.retention.test_run import LATER
+from tests.retention.test_run import LATER, rows_kept_longer
 from tests.tenants import CANARY, Tenant
 
 
@@ -39,6 +39,7 @@ def test_a_held_parcel_outlives_its_month_until_the_case_releases_it(
     http: httpx.Client, engine: Engine, keyring: Keyring, tenant: Tenant
 ) -> None:
     held, other = tenant.shipment(keyring), tenant.shipment(keyring)
+    rows_kept_longer(engine, keyring, tenant)
     officer = tenant.login(http, Role.HQ_SECURITY)
     case = http.post("/api/v1/audit/cases", headers=officer, json={"reference": f"HOLD-{uuid.uuid4().hex[:6]}",
                                                                    "summary": "fraud complaint"}).json()
@@ -82,6 +83,7 @@ def test_a_held_parcel_outlives_its_month_until_the_case_releases_it(
 def test_a_parcel_whose_data_is_gone_cannot_be_held(http: httpx.Client, engine: Engine, keyring: Keyring,
                                                     tenant: Tenant) -> None:
     shipment = tenant.shipment(keyring)
+    rows_kept_longer(engine, keyring, tenant)
     run(engine, keyring, tenant, LATER)
     officer = tenant.login(http, Role.HQ_SECURITY)
     case = http.post("/api/v1/audit/cases", headers=officer, json={"reference": f"LATE-{uuid.uuid4().hex[:6]}",

@@ -29,10 +29,18 @@ from parcelguard.shipments.service import Task
 from tests.audit.test_gate import RECIPIENT, entries, on_terminal, reveal
 from tests.conftest import TEST_ROOT_KEY
 from tests.support import parcelguard
-from tests.tenants import CANARY, Tenant
+from tests.tenants import CANARY, Tenant, writing
 
 SHIPMENT_CLASSES = {classes.RECIPIENT_CONTACT.name, classes.SENDER_CONTACT.name, classes.SENDER_PHONE.name}
 LATER = timedelta(days=31 * 25)  # past the 24 months of the electronic waybill, whatever the month
+
+
+def rows_kept_longer(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
+    """The carrier keeps its parcels' rows 36 months: the shredded values go at 24, the rows stay (what a test of
+    shredding looks at: the row is there, its values no longer open)."""
+    admin = tenant.actor(Role.ADMIN)  # made first: it writes on a connection of its own
+    with writing(engine) as s:
+        service.change_months(db_session=s, keyring=keyring, actor=admin, months={classes.WAYBILL_RECORD.name: 36})
 
 
 def run(engine: Engine, keyring: Keyring, tenant: Tenant, later: timedelta = LATER,
@@ -46,6 +54,7 @@ def test_months_go_only_after_their_retention_each_with_a_signed_record(
 ) -> None:
     courier = on_terminal(tenant.actor(Role.COURIER))
     shipment = tenant.shipment(keyring)
+    rows_kept_longer(engine, keyring, tenant)
     tenant.assign(shipment, courier, Task.DELIVERY)
     with db.make_sessionmaker(engine)() as s:
         months = service.plan(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id)
@@ -96,6 +105,7 @@ def test_months_go_only_after_their_retention_each_with_a_signed_record(
 def test_a_run_that_crashes_half_way_is_finished_by_the_next(engine: Engine, keyring: Keyring, tenant: Tenant) -> None:
     courier = on_terminal(tenant.actor(Role.COURIER))
     shipment = tenant.shipment(keyring)
+    rows_kept_longer(engine, keyring, tenant)
     tenant.assign(shipment, courier, Task.DELIVERY)
     sessions = count()
     plain = db.make_sessionmaker(engine)
@@ -122,13 +132,17 @@ def test_a_run_that_crashes_half_way_is_finished_by_the_next(engine: Engine, key
 def test_the_command_line_plans_and_exports(engine: Engine, keyring: Keyring, tenant: Tenant, database_url: str,
                                            tmp_path: object) -> None:
     tenant.shipment(keyring)
+    rows_kept_longer(engine, keyring, tenant)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
     env.update(PARCELGUARD_DATABASE_URL=database_url, PARCELGUARD_ROOT_KEY=encode_root_key(TEST_ROOT_KEY),
                COLUMNS="200")
     at = (now() + LATER).isoformat()
     planned = parcelguard("retention", "plan", "--carrier", tenant.slug, "--at", at, env=env)
     assert planned.returncode == 0, planned.stderr
-    assert planned.stdout.count("yes") == 3 and "recipient_contact" in planned.stdout
+    due = {line.split()[1] for line in planned.stdout.splitlines() if "yes" in line}
+    assert due == SHIPMENT_CLASSES | {classes.SCAN_EVENT.name, classes.REALNAME_RECORD.name, classes.CALL_RECORD.name,
+                                      classes.INSPECTION_PHOTO.name}, planned.stdout  # the parcel's row: 36 months
+    assert classes.WAYBILL_RECORD.name in planned.stdout
     assert "PARCELGUARD_KEYSTORE_URL" in planned.stdout  # the operator is told backups are not reached
     naive = parcelguard("retention", "plan", "--carrier", tenant.slug, "--at", "2029-01-01T00:00:00", env=env)
     assert naive.returncode != 0 and "offset" in naive.stderr

@@ -23,7 +23,8 @@ def retention_plan(
     at: Annotated[str | None, typer.Option(help="Show what is due at this ISO 8601 time (with its offset) "
                                                 "instead of now.")] = None,
 ) -> None:
-    """Every month of every class the carrier holds keys for: its retention and the day it goes."""
+    """Every month of every class the carrier holds keys for, and the oldest month of each class whose rows are
+    deleted: its retention and the day it goes."""
     from parcelguard.core.clock import now
     from parcelguard.retention import service
 
@@ -31,13 +32,21 @@ def retention_plan(
     settings = load_settings()
     keyring = load_keyring(settings)
     with open_session(settings) as session:
-        months = service.plan(db_session=session, keyring=keyring, carrier_id=carrier_by_slug(session, carrier).id)
+        carrier_id = carrier_by_slug(session, carrier).id
+        months = service.plan(db_session=session, keyring=keyring, carrier_id=carrier_id)
+        rows = service.row_plan(db_session=session, carrier_id=carrier_id)
     table = Table(title=f"retention of carrier {carrier} as of {moment:%Y-%m-%d %H:%M %Z}")
     for column in ("class", "retained as", "month", "months kept", "goes on", "data keys", "due"):
         table.add_column(column)
     for m in months:
         table.add_row(m.data_class, m.retained_as, m.period, str(m.months), f"{m.expires_at:%Y-%m-%d}",
                       str(m.live_data_keys), "yes" if m.due(moment) else "")
+    out.print(table)
+    table = Table(title="rows deleted month by month: the oldest month of each class that still has rows")
+    for column in ("class", "oldest month", "months kept", "goes on", "due"):
+        table.add_column(column)
+    for m in rows:
+        table.add_row(m.data_class, m.period, str(m.months), f"{m.expires_at:%Y-%m-%d}", "yes" if m.due(moment) else "")
     out.print(table)
     key_store = "a key store of its own" if keyring.keystore.separate else "the database itself (shredding does " \
         "not reach backups: set PARCELGUARD_KEYSTORE_URL)"

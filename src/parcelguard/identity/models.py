@@ -43,7 +43,7 @@ class SenderRegistration(Base):
     move to each shipment unread (`Keyring.rebind`). The QR carries a signed token naming this row."""
 
     __tablename__ = "realname_registrations"
-    __table_args__ = (Index(None, "carrier_id", "blind_index"),)
+    __table_args__ = (Index(None, "carrier_id", "blind_index"), Index(None, "carrier_id", "created_at"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))

@@ -46,7 +46,7 @@ class NumberBinding(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
-    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"))
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), index=True)
     number: Mapped[str] = mapped_column(ForeignKey("privacy_numbers.number"))
     extension: Mapped[str] = mapped_column(String(4))
     bound_at: Mapped[datetime] = mapped_column(default=now)
@@ -79,7 +79,7 @@ class CallRecord(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
     provider_call_id: Mapped[str] = mapped_column(String(64))
-    binding_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("number_bindings.id"))
+    binding_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("number_bindings.id"), index=True)
     shipment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shipments.id"), index=True)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]

@@ -40,6 +40,8 @@ class PlanOut(BaseModel):
     at: datetime
     key_store: str = Field(description="`separate` (shredding reaches backups taken before) or `database`")
     months: list[MonthOut]
+    rows: list[MonthOut] = Field(description="For each class whose rows are deleted, the oldest month that still "
+                                             "has rows (the months after it go one a month)")
 
 
 class RecordOut(BaseModel):
@@ -68,11 +70,16 @@ def get_plan(request: Request, actor: Reader, db_session: SessionDep,
                       field="#query/at")
     moment = at or now()
     keyring = request.app.state.keyring
-    months = service.plan(db_session=db_session, keyring=keyring, carrier_id=holds.readable_carrier(actor))
-    return PlanOut(at=moment, key_store="separate" if keyring.keystore.separate else "database", months=[
-        MonthOut(data_class=m.data_class, retained_as=m.retained_as, period=m.period, months=m.months,
-                 expires_at=m.expires_at, live_data_keys=m.live_data_keys, held=m.held, due=m.due(moment))
-        for m in months])
+    carrier_id = holds.readable_carrier(actor)
+    months = service.plan(db_session=db_session, keyring=keyring, carrier_id=carrier_id)
+    rows = service.row_plan(db_session=db_session, carrier_id=carrier_id)
+
+    def out(m: service.Month) -> MonthOut:
+        return MonthOut(data_class=m.data_class, retained_as=m.retained_as, period=m.period, months=m.months,
+                        expires_at=m.expires_at, live_data_keys=m.live_data_keys, held=m.held, due=m.due(moment))
+
+    return PlanOut(at=moment, key_store="separate" if keyring.keystore.separate else "database",
+                   months=[out(m) for m in months], rows=[out(m) for m in rows])
 
 
 @router.get("/retention/settings", response_model=dict[str, int],

@@ -49,7 +49,7 @@ class LegalHold(Base):
     `moved_period`, which is not shredded while the hold is in force (`released_at` None)."""
 
     __tablename__ = "legal_holds"
-    __table_args__ = (Index(None, "carrier_id", "released_at"), Index(None, "case_id"))
+    __table_args__ = (Index(None, "carrier_id", "released_at"), Index(None, "case_id"), Index(None, "shipment_id"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
@@ -60,3 +60,14 @@ class LegalHold(Base):
     placed_at: Mapped[datetime] = mapped_column(default=now)
     released_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     released_at: Mapped[datetime | None]
+
+
+class RetentionProgress(Base):
+    """Where a class's row deletion (`retention.deletion`) got to for a carrier: every month before
+    `deleted_before` is done, so a daily run does not look at those months again."""
+
+    __tablename__ = "retention_progress"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
+    data_class: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deleted_before: Mapped[datetime]

@@ -2,6 +2,8 @@
 `retention` key (Ed25519, over a domain line and the canonical JSON), kept in `destruction_records` and appended
 to the carrier's tamper-evident log (subject `destruction:<record id>:<first 32 hex digits of its SHA-256>`, so
 the log's signed tree covers the record's exact bytes). No personal data: classes, months, counts and key ids.
+`mechanism` says how the month went: `shred` (its keys destroyed; `items` counts the values per column) or `delete`
+(its rows deleted; `items` counts rows per table, and no key is named).
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ class Signed:
 
 def write(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, run_id: uuid.UUID, at: datetime,
           data_class: str, period: str, expired_at: datetime, items: dict[str, int], data_key_ids: list[int],
-          shred_key_ids: list[int], key_store: str, actor: Actor | None) -> Signed:
+          shred_key_ids: list[int], key_store: str, actor: Actor | None, mechanism: str = "shred") -> Signed:
     """Sign the record, keep it and append it to the log, in the caller's transaction (the shredding's)."""
     record_id = uuid.uuid4()
     body = {"type": "destruction", "version": 1, "record_id": str(record_id), "carrier_id": str(carrier_id),
             "run_id": str(run_id), "at": at.isoformat(), "data_class": data_class, "period": period,
             "expired_at": expired_at.isoformat(), "items": dict(sorted(items.items())),
-            "data_key_ids": sorted(data_key_ids), "shred_key_ids": sorted(shred_key_ids), "key_store": key_store}
+            "data_key_ids": sorted(data_key_ids), "shred_key_ids": sorted(shred_key_ids), "key_store": key_store,
+            "mechanism": mechanism}
     raw = canonical(body)
     signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=KEY_PURPOSE)
     digest = hashlib.sha256(raw).hexdigest()

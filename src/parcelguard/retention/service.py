@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
 
 from parcelguard.audit import service as audit
@@ -30,8 +30,8 @@ from parcelguard.core.errors import FieldError, Forbidden, Invalid
 from parcelguard.crypto import envelope, shredding
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey
-from parcelguard.retention import classes, holds, records
-from parcelguard.retention.models import RetentionSetting
+from parcelguard.retention import classes, deletion, holds, records
+from parcelguard.retention.models import RetentionProgress, RetentionSetting
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,11 @@ class Month:
     live_data_keys: int
     shred_keys: int
     held: bool = False  # a month of `legal_hold` that a hold in force moved data into
+    mechanism: str = "shred"  # `delete`: the month's rows go (`deletion`), not keys
 
     def due(self, at: datetime) -> bool:
+        if self.mechanism == "delete":
+            return self.expires_at <= at
         return self.expires_at <= at and not self.held and (self.live_data_keys > 0 or self.shred_keys > 0)
 
 
@@ -85,20 +88,74 @@ def plan(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID) -> lis
     return sorted(found, key=lambda m: (m.expires_at, m.data_class))
 
 
+def row_plan(*, db_session: Session, carrier_id: uuid.UUID) -> list[Month]:
+    """For each class whose rows are deleted (`deletion.STEPS`), the oldest month that still has rows, with when
+    it goes (the months after it go one a month)."""
+    months = retention_months(db_session=db_session, carrier_id=carrier_id)
+    found = []
+    for name in deletion.STEPS:
+        kept = deletion.months_kept(name, months)
+        start = deletion.oldest(db_session, carrier_id, name, deletion.add_months(deletion.month_start(now()), 1))
+        start = max(start, progress(db_session, carrier_id, name)) if start is not None else None
+        if start is not None:
+            period = start.strftime("%Y-%m")
+            found.append(Month(data_class=name, retained_as=name, period=period, months=kept,
+                               expires_at=expiry(period, kept), live_data_keys=0, shred_keys=0, mechanism="delete"))
+    return sorted(found, key=lambda m: (m.expires_at, m.data_class))
+
+
 def run(*, sessionmaker: Callable[[], Session], keyring: Keyring, carrier_id: uuid.UUID, at: datetime | None = None,
         actor: Actor | None = None) -> Done:
-    """Destroy every month due at `at`; answers the records written (none when nothing was due)."""
+    """Destroy every month due at `at`: shred the keys' months, then delete the rows' months (the parcel's own row
+    last); answers the records written (none when nothing was due)."""
     at = at or now()
     run_id, written = uuid.uuid4(), []
     with sessionmaker() as session:
         due = [m for m in plan(db_session=session, keyring=keyring, carrier_id=carrier_id) if m.due(at)]
+        months = retention_months(db_session=session, carrier_id=carrier_id)
     for month in due:
         with sessionmaker() as session, session.begin():
             begin_write(session)
             record = _destroy(session, keyring, carrier_id, month, run_id, at, actor)
         if record is not None:
             written.append(record)
+    for name in deletion.STEPS:
+        written += _delete_rows(sessionmaker, keyring, carrier_id, name, deletion.months_kept(name, months), run_id,
+                                at, actor)
     return Done(run_id=run_id, records=written)
+
+
+def progress(db_session: Session, carrier_id: uuid.UUID, data_class: str) -> datetime:
+    """Where the class's row deletion got to: every month before it was done (the parcel's own row keeps none: a
+    parcel released from a hold may be older)."""
+    found = db_session.get(RetentionProgress, (carrier_id, data_class))
+    return found.deleted_before if found is not None else datetime.min.replace(tzinfo=UTC)
+
+
+def _delete_rows(sessionmaker: Callable[[], Session], keyring: Keyring, carrier_id: uuid.UUID, data_class: str,
+                 kept: int, run_id: uuid.UUID, at: datetime, actor: Actor | None) -> list[records.Signed]:
+    """Each month of the class past `kept` months, one transaction each: its rows, a record when any went, and
+    where the class got to."""
+    end, written = deletion.cutoff(at, kept), []
+    remembers = data_class != classes.WAYBILL_RECORD.name
+    while True:
+        with sessionmaker() as session, session.begin():
+            begin_write(session)
+            start = deletion.oldest(session, carrier_id, data_class, end)
+            if remembers and start is not None:
+                start = max(start, progress(session, carrier_id, data_class))
+            if start is None or start >= end:
+                return written
+            gone = deletion.delete_month(session, carrier_id, data_class, start)
+            period = start.strftime("%Y-%m")
+            if gone:
+                written.append(records.write(
+                    db_session=session, keyring=keyring, carrier_id=carrier_id, run_id=run_id, at=at,
+                    data_class=data_class, period=period, expired_at=expiry(period, kept), items=gone,
+                    data_key_ids=[], shred_key_ids=[], key_store="none", actor=actor, mechanism="delete"))
+            if remembers:
+                session.merge(RetentionProgress(carrier_id=carrier_id, data_class=data_class,
+                                                deleted_before=deletion.add_months(start, 1)))
 
 
 def _destroy(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, month: Month, run_id: uuid.UUID,
@@ -119,17 +176,22 @@ def _destroy(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, month
 
 def count_items(db_session: Session, data_class: str, data_key_ids: tuple[int, ...]) -> dict[str, int]:
     """How many values each column the class covers held under these data keys (a ciphertext's first bytes
-    name its key): what the record says was destroyed. A legacy class may have covered any encrypted column."""
+    name its key): what the record says was destroyed. A legacy class may have covered any encrypted column.
+    One scan per table, counting all its columns at once."""
     if not data_key_ids:
         return {}
     headers = [envelope.header_of(i) for i in data_key_ids]
-    counted = {}
+    by_table: dict[str, list[str]] = {}
     for place in classes.columns_of(data_class):
         table_name, column_name = place.split(".")
+        by_table.setdefault(table_name, []).append(column_name)
+    counted = {}
+    for table_name, column_names in by_table.items():
         table: Table = Base.metadata.tables[table_name]
-        column = table.c[column_name]
-        counted[place] = int(db_session.scalar(select(func.count()).select_from(table).where(
-            func.substr(column, 1, envelope.HEADER_BYTES).in_(headers))) or 0)
+        sums = [func.coalesce(func.sum(case((func.substr(table.c[c], 1, envelope.HEADER_BYTES).in_(headers), 1),
+                                            else_=0)), 0) for c in column_names]
+        row = db_session.execute(select(*sums).select_from(table)).one()
+        counted.update({f"{table_name}.{c}": int(n) for c, n in zip(column_names, row, strict=True)})
     return counted
 
 

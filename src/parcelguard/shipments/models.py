@@ -26,6 +26,7 @@ class Shipment(Base):
         Index(None, "carrier_id", "destination_station_id"),
         Index(None, "carrier_id", "customer_id"),
         UniqueConstraint("carrier_id", "waybill_no"),
+        Index(None, "carrier_id", "created_at"),  # retention deletes a carrier's parcels by the month taken in
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -40,7 +40,7 @@ class WebhookDelivery(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
     endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id"))
-    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"))
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), index=True)
     event: Mapped[str] = mapped_column(String(32))  # shipment.status_changed
     payload: Mapped[str] = mapped_column(Text)  # the JSON body sent, exactly
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | failed
