@@ -17,6 +17,7 @@ from parcelguard.core import db
 from parcelguard.core.auth import Role
 from parcelguard.core.clock import now
 from parcelguard.core.db import Base
+from parcelguard.core.errors import Invalid
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity.models import RealNameRecord, RegistrationCode, SenderRegistration
 from parcelguard.privacy_numbers.models import CallRecord, NumberBinding
@@ -26,6 +27,7 @@ from parcelguard.retention.models import LegalHold
 from parcelguard.shipments.models import Honeytoken, InspectionPhoto, Shipment, ShipmentItem
 from parcelguard.shipments.service import Task
 from parcelguard.tracking.models import ScanEvent
+from parcelguard.waybills import service as waybills
 from tests.privacy_numbers.pool import add_pool, bind
 from tests.tenants import Tenant, writing
 
@@ -167,3 +169,36 @@ def test_rows_go_by_their_class_month_with_records_and_held_or_decoy_parcels_sta
         "call_records": 1, "inspection_photos": 1, "legal_holds": 1, "number_bindings": 1, "realname_records": 1,
         "regulator_outbox": 1, "scan_events": 2, "shipment_assignments": 1, "shipment_items": 1, "shipments": 1}
     assert _rows(engine, Shipment, held) == 0 and _rows(engine, Shipment, decoy) == 1
+
+
+def test_a_label_key_version_goes_when_its_month_is_over_and_its_tokens_stop_verifying(
+    engine: Engine, keyring: Keyring, tenant: Tenant
+) -> None:
+    subject = uuid.uuid4()
+    with writing(engine) as s:
+        old = waybills.label_token(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, subject=subject)
+    with writing(engine) as s:  # what last month's run did: a new version became primary
+        keyring.rotate_signing_key(db_session=s, carrier_id=tenant.carrier_id, purpose=waybills.LABEL_TOKEN_PURPOSE)
+        new = waybills.label_token(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id, subject=subject)
+
+    def found(token: str) -> uuid.UUID | str:
+        with db.make_sessionmaker(engine)() as s:
+            try:
+                return waybills.label_subject(db_session=s, keyring=keyring, carrier_id=tenant.carrier_id,
+                                              token=token, any_age=True)
+            except Invalid as refused:
+                return refused.code
+
+    assert found(old) == found(new) == subject
+    with db.make_sessionmaker(engine)() as s:
+        planned = [m for m in service.row_plan(db_session=s, carrier_id=tenant.carrier_id)
+                   if m.data_class == classes.LABEL_TOKEN.name]
+    assert len(planned) == 1 and planned[0].mechanism == "expire" and not planned[0].due(now() + 23 * MONTH)
+    assert [r for r in _run(engine, keyring, tenant, 23 * MONTH) if r.body["data_class"] == "label_token"] == []
+    assert found(old) == subject
+
+    went = [r.body for r in _run(engine, keyring, tenant, 25 * MONTH) if r.body["data_class"] == "label_token"]
+    assert len(went) == 1 and went[0]["mechanism"] == "expire" and went[0]["items"] == {"crypto_signing_keys": 1}
+    assert found(old) == "token_signature"  # its key is gone: the found label no longer names the parcel
+    assert found(new) == subject  # the version still signing stays
+    assert [r for r in _run(engine, keyring, tenant, 25 * MONTH) if r.body["data_class"] == "label_token"] == []

@@ -3,7 +3,8 @@
 to the carrier's tamper-evident log (subject `destruction:<record id>:<first 32 hex digits of its SHA-256>`, so
 the log's signed tree covers the record's exact bytes). No personal data: classes, months, counts and key ids.
 `mechanism` says how the month went: `shred` (its keys destroyed; `items` counts the values per column) or `delete`
-(its rows deleted; `items` counts rows per table, and no key is named).
+(its rows deleted; `items` counts rows per table, and no key is named) or `expire` (signing key versions deleted,
+named in `signing_key_ids`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Signed:
 
 def write(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, run_id: uuid.UUID, at: datetime,
           data_class: str, period: str, expired_at: datetime, items: dict[str, int], data_key_ids: list[int],
-          shred_key_ids: list[int], key_store: str, actor: Actor | None, mechanism: str = "shred") -> Signed:
+          shred_key_ids: list[int], key_store: str, actor: Actor | None, mechanism: str = "shred",
+          signing_key_ids: list[int] | None = None) -> Signed:
     """Sign the record, keep it and append it to the log, in the caller's transaction (the shredding's)."""
     record_id = uuid.uuid4()
     body = {"type": "destruction", "version": 1, "record_id": str(record_id), "carrier_id": str(carrier_id),
@@ -57,6 +59,8 @@ def write(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, run_i
             "expired_at": expired_at.isoformat(), "items": dict(sorted(items.items())),
             "data_key_ids": sorted(data_key_ids), "shred_key_ids": sorted(shred_key_ids), "key_store": key_store,
             "mechanism": mechanism}
+    if signing_key_ids is not None:
+        body["signing_key_ids"] = sorted(signing_key_ids)
     raw = canonical(body)
     signer = keyring.signing_key(db_session=db_session, carrier_id=carrier_id, purpose=KEY_PURPOSE)
     digest = hashlib.sha256(raw).hexdigest()

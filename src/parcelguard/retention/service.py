@@ -30,7 +30,7 @@ from parcelguard.core.errors import FieldError, Forbidden, Invalid
 from parcelguard.crypto import envelope, shredding
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.models import DataKey
-from parcelguard.retention import classes, deletion, holds, records
+from parcelguard.retention import classes, deletion, holds, labels, records
 from parcelguard.retention.models import RetentionProgress, RetentionSetting
 
 
@@ -46,10 +46,10 @@ class Month:
     live_data_keys: int
     shred_keys: int
     held: bool = False  # a month of `legal_hold` that a hold in force moved data into
-    mechanism: str = "shred"  # `delete`: the month's rows go (`deletion`), not keys
+    mechanism: str = "shred"  # `delete`: the month's rows go (`deletion`); `expire`: signing key versions (`labels`)
 
     def due(self, at: datetime) -> bool:
-        if self.mechanism == "delete":
+        if self.mechanism != "shred":
             return self.expires_at <= at
         return self.expires_at <= at and not self.held and (self.live_data_keys > 0 or self.shred_keys > 0)
 
@@ -101,6 +101,10 @@ def row_plan(*, db_session: Session, carrier_id: uuid.UUID) -> list[Month]:
             period = start.strftime("%Y-%m")
             found.append(Month(data_class=name, retained_as=name, period=period, months=kept,
                                expires_at=expiry(period, kept), live_data_keys=0, shred_keys=0, mechanism="delete"))
+    label = classes.LABEL_TOKEN.name
+    for period in sorted({p for _, p in labels.stopped(db_session, carrier_id)}):
+        found.append(Month(data_class=label, retained_as=label, period=period, months=months[label],
+                           expires_at=expiry(period, months[label]), live_data_keys=0, shred_keys=0, mechanism="expire"))
     return sorted(found, key=lambda m: (m.expires_at, m.data_class))
 
 
@@ -122,7 +126,34 @@ def run(*, sessionmaker: Callable[[], Session], keyring: Keyring, carrier_id: uu
     for name in deletion.STEPS:
         written += _delete_rows(sessionmaker, keyring, carrier_id, name, deletion.months_kept(name, months), run_id,
                                 at, actor)
+    written += _expire_label_keys(sessionmaker, keyring, carrier_id, months[classes.LABEL_TOKEN.name], run_id, at,
+                                  actor)
     return Done(run_id=run_id, records=written)
+
+
+def _expire_label_keys(sessionmaker: Callable[[], Session], keyring: Keyring, carrier_id: uuid.UUID, kept: int,
+                       run_id: uuid.UUID, at: datetime, actor: Actor | None) -> list[records.Signed]:
+    """Turn the label key over for a new month, then delete the versions past `kept` months since they stopped
+    signing, a transaction and a record per month."""
+    with sessionmaker() as session, session.begin():
+        begin_write(session)
+        labels.turn_over(session, keyring, carrier_id, now())
+        by_month: dict[str, list[int]] = {}
+        for key_id, period in labels.stopped(session, carrier_id):
+            if expiry(period, kept) <= at:
+                by_month.setdefault(period, []).append(key_id)
+    written = []
+    for period, key_ids in sorted(by_month.items()):
+        with sessionmaker() as session, session.begin():
+            begin_write(session)
+            gone = labels.destroy(session, carrier_id, key_ids)
+            if gone:
+                written.append(records.write(
+                    db_session=session, keyring=keyring, carrier_id=carrier_id, run_id=run_id, at=at,
+                    data_class=classes.LABEL_TOKEN.name, period=period, expired_at=expiry(period, kept),
+                    items={"crypto_signing_keys": gone}, data_key_ids=[], shred_key_ids=[], key_store="database",
+                    actor=actor, mechanism="expire", signing_key_ids=key_ids))
+    return written
 
 
 def progress(db_session: Session, carrier_id: uuid.UUID, data_class: str) -> datetime:
