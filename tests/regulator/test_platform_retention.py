@@ -11,16 +11,25 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
-from parcelguard.regulator.platform import officials, retention, service
+from parcelguard.crypto.keystore import Separate
+from parcelguard.crypto.types import DecryptionFailed
+from parcelguard.regulator.platform import officials, record_keys, retention, service
 from parcelguard.regulator.platform.keys import MONTH_FORMAT, PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
 from parcelguard.regulator.platform.models import ReceivedRecord, RecordKey
-from tests.regulator.conftest import Carrier, register
+from tests.crypto.test_shredding import backup
+from tests.regulator.conftest import (
+    TEST_PLATFORM_ROOT_KEY,
+    TEST_RECEIPT_SEED,
+    TEST_REGULATOR_PRIVATE,
+    Carrier,
+    register,
+)
 from tests.support import ENGINES, empty_database, require_engine
 
 
@@ -73,3 +82,66 @@ def test_a_month_past_its_retention_is_destroyed_with_a_signed_record(own_platfo
         assert retention.run(sessionmaker=sessions, keys=platform_keys, at=now() + timedelta(days=31 * 25)) == []
     finally:
         engine.dispose()
+
+
+def _opens_in_backup(url: str, keys: PlatformKeys, tmp_path: Path) -> tuple[bool, bool]:
+    """Take a record in, back the platform database up, destroy the month: whether the live database and the
+    backup then open the record (with the same keys and key store, as a thief holding both would)."""
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    try:
+        carrier: Carrier = register(engine)
+        record = carrier.record()
+        with sessions() as s, s.begin():
+            service.ingest(db_session=s, keys=keys, batch_wire=carrier.batch([record]))
+        engine.dispose()  # PostgreSQL copies a template only when no one is connected to it
+        copies = backup(url, tmp_path)
+        copy = db.make_engine(next(copies))
+        try:
+            retention.run(sessionmaker=sessions, keys=keys, at=now() + timedelta(days=31 * 25))
+            return _opens(engine, keys, record.record_id), _opens(copy, keys, record.record_id)
+        finally:
+            copy.dispose()
+            next(copies, None)
+    finally:
+        engine.dispose()
+
+
+def _opens(engine: Engine, keys: PlatformKeys, record_id: uuid.UUID) -> bool:
+    with db.make_sessionmaker(engine)() as s:
+        row = s.scalar(select(ReceivedRecord).where(ReceivedRecord.record_id == record_id))
+        if row is None:
+            return False
+        try:
+            keys.decrypt_record(row.carrier_id, row.record_id, row.payload,
+                                month_key=record_keys.reader(db_session=s, keys=keys))
+        except DecryptionFailed:
+            return False
+        return True
+
+
+def test_with_a_key_store_of_its_own_a_backup_taken_before_no_longer_opens_the_month(
+    own_platform: str, platform_keys: PlatformKeys, tmp_path: Path
+) -> None:
+    kind = "postgresql" if own_platform.startswith("postgresql") else "sqlite"
+    with empty_database(kind, tmp_path) as store_url:
+        store = Separate(store_url)
+        try:
+            keys = PlatformKeys(private_key=TEST_REGULATOR_PRIVATE, signing_key=TEST_RECEIPT_SEED,
+                                root_key=TEST_PLATFORM_ROOT_KEY, keystore=store)
+            assert _opens_in_backup(own_platform, keys, tmp_path) == (False, False)
+            with store.engine.connect() as conn:  # no row of the key is left, and the platform's rows say so
+                assert conn.scalar(text("SELECT count(*) FROM shred_keys")) == 0
+            with db.make_engine(own_platform).connect() as conn:
+                assert conn.scalar(select(func.count()).select_from(RecordKey)
+                                   .where(RecordKey.destroyed_at.is_(None))) == 0
+                assert conn.scalar(select(func.count()).select_from(RecordKey)
+                                   .where(RecordKey.wrapped_key.is_not(None))) == 0  # never in the database
+        finally:
+            store.close()
+
+
+def test_with_the_month_keys_in_the_platform_database_a_backup_taken_before_still_opens(
+    own_platform: str, platform_keys: PlatformKeys, tmp_path: Path
+) -> None:
+    assert _opens_in_backup(own_platform, platform_keys, tmp_path) == (False, True)

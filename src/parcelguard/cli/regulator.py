@@ -184,6 +184,8 @@ def regulator_retention_plan() -> None:
     with open_regulator_session(settings) as session:
         for month in retention.plan(db_session=session, months=settings.retention_months):
             print(f"{month.period}: goes on {month.expires_at:%Y-%m-%d} ({month.live_keys} live record key(s))")
+    print("month keys kept in " + ("a key store of its own" if settings.keystore_url else "the platform database "
+                                   "(destroying a month does not reach backups: set PARCELGUARD_REGULATOR_KEYSTORE_URL)"))
 
 
 @regulator_retention_app.command("run")

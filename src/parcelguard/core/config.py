@@ -329,6 +329,9 @@ class RegulatorSettings(BaseSettings):
     # were taken in (at least the electronic waybill's 24), destroyed by the server this often (0: never).
     retention_months: int = Field(default=24, ge=24, le=120)
     retention_interval_seconds: float = Field(default=86400, ge=0, le=31 * 86400)
+    # A database of its own for the month keys (`crypto.keystore.Separate`), kept out of the platform database's
+    # backups, so that destroying a month reaches those backups too; None: the platform database.
+    keystore_url: str | None = None
     # Officials' sign-in: a token lasts a working day; 5 failures lock a username for 15 minutes.
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)

@@ -217,8 +217,8 @@ REGULATOR_RECORD = DataClass(
             "blind indexes, and the waybill number, station and region beside it.",
     what_zh="监管平台接收的实名收寄信息",
     # PIPL art. 19 and art. 28. The record answers "who sent waybill X" for as long as the carrier keeps
-    # waybill X (GB/T 27917), no longer by default. Its payload is encrypted under a key per record derived
-    # from the platform's root key, not under monthly keys, so expiry deletes the rows.
+    # waybill X (GB/T 27917), no longer by default. The platform applies it itself
+    # (`regulator.platform.retention`): a month's record keys destroyed and its rows deleted together.
     default_months=ELECTRONIC_WAYBILL_MONTHS, minimum_months=ELECTRONIC_WAYBILL_MONTHS, mechanism="delete",
     covers=("received_records.payload", "received_records.document_index", "received_records.responsible_index",
             "received_records.waybill_no", "received_records.station", "received_records.region"),

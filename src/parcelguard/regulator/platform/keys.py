@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from parcelguard.core.config import RegulatorSettings
 from parcelguard.crypto import blind_index, sealing, signing
+from parcelguard.crypto.keystore import Separate
 from parcelguard.crypto.types import BlindIndex, DecryptionFailed
 from parcelguard.identity import documents
 from parcelguard.regulator import incident_protocol, protocol
@@ -65,10 +66,11 @@ def index_form(number: str, doc_type: str | None = None) -> str:
 
 
 class PlatformKeys:
-    __slots__ = ("_index_key", "_lookup_key", "_month_wrap", "_opener", "_records_key", "_signing",
+    __slots__ = ("_index_key", "_lookup_key", "_month_wrap", "_opener", "_records_key", "_signing", "keystore",
                  "receipt_key_id", "receipt_public_key", "sealing_public_key")
 
-    def __init__(self, *, private_key: bytes, signing_key: bytes, root_key: bytes) -> None:
+    def __init__(self, *, private_key: bytes, signing_key: bytes, root_key: bytes,
+                 keystore: Separate | None = None) -> None:
         if len(root_key) != 32:
             raise ValueError("the platform root key must be 32 bytes")
         self._opener = sealing.Opener(private_key)
@@ -80,12 +82,16 @@ class PlatformKeys:
         self.receipt_public_key = signing.public_of(signing_key)
         self.receipt_key_id = signing.key_id(self.receipt_public_key)
         self.sealing_public_key = X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
+        # Where the month keys live: a key store of its own (`PARCELGUARD_REGULATOR_KEYSTORE_URL`, out of the
+        # platform database's backups), else the platform database (`record_keys.wrapped_key`).
+        self.keystore = keystore
 
     @classmethod
     def from_settings(cls, settings: RegulatorSettings) -> PlatformKeys:
         """The keys `settings` name (ConfigError, one line, when one is missing or malformed)."""
         return cls(private_key=settings.load_private_key(), signing_key=settings.load_signing_key(),
-                   root_key=settings.load_root_key())
+                   root_key=settings.load_root_key(),
+                   keystore=Separate(settings.keystore_url) if settings.keystore_url else None)
 
     def __repr__(self) -> str:
         return f"PlatformKeys(receipt_key_id={self.receipt_key_id!r})"

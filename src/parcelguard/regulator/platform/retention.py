@@ -1,7 +1,8 @@
 """The platform's own retention (issue 15): the regulator keeps a record no longer than its retention (24 months
 by default, `PARCELGUARD_REGULATOR_RETENTION_MONTHS`: as long as the carrier keeps the waybill), counted by the
 month it was taken in. A month past it is destroyed in one transaction: its record keys destroyed (its payloads
-stop opening), its rows deleted, and a destruction record signed with the platform's key kept. Idempotent; the
+stop opening; with a key store of its own, in backups too: `record_keys`), its rows deleted, and a destruction
+record signed with the platform's key kept. Idempotent; the
 platform's server runs it daily, `parcelguard regulator retention run` by hand. Knows nothing of HTTP.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from parcelguard.core.clock import now
 from parcelguard.core.db import begin_write
 from parcelguard.crypto import signing
+from parcelguard.regulator.platform import record_keys
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.models import PlatformDestruction, ReceivedRecord, RecordKey
 from parcelguard.regulator.protocol import canonical
@@ -71,6 +73,7 @@ def run(*, sessionmaker: Callable[[], Session], keys: PlatformKeys, months: int 
 
 
 def _destroy(db_session: Session, keys: PlatformKeys, month: Month, at: datetime) -> dict[str, object] | None:
+    record_keys.destroy_in_store(db_session=db_session, keys=keys, period=month.period)
     key_ids = sorted(db_session.scalars(select(RecordKey.id).where(RecordKey.period == month.period,
                                                                    RecordKey.destroyed_at.is_(None))))
     if key_ids:
@@ -83,7 +86,8 @@ def _destroy(db_session: Session, keys: PlatformKeys, month: Month, at: datetime
     record_id = uuid.uuid4()
     body = {"type": "destruction", "version": 1, "platform": "regulator", "record_id": str(record_id),
             "at": at.isoformat(), "period": month.period, "expired_at": month.expires_at.isoformat(),
-            "records_deleted": int(deleted), "record_key_ids": key_ids, "receipt_key_id": keys.receipt_key_id}
+            "records_deleted": int(deleted), "record_key_ids": key_ids, "receipt_key_id": keys.receipt_key_id,
+            "key_store": "separate" if keys.keystore is not None else "database"}
     raw = canonical(body)
     signature = keys.sign(DOMAIN, raw)
     db_session.add(PlatformDestruction(id=record_id, period=month.period, created_at=at, body=raw, signature=signature))
