@@ -67,6 +67,11 @@ def retention_months(*, db_session: Session, carrier_id: uuid.UUID) -> dict[str,
     return {name: own.get(name, c.default_months) for name, c in classes.CLASSES.items()}
 
 
+def _month(period: str) -> datetime:
+    year, month = (int(part) for part in period.split("-"))
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
 def expiry(period: str, months: int) -> datetime:
     year, month = (int(part) for part in period.split("-"))
     total = year * 12 + (month - 1) + 1 + months
@@ -200,15 +205,19 @@ def _destroy(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, month
     return records.write(
         db_session=db_session, keyring=keyring, carrier_id=carrier_id, run_id=run_id, at=at,
         data_class=month.data_class, period=month.period, expired_at=month.expires_at,
-        items=count_items(db_session, month.data_class, done.data_key_ids), data_key_ids=list(done.data_key_ids),
+        items=count_items(db_session, month.data_class, done.data_key_ids, month.period),
+        data_key_ids=list(done.data_key_ids),
         shred_key_ids=sorted(set(done.shred_key_ids) | {int(i) for i in wrapped_by}),
         key_store="separate" if keyring.keystore.separate else "database", actor=actor)
 
 
-def count_items(db_session: Session, data_class: str, data_key_ids: tuple[int, ...]) -> dict[str, int]:
+def count_items(db_session: Session, data_class: str, data_key_ids: tuple[int, ...], period: str | None = None
+                ) -> dict[str, int]:
     """How many values each column the class covers held under these data keys (a ciphertext's first bytes
     name its key): what the record says was destroyed. A legacy class may have covered any encrypted column.
-    One scan per table, counting all its columns at once."""
+    One scan per table, counting all its columns at once; given the keys' month, a table with `created_at` is read
+    only up to its end (a value written in the month is in a row made by then), so with the older months' rows
+    deleted a run reads about one month."""
     if not data_key_ids:
         return {}
     headers = [envelope.header_of(i) for i in data_key_ids]
@@ -221,7 +230,10 @@ def count_items(db_session: Session, data_class: str, data_key_ids: tuple[int, .
         table: Table = Base.metadata.tables[table_name]
         sums = [func.coalesce(func.sum(case((func.substr(table.c[c], 1, envelope.HEADER_BYTES).in_(headers), 1),
                                             else_=0)), 0) for c in column_names]
-        row = db_session.execute(select(*sums).select_from(table)).one()
+        query = select(*sums).select_from(table)
+        if period is not None and "created_at" in table.c:
+            query = query.where(table.c.created_at < deletion.add_months(_month(period), 1))
+        row = db_session.execute(query).one()
         counted.update({f"{table_name}.{c}": int(n) for c, n in zip(column_names, row, strict=True)})
     return counted
 
