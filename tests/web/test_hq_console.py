@@ -138,7 +138,7 @@ def test_the_auditor_reads_the_log_only_and_other_roles_are_refused(
     for role in (Role.COURIER, Role.SORTER, Role.STATION_MANAGER, Role.ADMIN, Role.ENTERPRISE):
         assert sign_in(page, server.url, tenant, role).status == 422, role
         assert page.locator("#username-error").is_visible()
-    for path in ("/hq", "/hq/audit", "/hq/audit/0", "/hq/audit/export", "/hq/keys"):
+    for path in ("/hq", "/hq/audit", "/hq/audit/0", "/hq/audit/export", "/hq/keys", "/hq/retention"):
         page.goto(server.url + path)
         assert page.url.endswith("/hq/login"), path
 

@@ -57,6 +57,7 @@ from parcelguard.web import (
     hq_incidents,
     hq_keys,
     hq_pages,
+    hq_retention,
     hq_staff,
     station_customers,
     station_pages,
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_pages_router)
     for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
                   station_customers.router, hq_pages.router, hq_keys.router, hq_staff.router,
-                  hq_incidents.router):
+                  hq_incidents.router, hq_retention.router):
         app.include_router(pages)
     app.include_router(track_pages_router)
     app.include_router(register_pages_router)
