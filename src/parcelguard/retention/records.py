@@ -74,9 +74,13 @@ def write(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, run_i
     return Signed(row)
 
 
-def listed(*, db_session: Session, carrier_id: uuid.UUID, limit: int = 1000) -> list[Signed]:
+def listed(*, db_session: Session, carrier_id: uuid.UUID, limit: int = 1000, newest_first: bool = False
+           ) -> list[Signed]:
+    """The carrier's records in the order they were logged (their log index), oldest first, or the newest
+    `limit` of them newest first."""
+    order = DestructionRecord.audit_index.desc() if newest_first else DestructionRecord.audit_index
     rows = db_session.scalars(select(DestructionRecord).where(DestructionRecord.carrier_id == carrier_id)
-                              .order_by(DestructionRecord.created_at, DestructionRecord.id).limit(limit))
+                              .order_by(order).limit(limit))
     return [Signed(r) for r in rows]
 
 

@@ -117,9 +117,8 @@ def _page(request: Request, db_session: Session, actor: Actor, *, day: str = "",
     rows = service.row_plan(db_session=db_session, carrier_id=carrier_id)
     settings = service.retention_months(db_session=db_session, carrier_id=carrier_id)
     public = keyring.public_keys(db_session=db_session, carrier_id=carrier_id, purpose=records.KEY_PURPOSE)
-    # newest first, in the order they were written (a run's records share their time; the log orders them)
-    newest_first = sorted(records.listed(db_session=db_session, carrier_id=carrier_id),
-                          key=lambda s: (s.record.created_at, s.record.audit_index), reverse=True)
+    # newest first, in the order they were logged (a run's records share their time; the log orders them)
+    newest_first = records.listed(db_session=db_session, carrier_id=carrier_id, limit=200, newest_first=True)
     return render(request, "hq_retention.html", {
         "months": [(m, described(m.data_class), m.due(moment)) for m in months],
         "rows": [(m, described(m.data_class), m.due(moment)) for m in rows],
