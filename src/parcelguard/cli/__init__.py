@@ -15,6 +15,7 @@ from parcelguard.cli import (  # noqa: F401
     blacklist,
     checks,
     detect,
+    enterprise,
     keys,
     numbers,
     platform,

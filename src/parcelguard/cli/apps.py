@@ -46,6 +46,9 @@ app.add_typer(detect_app, name="detect")
 retention_app = typer.Typer(help="Retention: what goes when, destroying it (crypto-shredding), the destruction records.",
                             no_args_is_help=True)
 app.add_typer(retention_app, name="retention")
+enterprise_app = typer.Typer(help="The enterprise console (企业版): its own database, key and server; companies and "
+                                  "their employees.", no_args_is_help=True)
+app.add_typer(enterprise_app, name="enterprise")
 
 out = Console()
 err = Console(stderr=True)

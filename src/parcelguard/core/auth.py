@@ -66,6 +66,8 @@ class Actor:
     token_id: uuid.UUID
     terminal_id: uuid.UUID | None = None
     token_expires_at: float = 0.0  # POSIX time
+    # On the enterprise console (a platform of its own): the company the employee works for; None elsewhere.
+    company_id: uuid.UUID | None = None
 
 
 class Authenticator(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ def stopped(db_session: Session, carrier_id: uuid.UUID) -> list[tuple[int, str]]
     """(key id, month `YYYY-MM` it stopped signing) of every superseded version, oldest first."""
     rows = list(db_session.execute(select(SigningKey.id, SigningKey.version, SigningKey.created_at).where(
         SigningKey.carrier_id == carrier_id, SigningKey.purpose == LABEL_TOKEN_PURPOSE).order_by(SigningKey.version)))
-    return [(key_id, later.strftime("%Y-%m")) for (key_id, _, _), (_, _, later) in zip(rows, rows[1:], strict=False)]
+    return [(key_id, later.strftime("%Y-%m")) for (key_id, _, _), (_, _, later) in pairwise(rows)]
 
 
 def turn_over(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, at: datetime) -> bool:

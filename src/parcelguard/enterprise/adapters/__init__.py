@@ -1,0 +1,1 @@
+"""Carrier adapters (issue 16): one interface (`base.CarrierAdapter`) the console talks to every carrier through."""

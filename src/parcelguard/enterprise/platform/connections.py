@@ -1,0 +1,85 @@
+"""A company's carrier connections: which carriers it has a contract with, how the console reaches each
+(an adapter and the carrier's API address) and the company's credentials there, sealed under the platform's key
+(`keys.EnterpriseKeys`, bound to the connection). The credentials are never answered back. No HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from parcelguard.core.clock import now
+from parcelguard.core.errors import Conflict, FieldError, Invalid, NotFound
+from parcelguard.enterprise.platform.keys import EnterpriseKeys
+from parcelguard.enterprise.platform.models import CarrierConnection
+from parcelguard.enterprise.rates.model import is_carrier_code
+
+# The adapters the console knows (docs/enterprise.md, "Adapters"): a parcelguard carrier platform over its API.
+ADAPTERS = frozenset({"parcelguard"})
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The company's account at the carrier (an enterprise account under its agreement)."""
+
+    username: str
+    password: str
+
+
+def add(*, db_session: Session, keys: EnterpriseKeys, company_id: uuid.UUID, code: str, name: str, adapter: str,
+        base_url: str, credentials: Credentials) -> CarrierConnection:
+    """A new connection (422 naming each bad field, all at once; 409 for a code the company has already)."""
+    errors = []
+    if not is_carrier_code(code):
+        errors.append(FieldError(pointer="/code", code="carrier_code_format",
+                                 detail="A carrier code is 1 to 16 letters, digits, dashes or underscores (SF, ZTO, JD)."))
+    if not 0 < len(name.strip()) <= 200:
+        errors.append(FieldError(pointer="/name", code="name_format", detail="A name is 1 to 200 characters."))
+    if adapter not in ADAPTERS:
+        errors.append(FieldError(pointer="/adapter", code="adapter_unknown",
+                                 detail="Known adapters: " + ", ".join(sorted(ADAPTERS)) + "."))
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment \
+            or len(base_url) > 500:
+        errors.append(FieldError(pointer="/base_url", code="base_url_format",
+                                 detail="The carrier's API address, as http(s)://host[:port][/path]."))
+    if not credentials.username or not credentials.password or len(credentials.username) > 64 \
+            or len(credentials.password) > 200:
+        errors.append(FieldError(pointer="/credentials", code="credentials_format",
+                                 detail="The company's username (at most 64) and password (at most 200) there."))
+    if errors:
+        raise Invalid("The connection is not valid.", code="connection_invalid", errors=errors)
+    if db_session.scalar(select(CarrierConnection.id).where(CarrierConnection.company_id == company_id,
+                                                            CarrierConnection.code == code)) is not None:
+        raise Conflict("The company has a connection with this code.", code="connection_code_taken", field="/code")
+    connection = CarrierConnection(id=uuid.uuid4(), company_id=company_id, code=code, name=name.strip(),
+                                   adapter=adapter, base_url=base_url.rstrip("/"), credentials=b"", active=True,
+                                   created_at=now())
+    connection.credentials = keys.seal_credentials(connection.id, json.dumps(
+        {"username": credentials.username, "password": credentials.password}).encode())
+    db_session.add(connection)
+    db_session.flush()
+    return connection
+
+
+def listed(*, db_session: Session, company_id: uuid.UUID) -> list[CarrierConnection]:
+    return list(db_session.scalars(select(CarrierConnection).where(CarrierConnection.company_id == company_id)
+                                   .order_by(CarrierConnection.code)))
+
+
+def get(*, db_session: Session, company_id: uuid.UUID, connection_id: uuid.UUID) -> CarrierConnection:
+    """The company's connection (404 `connection_unknown` for another company's, as for none)."""
+    found = db_session.get(CarrierConnection, connection_id)
+    if found is None or found.company_id != company_id:
+        raise NotFound("The company has no connection with this id.", code="connection_unknown")
+    return found
+
+
+def credentials_of(keys: EnterpriseKeys, connection: CarrierConnection) -> Credentials:
+    opened = json.loads(keys.open_credentials(connection.id, connection.credentials))
+    return Credentials(username=opened["username"], password=opened["password"])

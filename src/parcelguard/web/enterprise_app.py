@@ -1,0 +1,88 @@
+"""App assembly for the enterprise console (`parcelguard enterprise run`, issue 16): its own settings, database,
+key, employees and routes; it reaches carriers only through their APIs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
+from starlette.responses import JSONResponse, Response
+
+from parcelguard import __version__
+from parcelguard.core import db, errors
+from parcelguard.core.auth import ActorCache
+from parcelguard.core.config import ConfigError
+from parcelguard.core.logging import configure as configure_logging
+from parcelguard.core.middleware import RequestContext
+from parcelguard.core.openapi import document_problems
+from parcelguard.enterprise.platform import employees
+from parcelguard.enterprise.platform.api import router as enterprise_router
+from parcelguard.enterprise.platform.keys import EnterpriseKeys
+from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
+from parcelguard.enterprise.platform.settings import EnterpriseSettings
+
+API_PREFIX = "/api/v1"
+
+
+def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI:
+    settings = settings or EnterpriseSettings()
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError(problems[0])
+    configure_logging(settings.log_level)
+    keys = EnterpriseKeys.from_settings(settings)  # a missing key stops the start (ConfigError, one line)
+    engine = db.make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="parcelguard enterprise console",
+        version=__version__,
+        summary="A company's one place to ship with several carriers: their agreed rate tables, quotes side by "
+                "side, and (next) orders, labels, tracking and its own shipments found again.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.enterprise_keys = keys
+    app.state.authenticator = employees.authenticate
+    app.state.actor_cache = ActorCache(30)
+    app.state.head_revision = db.head_revision(MIGRATIONS_DIR)
+
+    errors.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.include_router(_probes())
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(enterprise_router)
+    app.include_router(api)
+    document_problems(app)
+    return app
+
+
+def _probes() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The console's database is reachable and at its newest migration")
+    def readyz(request: Request) -> Response:
+        state = request.app.state
+        instance = errors.instance_of(request.state.request_id)
+        try:
+            current = db.current_revision(state.engine)
+        except Exception:  # noqa: BLE001  (whatever the driver raises, the answer is: not ready)
+            return errors.problem(503, "database_unreachable", "The database does not answer.", instance=instance)
+        if current != state.head_revision:
+            return errors.problem(503, "migrations_pending", "The console's database is not at its newest "
+                                  "migration: run `parcelguard enterprise init`.", instance=instance)
+        return JSONResponse({"status": "ready", "revision": current})
+
+    return router
