@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
@@ -22,6 +23,8 @@ from parcelguard.enterprise.platform.api import router as enterprise_router
 from parcelguard.enterprise.platform.keys import EnterpriseKeys
 from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
+from parcelguard.web import enterprise_pages, enterprise_quote_pages, enterprise_rates_pages
+from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 
@@ -58,6 +61,11 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
     app.include_router(_probes())
+    # The console's pages (signed in with a session cookie, as the regulator's) and their CSS: no CDN
+    app.include_router(enterprise_pages.router)
+    app.include_router(enterprise_rates_pages.router)
+    app.include_router(enterprise_quote_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(enterprise_router)
     app.include_router(api)

@@ -72,6 +72,21 @@ def listed(*, db_session: Session, company_id: uuid.UUID) -> list[CarrierConnect
                                    .order_by(CarrierConnection.code)))
 
 
+@dataclass(frozen=True)
+class Named:
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+def active(*, db_session: Session, company_id: uuid.UUID) -> list[Named]:
+    """The company's active connections by id, code and name only (what a quote shows; no credentials read)."""
+    rows = db_session.execute(select(CarrierConnection.id, CarrierConnection.code, CarrierConnection.name).where(
+        CarrierConnection.company_id == company_id, CarrierConnection.active.is_(True))
+        .order_by(CarrierConnection.code))
+    return [Named(*row) for row in rows]
+
+
 def get(*, db_session: Session, company_id: uuid.UUID, connection_id: uuid.UUID) -> CarrierConnection:
     """The company's connection (404 `connection_unknown` for another company's, as for none)."""
     found = db_session.get(CarrierConnection, connection_id)

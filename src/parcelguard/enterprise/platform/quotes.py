@@ -30,7 +30,7 @@ def compare(*, db_session: Session, company_id: uuid.UUID, origin_province: str,
     day = on or beijing_date(now())
     if weight_g <= 0:
         raise Invalid("The weight is more than 0 kg.", code="weight_format", field="/weight_kg")
-    active = [c for c in connections.listed(db_session=db_session, company_id=company_id) if c.active]
+    active = connections.active(db_session=db_session, company_id=company_id)
     tables = rate_tables.in_force(db_session=db_session, company_id=company_id, on=day)
     found, unserved = [], []
     for connection in active:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -54,21 +55,27 @@ def load(text: str) -> RateTable:
                                       for s in data["surcharges"]))
 
 
-_cache: dict[uuid.UUID, RateTable] = {}
+# Least recently used tables go first: a parsed table of ~1,200 lanes is about 0.7 MB and costs 20-30 ms to
+# load (bench/enterprise_quotes.py), so a full clear would make the next quotes of every company pay it.
+CACHED_TABLES = 256
+_cache: OrderedDict[uuid.UUID, RateTable] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def _table(db_session: Session, version_id: uuid.UUID) -> RateTable:
-    found = _cache.get(version_id)
-    if found is None:
-        body = db_session.scalar(select(RateTableVersion.body).where(RateTableVersion.id == version_id))
-        if body is None:
-            raise KeyError(version_id)
-        found = load(body)
-        with _cache_lock:
-            if len(_cache) > 1_000:
-                _cache.clear()
-            _cache[version_id] = found
+    with _cache_lock:
+        found = _cache.get(version_id)
+        if found is not None:
+            _cache.move_to_end(version_id)
+            return found
+    body = db_session.scalar(select(RateTableVersion.body).where(RateTableVersion.id == version_id))
+    if body is None:
+        raise KeyError(version_id)
+    found = load(body)
+    with _cache_lock:
+        _cache[version_id] = found
+        while len(_cache) > CACHED_TABLES:
+            _cache.popitem(last=False)
     return found
 
 
