@@ -9,12 +9,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from parcelguard.core import uploads
 from parcelguard.core.auth import Actor, Role, require
 from parcelguard.core.db import SessionDep
-from parcelguard.core.errors import DomainError, ServiceUnavailable, validation_errors
-from parcelguard.shipments import flows, photos, service
+from parcelguard.core.errors import DomainError, Invalid, ServiceUnavailable, validation_errors
+from parcelguard.shipments import cancellation, flows, photos, references, service
 from parcelguard.shipments.schemas import (
     AssignmentIn,
     AssignmentOut,
@@ -98,6 +99,7 @@ def intake_request(body: IntakeIn, found: list[photos.Photo] = ()) -> flows.Inta
         items=[service.Item(description=i.description, category=i.category, quantity=i.quantity,
                             declared_value_cents=i.declared_value_cents) for i in body.items],
         destination_station_id=body.destination_station_id, inspected=body.inspection.inspected, photos=found,
+        reference=body.reference,
     )
 
 
@@ -110,6 +112,50 @@ def _out(intake: flows.Intake, photo_count: int = 0) -> IntakeOut:
                                      city=intake.recipient_region.city, district=intake.recipient_region.district),
         inspection_draw=intake.inspection_draw, photos=photo_count,
     )
+
+
+def _earlier_out(found: references.Earlier) -> IntakeOut:
+    s = found.shipment
+    return IntakeOut(
+        id=s.id, waybill_no=s.waybill_no or "", reference=s.customer_reference, status=s.status,
+        sender=MaskedSenderOut(name=s.sender_name_masked, document_type=found.doc_type, document=found.doc_masked),
+        recipient=MaskedRecipientOut(name=s.recipient_name_masked, province=s.recipient_province,
+                                     city=s.recipient_city, district=s.recipient_district),
+        inspection_draw=s.inspection_draw,
+    )
+
+
+def _by_reference(actor: Actor, db_session: Session, parsed: list[tuple[int, flows.IntakeRequest]],
+                  results: list[BatchResultOut | None]) -> list[tuple[int, flows.IntakeRequest]]:
+    """Answer the parcels whose reference names one taken in before (200, nothing written) or one earlier in
+    this batch (422 `reference_repeated`); a courier's parcel has no reference (422 `reference_contract_only`).
+    Answers the parcels still to take in."""
+    refs = [r.reference for _, r in parsed if r.reference is not None]
+    if not refs:
+        return parsed
+    if actor.role != Role.ENTERPRISE:
+        problem = ItemProblemOut(code="reference_contract_only", detail="Only a contract customer's parcels carry "
+                                 "its own reference.", errors=[{"pointer": "/reference", "code": "reference_contract_only",
+                                                                "detail": "Leave it out."}])
+        for i, r in parsed:
+            if r.reference is not None:
+                results[i] = BatchResultOut(index=i, status=422, problem=problem)
+        return [(i, r) for i, r in parsed if r.reference is None]
+    assert actor.carrier_id is not None
+    before = references.earlier(db_session=db_session, carrier_id=actor.carrier_id, customer_id=actor.user_id,
+                                references=refs)
+    left, seen = [], set()
+    for i, r in parsed:
+        if r.reference is not None and r.reference in before:
+            results[i] = BatchResultOut(index=i, status=200, shipment=_earlier_out(before[r.reference]))
+        elif r.reference is not None and r.reference in seen:
+            results[i] = BatchResultOut(index=i, status=422, problem=ItemProblemOut(
+                code="reference_repeated", detail="An earlier parcel of this batch has the same reference.",
+                errors=[{"pointer": "/reference", "code": "reference_repeated", "detail": "One parcel per reference."}]))
+        else:
+            seen.add(r.reference)
+            left.append((i, r))
+    return left
 
 
 def _regulator_key(request: Request) -> bytes:
@@ -130,6 +176,9 @@ def take_in(actor: Courier, parsed: Annotated[tuple[IntakeIn, list[photos.Photo]
     no document number and no phone number ever reaches a terminal. Inspection photos come as
     multipart/form-data: the JSON in the part `shipment`, each photo in a part `photos`."""
     body, found = parsed
+    if body.reference is not None:
+        raise Invalid("Only a contract customer's parcels carry its own reference.", code="reference_contract_only",
+                      field="/reference")
     intake = flows.take_in(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
                            regulator_public_key=_regulator_key(request), request=intake_request(body, found),
                            request_id=getattr(request.state, "request_id", None))
@@ -155,18 +204,36 @@ def take_in_batch(body: BatchIn, actor: Sender, request: Request, db_session: Se
             results[i] = BatchResultOut(index=i, status=422, problem=ItemProblemOut(
                 code="validation_failed", detail="The parcel has invalid or missing fields.",
                 errors=[e.as_dict() for e in errors]))
+    parsed = _by_reference(actor, db_session, parsed, results)
     taken = flows.take_in_batch(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
                                 regulator_public_key=_regulator_key(request), requests=[r for _, r in parsed],
                                 request_id=getattr(request.state, "request_id", None)) if parsed else []
-    for (i, _), result in zip(parsed, taken, strict=True):
+    for (i, asked), result in zip(parsed, taken, strict=True):
         if isinstance(result, DomainError):
             results[i] = BatchResultOut(index=i, status=result.status, problem=ItemProblemOut(
                 code=result.code, detail=result.detail, errors=[e.as_dict() for e in result.errors]))
         else:
-            results[i] = BatchResultOut(index=i, status=201, shipment=_out(result))
+            results[i] = BatchResultOut(index=i, status=201,
+                                        shipment=_out(result).model_copy(update={"reference": asked.reference}))
     done = [r for r in results if r is not None]
     accepted = sum(r.status == 201 for r in done)
     return BatchOut(accepted=accepted, refused=len(done) - accepted, results=done)
+
+
+class CancelledOut(BaseModel):
+    id: uuid.UUID
+    waybill_no: str
+    status: str
+
+
+@router.post("/shipments/{shipment_id}:cancel", response_model=CancelledOut, tags=["intake"],
+             summary="A contract customer cancels a parcel no courier has touched yet (撤单)",
+             responses={404: {"description": "shipment_unknown (another's parcel too)"},
+                        409: {"description": "shipment_not_cancellable, already_cancelled"}})
+def cancel_shipment(shipment_id: uuid.UUID, actor: Annotated[Actor, require(Role.ENTERPRISE)],
+                    db_session: SessionDep) -> CancelledOut:
+    shipment = cancellation.cancel(db_session=db_session, actor=actor, shipment_id=shipment_id)
+    return CancelledOut(id=shipment.id, waybill_no=shipment.waybill_no or "", status=shipment.status)
 
 
 @router.post("/shipments/{shipment_id}/inspection", response_model=InspectionOut, status_code=201, tags=["intake"],

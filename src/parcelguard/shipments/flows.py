@@ -93,8 +93,10 @@ class IntakeRequest:
     realname_token: str | None = None  # ... the sender's real-name QR (name and phone come with it)
     inspected: bool = False  # the courier opened and checked the parcel (开箱验视)
     photos: Sequence[photos.Photo] = ()  # taken at that inspection
-    # A contract customer's parcel: the contact person who hands it over (the organisation when left out).
+    # A contract customer's parcel: the contact person who hands it over (the organisation when left out),
+    # and the customer's own id for it (its order number).
     sender_name: str | None = None
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,7 @@ def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number
             origin_station_id=agreement.station_id, destination_station_id=r.destination_station_id,
             customer_id=agreement.customer_id, agreement_id=agreement.id, sender_kind="contract",
             waybill_no=number, recipient_region=region, items=r.items, inspection_draw=c.draw,
+            customer_reference=r.reference,
         )
     registered = isinstance(sender, SenderRegistration)
     moment = now()

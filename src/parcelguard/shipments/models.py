@@ -27,6 +27,11 @@ class Shipment(Base):
         Index(None, "carrier_id", "customer_id"),
         UniqueConstraint("carrier_id", "waybill_no"),
         Index(None, "carrier_id", "created_at"),  # retention deletes a carrier's parcels by the month taken in
+        # An enterprise's own id for the parcel (its order number): a repeat of the same one answers the parcel
+        # taken in before, so a retry after a lost answer never sends a second parcel.
+        Index("uq_shipments_customer_reference", "carrier_id", "customer_id", "customer_reference", unique=True,
+              sqlite_where=text("customer_reference IS NOT NULL"),
+              postgresql_where=text("customer_reference IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -56,8 +61,9 @@ class Shipment(Base):
     recipient_district: Mapped[str] = mapped_column(String(32), server_default=text("''"))
     origin_station_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stations.id"))
     destination_station_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stations.id"))
-    # The enterprise account that shipped it, when one did.
+    # The enterprise account that shipped it, when one did, and its own id for the parcel (`IntakeIn.reference`).
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    customer_reference: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=now)
     delivered_at: Mapped[datetime | None]
     # The opaque subject of the signed token in the label's QR code (`crypto.tokens`, kind `label`):

@@ -88,6 +88,10 @@ class IntakeIn(BaseModel):
     items: list[ItemIn] = Field(min_length=1, max_length=100)
     inspection: InspectionIn = InspectionIn(inspected=False)
     destination_station_id: uuid.UUID | None = None
+    reference: str | None = Field(
+        default=None, pattern=r"^[\x21-\x7e]{1,64}$", description="A contract customer's own id for the parcel (its "
+        "order number; printable ASCII, no spaces): a parcel sent again with a reference the customer used before "
+        "is not taken in twice; the answer is the parcel taken in before (status 200 in a batch's results).")
 
 
 class MaskedSenderOut(BaseModel):
@@ -112,6 +116,9 @@ class IntakeOut(BaseModel):
         default=None, description="A contract customer's parcel drawn for inspection at pickup: at random "
         "(the agreement's share) or because an item is restricted. None for walk-in parcels (inspected at intake).")
     photos: int = Field(default=0, description="Inspection photos stored (encrypted).")
+    reference: str | None = Field(default=None, description="The contract customer's own id for the parcel.")
+    status: str = Field(default="accepted", description="The parcel's status (`accepted` when just taken in; a "
+                        "parcel answered again by its reference has its current one, e.g. `cancelled`).")
 
 
 class BatchIn(BaseModel):
@@ -131,7 +138,8 @@ class ItemProblemOut(BaseModel):
 
 class BatchResultOut(BaseModel):
     index: int
-    status: int = Field(description="201 taken in, or the status the parcel alone would have had (422, ...).")
+    status: int = Field(description="201 taken in; 200 taken in before under the same `reference` (nothing new "
+                        "written); or the status the parcel alone would have had (422, ...).")
     shipment: IntakeOut | None = None
     problem: ItemProblemOut | None = None
 

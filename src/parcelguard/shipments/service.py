@@ -102,6 +102,7 @@ class NewShipment:
     inspected_at: datetime | None = None
     inspection_draw: str | None = None  # a contract parcel drawn for inspection: random | restricted
     agreement_id: uuid.UUID | None = None
+    customer_reference: str | None = None  # the enterprise's own id for the parcel: unique per customer
 
 
 def create(
@@ -150,6 +151,7 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             "customer_id": spec.customer_id, "created_at": moment, "inspected": spec.inspected,
             "inspected_by": spec.inspected_by, "inspected_at": spec.inspected_at,
             "inspection_draw": spec.inspection_draw, "agreement_id": spec.agreement_id,
+            "customer_reference": spec.customer_reference,
             "sender_name_masked": spec.sender_name_masked or mask_name(spec.parties.sender_name),
             "recipient_name_masked": spec.recipient_name_masked or mask_name(spec.parties.recipient_name),
             "recipient_phone_tail": "".join(c for c in spec.parties.recipient_phone if c.isdigit())[-4:],
