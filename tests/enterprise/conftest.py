@@ -18,6 +18,7 @@ from parcelguard.enterprise.platform import employees
 from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
 from parcelguard.web.enterprise_app import create_enterprise_app
+from tests.enterprise.carriers import carrier_platforms_fixture
 from tests.servers import app_in_thread
 from tests.support import ENGINES, empty_database, require_engine
 
@@ -82,3 +83,8 @@ def make_company(url: str) -> Company:
 @pytest.fixture
 def company(console_url: str) -> Company:
     return make_company(console_url)
+
+
+# Two carrier platforms, each its own process and database, per engine for the run (the adapter's and the orders'
+# tests share them).
+carriers = carrier_platforms_fixture(count=2)

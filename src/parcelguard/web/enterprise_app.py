@@ -22,6 +22,7 @@ from parcelguard.enterprise.platform import employees
 from parcelguard.enterprise.platform.api import router as enterprise_router
 from parcelguard.enterprise.platform.keys import EnterpriseKeys
 from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
+from parcelguard.enterprise.platform.orders_api import router as orders_router
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
 from parcelguard.web import enterprise_pages, enterprise_quote_pages, enterprise_rates_pages
 from parcelguard.web.templating import STATIC_DIR
@@ -68,6 +69,7 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(enterprise_router)
+    api.include_router(orders_router)
     app.include_router(api)
     document_problems(app)
     return app

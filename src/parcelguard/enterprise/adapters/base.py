@@ -55,6 +55,9 @@ class NewShipment:
     recipient_city: str
     weight_g: int
     items: tuple[Item, ...] = field(default_factory=tuple)
+    # The recipient's address in parts, as a carrier's intake takes it (`parties.recipient_address` is it whole).
+    recipient_district: str = ""
+    recipient_detail: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, FieldError, Invalid, NotFound
+from parcelguard.enterprise.adapters import registry
 from parcelguard.enterprise.platform.keys import EnterpriseKeys
 from parcelguard.enterprise.platform.models import CarrierConnection
 from parcelguard.enterprise.rates.model import is_carrier_code
 
 # The adapters the console knows (docs/enterprise.md, "Adapters"): a parcelguard carrier platform over its API.
-ADAPTERS = frozenset({"parcelguard"})
+ADAPTERS = frozenset(registry.ADAPTERS)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,62 @@ class RateTableVersion(EnterpriseBase):
     file_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     imported_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("employees.id"))
     imported_at: Mapped[datetime]
+
+
+class Order(EnterpriseBase):
+    """A shipment the company sent through the console: which carrier, what it cost, and what the carrier answered.
+    The parties' fields are AES-256-GCM ciphertexts under the console's key, each bound to its order and field
+    (`keys.EnterpriseKeys.seal_field`); the recipient's name and phone are findable only by their keyed blind
+    indexes, per company (`keys.EnterpriseKeys.blind_index`); what a list shows is masked."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index(None, "company_id", "created_at"),
+        Index(None, "company_id", "waybill_no"),
+        Index(None, "company_id", "recipient_phone_index"),
+        Index(None, "company_id", "recipient_name_index"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carrier_connections.id"))
+    # pending (written, not yet answered by the carrier), created, failed (the carrier refused it), cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    carrier_shipment_id: Mapped[str | None] = mapped_column(String(64))
+    waybill_no: Mapped[str | None] = mapped_column(String(32))
+    price_fen: Mapped[int | None]
+    weight_g: Mapped[int]
+    origin_province: Mapped[str] = mapped_column(String(16))
+    destination_province: Mapped[str] = mapped_column(String(16))
+    destination_city: Mapped[str] = mapped_column(String(32))
+    recipient_name_masked: Mapped[str] = mapped_column(String(64))
+    recipient_phone_tail: Mapped[str] = mapped_column(String(4))
+    recipient_name_index: Mapped[bytes] = mapped_column(LargeBinary(17))
+    recipient_phone_index: Mapped[bytes] = mapped_column(LargeBinary(17))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # the parties and items, as one sealed JSON document
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("employees.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccessEntry(EnterpriseBase):
+    """The console's access log: every search of orders and every reveal of an order's parties, hash-chained per
+    company (`hash` = SHA-256 of the previous entry's hash and this entry's canonical fields), written before
+    the answer. It holds the query's kind and a keyed digest of it, never the query."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (UniqueConstraint("company_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    employee_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("employees.id"))
+    action: Mapped[str] = mapped_column(String(16))  # search | reveal
+    kind: Mapped[str] = mapped_column(String(16))  # waybill | phone | name | order
+    subject: Mapped[str] = mapped_column(String(64))  # a keyed digest of the query (hex), or the order's id
+    purpose: Mapped[str] = mapped_column(String(32))
+    found: Mapped[int]
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
