@@ -111,17 +111,20 @@ def fuzz_openapi(base_url: str, headers: dict[str, str], *, exclude: tuple[str, 
 
 
 @contextmanager
-def demo_chain(var_dir: Path, *, blacklist_port: int | None = None) -> Iterator[tuple[str, str]]:
+def demo_chain(var_dir: Path, *, blacklist_port: int | None = None, enterprise_port: int | None = None
+               ) -> Iterator[tuple[str, str]]:
     """`parcelguard init --demo` then `run-all` as `make run` does, in `var_dir`: the carrier platform, the
-    uploader, the regulator's platform and the industry blacklist (on `blacklist_port`, by default a free
-    one); yields (carrier platform URL, regulator platform URL) and stops them with SIGINT, as Ctrl-C would
-    (they must exit cleanly)."""
+    uploader, the regulator's platform, the industry blacklist (on `blacklist_port`, by default a free one) and
+    the enterprise console (on `enterprise_port`, likewise); yields (carrier platform URL, regulator platform
+    URL) and stops them with SIGINT, as Ctrl-C would (they must exit cleanly)."""
     from tests.servers import free_port, wait_until_up
 
     port, regulator_port, blacklist_port = free_port(), free_port(), blacklist_port or free_port()
+    enterprise_port = enterprise_port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARCELGUARD_")}
     env.update(PARCELGUARD_VAR_DIR=str(var_dir), PARCELGUARD_PORT=str(port),
-               PARCELGUARD_REGULATOR_PORT=str(regulator_port), PARCELGUARD_BLACKLIST_PORT=str(blacklist_port))
+               PARCELGUARD_REGULATOR_PORT=str(regulator_port), PARCELGUARD_BLACKLIST_PORT=str(blacklist_port),
+               PARCELGUARD_ENTERPRISE_PORT=str(enterprise_port))
     command = [sys.executable, "-m", "parcelguard"]
     init = subprocess.run([*command, "init", "--demo"], env=env, capture_output=True, text=True, timeout=120,
                           check=False)
@@ -134,6 +137,7 @@ def demo_chain(var_dir: Path, *, blacklist_port: int | None = None) -> Iterator[
         wait_until_up(url, process=process)
         wait_until_up(regulator, process=process)
         wait_until_up(f"http://127.0.0.1:{blacklist_port}", process=process)
+        wait_until_up(f"http://127.0.0.1:{enterprise_port}", process=process)
         yield url, regulator
     finally:
         os.killpg(process.pid, signal.SIGINT)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from parcelguard.core.config import BlacklistSettings, RegulatorSettings, Settings
+from parcelguard.enterprise.platform.settings import EnterpriseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +56,8 @@ def test_every_setting_is_named_in_the_docs_in_full(settings: type) -> None:
 def test_the_readme_says_where_every_server_of_make_run_listens() -> None:
     readme = (ROOT / "README.md").read_text()
     for variable in ("PARCELGUARD_HOST", "PARCELGUARD_PORT", "PARCELGUARD_REGULATOR_HOST",
-                     "PARCELGUARD_REGULATOR_PORT", "PARCELGUARD_BLACKLIST_HOST", "PARCELGUARD_BLACKLIST_PORT"):
+                     "PARCELGUARD_REGULATOR_PORT", "PARCELGUARD_BLACKLIST_HOST", "PARCELGUARD_BLACKLIST_PORT",
+                     "PARCELGUARD_ENTERPRISE_HOST", "PARCELGUARD_ENTERPRISE_PORT"):
         assert f"`{variable}`" in readme
-    for server in (Settings, RegulatorSettings, BlacklistSettings):
+    for server in (Settings, RegulatorSettings, BlacklistSettings, EnterpriseSettings):
         assert f":{server.model_fields['port'].default}" in readme

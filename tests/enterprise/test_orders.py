@@ -169,6 +169,7 @@ def test_a_refused_parcel_is_kept_failed_and_a_silent_carrier_leaves_the_order_w
         listed = http.get("/api/v1/orders", headers=shipper).json()
         assert sorted(o["status"] for o in listed) == ["failed", "pending"]
         pending = next(o for o in listed if o["status"] == "pending")
+        assert waiting.json()["order_id"] == pending["id"]  # the answer names the order that waits
         assert http.post(f"/api/v1/orders/{pending['id']}:submit", headers=shipper).status_code == 503
         assert not [c for c in CANARIES if c in refused.text + waiting.text]
 

@@ -7,6 +7,7 @@ import getpass
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -145,3 +146,69 @@ def enterprise_add_employee(
         employees.add_employee(db_session=session, company_id=found.id, username=username,
                                display_name=display_name or username, password=password, role=role)
     print(f"employee {username} ({role}) added to {company}")
+
+
+# -- the demo (`parcelguard init --demo`, `make run`) ----------------------------------------------------------
+
+DEMO_COMPANY = "demo-shop"
+DEMO_EMPLOYEES = (("shop-admin", "admin", "店铺管理员"), ("shop-clerk", "shipper", "发货员"))
+_REMOTE = ("新疆", "西藏", "青海", "内蒙古")
+
+
+def prepare_dev_enterprise(var_dir: Path) -> EnterpriseSettings | None:
+    """Development: the enterprise console `run-all` starts beside the carrier platform, prepared as
+    `parcelguard enterprise init` prepares it (its development root key in var/, its migrations)."""
+    from parcelguard.enterprise.platform.settings import EnterpriseSettings
+
+    settings = EnterpriseSettings(var_dir=var_dir)
+    if settings.env != "dev":
+        return None
+    ensure_dev_enterprise_key(settings)
+    migrate_enterprise(settings)
+    return settings
+
+
+def demo_rate_table() -> bytes:
+    """The demo carrier's table for the demo company: every province to every province, dearer and slower the
+    farther, remote regions dearer still (a CSV in the format of docs/enterprise-rates.md)."""
+    from parcelguard.enterprise.rates.regions import provinces, short_name
+
+    header = ("origin_province,destination_province,first_weight_kg,first_price_yuan,step_kg,step_price_yuan,"
+              "max_weight_kg,transit_days_min,transit_days_max")
+    lines = [header]
+    for origin in provinces():
+        for destination in provinces():
+            remote = short_name(destination) in _REMOTE or short_name(origin) in _REMOTE
+            same = origin == destination
+            price, step, days = (8, 1, (1, 1)) if same else (18, 8, (3, 5)) if remote else (12, 2, (2, 3))
+            lines.append(f"{origin},{destination},1,{price},1,{step},50,{days[0]},{days[1]}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def seed_demo_enterprise(settings: EnterpriseSettings, *, carrier_url: str, shop_username: str,
+                         password: str) -> bool:
+    """The demo company on the console: its admin and a shipper (the demo password), a connection to the demo
+    carrier as its contract customer there, and that carrier's table. Answers whether it was made now."""
+    from datetime import date
+
+    from parcelguard.enterprise.platform import connections, employees, rate_tables
+    from parcelguard.enterprise.platform.keys import EnterpriseKeys
+    from parcelguard.enterprise.platform.models import Company
+
+    keys = EnterpriseKeys.from_settings(settings)
+    with open_enterprise_session(settings) as session:
+        from sqlalchemy import select
+
+        if session.scalar(select(Company.id).where(Company.code == DEMO_COMPANY)) is not None:
+            return False
+        company = employees.add_company(db_session=session, code=DEMO_COMPANY, name="演示网店 Demo Shop")
+        staff = [employees.add_employee(db_session=session, company_id=company.id, username=username,
+                                        display_name=name, password=password, role=role)
+                 for username, role, name in DEMO_EMPLOYEES]
+        connection = connections.add(db_session=session, keys=keys, company_id=company.id, code="DEMO",
+                                     name="演示快递 Demo Express", adapter="parcelguard", base_url=carrier_url,
+                                     credentials=connections.Credentials(shop_username, password))
+        rate_tables.import_file(db_session=session, company_id=company.id, connection_id=connection.id,
+                                data=demo_rate_table(), file_name="demo.csv", version="演示协议价 demo",
+                                effective_from=date(2026, 1, 1), surcharges=None, imported_by=staff[0].id)
+    return True

@@ -23,15 +23,22 @@ from parcelguard.cli.context import (
     regulator_key_or_none,
     safe_url,
 )
+from parcelguard.cli.enterprise import (
+    DEMO_COMPANY,
+    DEMO_EMPLOYEES,
+    prepare_dev_enterprise,
+    seed_demo_enterprise,
+)
 from parcelguard.core import db
 
 
 @app.command()
 def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and print its logins.")] = False) -> None:
     """Prepare this machine: root key (development), migrations, and the demo data if asked. In development
-    also the regulator's platform and the industry blacklist that `run-all` starts beside this one (their
-    keys in var/ and migrations; with --demo, the demo carrier registered on both), unless the operator
-    configured their own (PARCELGUARD_REGULATOR_PUBLIC_KEY, PARCELGUARD_BLACKLIST_URL)."""
+    also the regulator's platform, the industry blacklist and the enterprise console that `run-all` starts
+    beside this one (their keys in var/ and migrations; with --demo, the demo carrier registered on the first
+    two and the demo shop's company on the console), unless the operator configured their own
+    (PARCELGUARD_REGULATOR_PUBLIC_KEY, PARCELGUARD_BLACKLIST_URL)."""
     settings = load_settings()
     if settings.env == "dev":
         created = ensure_dev_root_key(settings)
@@ -44,6 +51,7 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
     db.upgrade(settings.resolved_database_url)
     out.print(f"database at migration [bold]{db.head_revision()}[/]: {safe_url(settings)}")
     blacklist = prepare_dev_blacklist(settings)
+    console = prepare_dev_enterprise(settings.var_dir) if settings.env == "dev" else None
     if demo:
         if settings.env == "prod":
             raise UserError("the demo data is for development only (PARCELGUARD_ENV=prod)")
@@ -56,6 +64,11 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
             register_demo_on_platform(settings)
         if blacklist is not None:
             register_demo_on_blacklist(settings, blacklist)
+        if console is not None and seed_demo_enterprise(
+                console, carrier_url=f"http://{settings.host}:{settings.port}", shop_username="demo-shop",
+                password=flows.DEMO_PASSWORD):
+            out.print(f"enterprise console: company [bold]{DEMO_COMPANY}[/] with "
+                      + ", ".join(u for u, _, _ in DEMO_EMPLOYEES) + ", connected to the demo carrier")
         table = Table(title=f"demo logins (password for all: {flows.DEMO_PASSWORD})")
         for column in ("username", "role", "where", "status"):
             table.add_column(column)
@@ -104,8 +117,8 @@ def db_current() -> None:
 @app.command("run-all")
 def run_all() -> None:
     """The whole chain on one machine, for development and the demo (`make run`): the carrier platform,
-    the regulator's platform, the uploader and the industry blacklist, each its own process, as in
-    production. The uploader is pointed at the regulator's platform started here and the carrier platform
+    the regulator's platform, the uploader, the industry blacklist and (in development) the enterprise console,
+    each its own process, as in production. The uploader is pointed at the regulator's platform started here and the carrier platform
     at the blacklist started here, unless PARCELGUARD_REGULATOR_URL or PARCELGUARD_BLACKLIST_URL say
     otherwise (with PARCELGUARD_BLACKLIST_URL set, even empty, no blacklist is started). Ctrl-C stops all
     of them; if one stops, the others are stopped too."""
@@ -126,6 +139,8 @@ def run_all() -> None:
         blacklist = BlacklistSettings()
         env["PARCELGUARD_BLACKLIST_URL"] = f"http://{blacklist.host}:{blacklist.port}"
         commands.append(["blacklist", "run"])
+    if env.get("PARCELGUARD_ENV", "dev") == "dev":  # the enterprise console, in development and the demo
+        commands.append(["enterprise", "run"])
     me = [sys.executable, "-m", "parcelguard"]
     processes = [subprocess.Popen([*me, *args], env=env) for args in [*commands, ["run"]]]
     stopping = False

@@ -20,11 +20,18 @@ from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.enterprise.platform import employees
 from parcelguard.enterprise.platform.api import router as enterprise_router
+from parcelguard.enterprise.platform.bulk_api import router as bulk_router
 from parcelguard.enterprise.platform.keys import EnterpriseKeys
 from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
 from parcelguard.enterprise.platform.orders_api import router as orders_router
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
-from parcelguard.web import enterprise_pages, enterprise_quote_pages, enterprise_rates_pages
+from parcelguard.web import (
+    enterprise_find_pages,
+    enterprise_order_pages,
+    enterprise_pages,
+    enterprise_quote_pages,
+    enterprise_rates_pages,
+)
 from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
@@ -66,10 +73,13 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     app.include_router(enterprise_pages.router)
     app.include_router(enterprise_rates_pages.router)
     app.include_router(enterprise_quote_pages.router)
+    app.include_router(enterprise_order_pages.router)
+    app.include_router(enterprise_find_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(enterprise_router)
     api.include_router(orders_router)
+    api.include_router(bulk_router)
     app.include_router(api)
     document_problems(app)
     return app

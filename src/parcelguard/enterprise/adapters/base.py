@@ -7,7 +7,7 @@ Rules every adapter keeps:
   never logged or put in an error: an adapter's `CarrierError` carries a stable code and a message of its own.
 - Each call is bounded by the console's timeout (`PARCELGUARD_ENTERPRISE_CARRIER_TIMEOUT_SECONDS`); a carrier
   that does not answer is a `CarrierError` with `retryable=True`, not a hang.
-- `create_shipment` is idempotent on `NewShipment.reference` (the console's order id): a retry after a lost
+- `create_shipment` (and `create_shipments`, for each parcel) is idempotent on `NewShipment.reference` (the console's order id): a retry after a lost
   answer gets the same shipment, never a second parcel.
 - `quote` may answer None: the console then prices with the company's imported rate table (the agreed price is
   the contract, not what the carrier's public API says).
@@ -15,6 +15,7 @@ Rules every adapter keeps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -87,6 +88,9 @@ class CarrierQuote:
     transit_days_max: int
 
 
+MAX_BATCH = 1000  # the parcels of one `create_shipments` call
+
+
 class CarrierAdapter(Protocol):
     """What the console asks of a carrier. One instance per connection (its address and the company's
     credentials there); methods are synchronous and safe to call from worker threads."""
@@ -97,6 +101,12 @@ class CarrierAdapter(Protocol):
               weight_g: int) -> CarrierQuote | None: ...
 
     def create_shipment(self, shipment: NewShipment) -> Created: ...
+
+    def create_shipments(self, shipments: Sequence[NewShipment]) -> list[Created | CarrierError]:
+        """Up to `MAX_BATCH` parcels in one call, each answered on its own in order: a refused parcel is its
+        `CarrierError` in the list; a call that fails as a whole raises (`retryable` when it may be sent again,
+        idempotent on each reference as `create_shipment`)."""
+        ...
 
     def label(self, *, carrier_shipment_id: str, format: Literal["pdf", "zpl"] = "pdf") -> bytes: ...
 

@@ -2,8 +2,9 @@
 enterprise account there (a contract customer, 协议客户, under an agreement in force at the carrier).
 
 How the interface maps onto the carrier's API (docs/api.md):
-- `create_shipment`: `POST /api/v1/shipments:batch` with one parcel, its `reference` the console's order id, so a
-  retry after a lost answer gets the parcel taken in then (status 200 in the batch's results), never a second one.
+- `create_shipments`: `POST /api/v1/shipments:batch` with up to 1,000 parcels, each answered on its own;
+  `create_shipment` is its one-parcel case. Each parcel's `reference` is the console's order id, so a retry after
+  a lost answer gets the parcel taken in then (status 200 in the batch's results), never a second one.
 - `label`: `GET /api/v1/shipments/{id}/label?format=`; `track`: `GET /api/v1/public/track/{waybill_no}`;
   `cancel`: `POST /api/v1/shipments/{id}:cancel`. `quote` answers None: the carrier has no quote API, and the
   agreed price is the company's imported rate table.
@@ -18,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 from urllib.parse import quote as quote_path
@@ -26,6 +28,7 @@ import httpx
 
 from parcelguard.core.clock import now
 from parcelguard.enterprise.adapters.base import (
+    MAX_BATCH,
     CarrierError,
     CarrierQuote,
     Created,
@@ -96,20 +99,35 @@ class ParcelguardAdapter:
 
     def create_shipment(self, shipment: NewShipment) -> Created:
         """The parcel at the carrier, or the one taken in before under the same reference."""
-        response = self._call("POST", "/api/v1/shipments:batch", json={"shipments": [parcel_body(shipment)]},
-                              refused_is_parcel=True)
+        [result] = self.create_shipments([shipment])
+        if isinstance(result, CarrierError):
+            raise result
+        return result
+
+    def create_shipments(self, shipments: Sequence[NewShipment]) -> list[Created | CarrierError]:
+        """Up to `MAX_BATCH` parcels in one `POST /api/v1/shipments:batch`, each answered on its own (a parcel taken
+        in before under its reference is answered as it was then)."""
+        if not 0 < len(shipments) <= MAX_BATCH:
+            raise ValueError(f"1 to {MAX_BATCH} shipments per call")
+        response = self._call("POST", "/api/v1/shipments:batch",
+                              json={"shipments": [parcel_body(s) for s in shipments]}, refused_is_parcel=True)
         answer = _json(response)
+        out: list[Created | CarrierError] = []
         try:
-            [result] = answer["results"]
-            status = int(result["status"])
-            if status in (200, 201):
-                found = result["shipment"]
-                return Created(carrier_shipment_id=str(uuid.UUID(str(found["id"]))),
-                               waybill_no=str(found["waybill_no"]))
-            problem = result.get("problem") or {}
-        except (KeyError, TypeError, ValueError):
+            results = sorted(answer["results"], key=lambda r: int(r["index"]))
+            if [int(r["index"]) for r in results] != list(range(len(shipments))):
+                raise ValueError("not one result per parcel")
+            for result in results:
+                status = int(result["status"])
+                if status in (200, 201):
+                    found = result["shipment"]
+                    out.append(Created(carrier_shipment_id=str(uuid.UUID(str(found["id"]))),
+                                       waybill_no=str(found["waybill_no"])))
+                else:
+                    out.append(_problem_error(status, result.get("problem") or {}, refused_is_parcel=True))
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise _not_understood() from None  # a parse error's text can quote the answer
-        raise _problem_error(status, problem, refused_is_parcel=True)
+        return out
 
     def label(self, *, carrier_shipment_id: str, format: Literal["pdf", "zpl"] = "pdf") -> bytes:
         """The carrier's masked label (the carrier's gate decides and logs the print)."""

@@ -31,7 +31,7 @@ def _derive(key: bytes, label: bytes) -> bytes:
 
 
 class EnterpriseKeys:
-    __slots__ = ("_credentials", "_index", "_orders", "_query")
+    __slots__ = ("_credentials", "_field_keys", "_index", "_orders", "_query")
 
     def __init__(self, *, root_key: bytes) -> None:
         if len(root_key) != 32:
@@ -40,6 +40,7 @@ class EnterpriseKeys:
         self._orders = AESGCM(_derive(root_key, _ORDERS_LABEL))
         self._index = _derive(root_key, _INDEX_LABEL)
         self._query = _derive(root_key, _QUERY_LABEL)
+        self._field_keys: dict[tuple[uuid.UUID, str], bytes] = {}  # two HKDFs a value cost more than its HMAC
 
     @classmethod
     def from_settings(cls, settings: EnterpriseSettings) -> EnterpriseKeys:
@@ -70,8 +71,11 @@ class EnterpriseKeys:
 
     def blind_index(self, company_id: uuid.UUID, field: str, normalised: str) -> bytes:
         """The company's blind index of a normalised value (`crypto.blind_index`'s format)."""
-        company_key = _derive(self._index, b"company|" + company_id.bytes)
-        return bytes(blind_index.compute(blind_index.field_key(company_key, field), normalised))
+        key = self._field_keys.get((company_id, field))
+        if key is None:
+            company_key = _derive(self._index, b"company|" + company_id.bytes)
+            key = self._field_keys[(company_id, field)] = blind_index.field_key(company_key, field)
+        return bytes(blind_index.compute(key, normalised))
 
     def query_digest(self, company_id: uuid.UUID, kind: str, normalised: str) -> str:
         """What the access log keeps of a query: a keyed digest (hex), never the query."""

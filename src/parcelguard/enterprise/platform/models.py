@@ -128,6 +128,7 @@ class Order(EnterpriseBase):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id"))
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carrier_connections.id"))
+    import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order_imports.id"), index=True)
     # pending (written, not yet answered by the carrier), created, failed (the carrier refused it), cancelled
     status: Mapped[str] = mapped_column(String(16))
     failure_code: Mapped[str | None] = mapped_column(String(64))
@@ -146,6 +147,46 @@ class Order(EnterpriseBase):
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("employees.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class OrderImport(EnterpriseBase):
+    """A file of orders imported at once (bulk orders): its counters are the progress the page shows. `queued`
+    (written, not yet sent), `sending` (chunks going to the carrier; left so when it stopped answering), `done`
+    (nothing pending). `rows` = `accepted` + `refused`; `sent` = `created` + `failed`."""
+
+    __tablename__ = "order_imports"
+    __table_args__ = (Index(None, "company_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carrier_connections.id"))
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    rows: Mapped[int]
+    accepted: Mapped[int]
+    refused: Mapped[int]
+    sent: Mapped[int]
+    created: Mapped[int]
+    failed: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("employees.id"))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class OrderImportRow(EnterpriseBase):
+    """One data row of an imported file: its order (none when refused), its state (`pending`, `created`,
+    `failed` as the order's; `refused` by the console's checks) and what was wrong, as `errors` (JSON: row,
+    column letter, header, code; never a value) or the carrier's `failure_code`."""
+
+    __tablename__ = "order_import_rows"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_imports.id"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessEntry(EnterpriseBase):

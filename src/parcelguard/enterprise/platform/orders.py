@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -125,8 +126,28 @@ def checked(order: OrderIn) -> OrderIn:
 
 
 def _sealed_document(order: OrderIn) -> bytes:
-    return json.dumps({k: v for k, v in asdict(order).items() if k != "connection_id"}, ensure_ascii=False,
-                      default=str).encode()
+    # What `asdict` gives, byte for byte, without its deep copy (a third of a bulk import's time).
+    document = {k: v for k, v in vars(order).items() if k != "connection_id"}
+    document["items"] = [vars(i) for i in order.items]
+    return json.dumps(document, ensure_ascii=False, default=str).encode()
+
+
+def order_values(*, keys: EnterpriseKeys, company_id: uuid.UUID, connection_id: uuid.UUID, order: OrderIn,
+                 price_fen: int, created_by: uuid.UUID, moment: datetime,
+                 import_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """A checked order's `orders` row, `pending`: its document sealed under its new id, the recipient's blind
+    indexes and masked views. One order (`place`) and an import's rows (`bulk`) are written from it alike."""
+    order_id = uuid.uuid4()
+    return {"id": order_id, "company_id": company_id, "connection_id": connection_id, "import_id": import_id,
+            "status": "pending", "failure_code": None, "carrier_shipment_id": None, "waybill_no": None,
+            "price_fen": price_fen, "weight_g": order.weight_g, "origin_province": order.sender_province,
+            "destination_province": order.recipient_province, "destination_city": order.recipient_city,
+            "recipient_name_masked": str(mask_name(order.recipient_name)),
+            "recipient_phone_tail": order.recipient_phone[-4:],
+            "recipient_name_index": keys.blind_index(company_id, "name", order.recipient_name),
+            "recipient_phone_index": keys.blind_index(company_id, "phone", order.recipient_phone),
+            "sealed": keys.seal_order(order_id, _sealed_document(order)), "created_by": created_by,
+            "created_at": moment, "updated_at": moment}
 
 
 def place(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter_for: AdapterFor, actor: Actor,
@@ -144,16 +165,9 @@ def place(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter_
         if quote is None:
             raise Invalid("This carrier's table has no price for this parcel.", code="carrier_cannot_take",
                           field="/connection_id")
-        order_id, moment = uuid.uuid4(), now()
-        row = Order(id=order_id, company_id=company_id, connection_id=connection.id, status="pending",
-                    price_fen=quote.total_fen, weight_g=order.weight_g, origin_province=order.sender_province,
-                    destination_province=order.recipient_province, destination_city=order.recipient_city,
-                    recipient_name_masked=str(mask_name(order.recipient_name)),
-                    recipient_phone_tail=order.recipient_phone[-4:],
-                    recipient_name_index=keys.blind_index(company_id, "name", order.recipient_name),
-                    recipient_phone_index=keys.blind_index(company_id, "phone", order.recipient_phone),
-                    sealed=keys.seal_order(order_id, _sealed_document(order)), created_by=actor.user_id,
-                    created_at=moment, updated_at=moment)
+        row = Order(**order_values(keys=keys, company_id=company_id, connection_id=connection.id, order=order,
+                                   price_fen=quote.total_fen, created_by=actor.user_id, moment=now()))
+        order_id = row.id
         session.add(row)
     return submit(sessionmaker=sessionmaker, keys=keys, adapter_for=adapter_for, actor=actor, order_id=order_id)
 
@@ -168,7 +182,7 @@ def submit(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter
             raise Conflict("This order is not waiting for its carrier.", code="order_not_pending")
         connection = session.get(CarrierConnection, row.connection_id)
         assert connection is not None
-        shipment = _shipment(keys, row)
+        shipment = shipment_of(keys, row)
         session.expunge_all()
     adapter = adapter_for(connection)
     failure: CarrierError | None = None
@@ -178,7 +192,7 @@ def submit(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter
     except CarrierError as exc:
         if exc.retryable:
             raise CarrierUnavailable("The carrier does not answer; the order waits and can be sent again.",
-                                     field="/connection_id") from None
+                                     field="/connection_id", extensions={"order_id": str(order_id)}) from None
         failure = exc
     with sessionmaker() as session, session.begin():
         begin_write(session)
@@ -199,7 +213,7 @@ def submit(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter
     return row
 
 
-def _shipment(keys: EnterpriseKeys, row: Order) -> NewShipment:
+def shipment_of(keys: EnterpriseKeys, row: Order) -> NewShipment:
     data: dict[str, Any] = json.loads(keys.open_order(row.id, row.sealed))
     return NewShipment(
         reference=str(row.id),
