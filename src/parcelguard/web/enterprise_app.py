@@ -27,6 +27,7 @@ from parcelguard.enterprise.platform.orders_api import router as orders_router
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
 from parcelguard.web import (
     enterprise_find_pages,
+    enterprise_import_pages,
     enterprise_order_pages,
     enterprise_pages,
     enterprise_quote_pages,
@@ -74,6 +75,7 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     app.include_router(enterprise_rates_pages.router)
     app.include_router(enterprise_quote_pages.router)
     app.include_router(enterprise_order_pages.router)
+    app.include_router(enterprise_import_pages.router)
     app.include_router(enterprise_find_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api = APIRouter(prefix=API_PREFIX)

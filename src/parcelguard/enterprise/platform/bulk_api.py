@@ -85,7 +85,7 @@ def _error_out(e: RowError) -> RowErrorOut:
     return RowErrorOut.model_validate(e.as_dict())
 
 
-def _send_in_background(request: Request, import_id: uuid.UUID, company_id: uuid.UUID) -> None:
+def send_in_background(request: Request, import_id: uuid.UUID, company_id: uuid.UUID) -> None:
     state, adapter_for = request.app.state, adapter_source(request)
 
     def run() -> None:
@@ -119,7 +119,7 @@ async def import_orders(request: Request, actor: Employee, file: Annotated[Uploa
         sender=sender, file_name=file.filename or "orders", data=data))
     job = done.job
     if job.accepted:
-        _send_in_background(request, job.id, job.company_id)
+        send_in_background(request, job.id, job.company_id)
     return ImportOut(import_id=job.id, status=job.status,  # type: ignore[arg-type]
                      rows=job.rows, accepted=job.accepted, refused=job.refused,
                      refused_rows=[RefusedRowOut(row=n, errors=[_error_out(e) for e in errors])
@@ -152,5 +152,5 @@ def import_rows(import_id: uuid.UUID, actor: Employee, db_session: SessionDep,
 def send_import(import_id: uuid.UUID, request: Request, actor: Employee, db_session: SessionDep) -> ProgressOut:
     job = bulk.get(db_session=db_session, company_id=employees.company_of(actor), import_id=import_id)
     if job.status != "done":
-        _send_in_background(request, job.id, job.company_id)
+        send_in_background(request, job.id, job.company_id)
     return progress_out(job)
