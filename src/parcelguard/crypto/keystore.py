@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -38,7 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from parcelguard.core.clock import now
-from parcelguard.crypto.models import ShredKey
+
+if TYPE_CHECKING:
+    from parcelguard.crypto.models import ShredKey
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,26 @@ class KeyStore(Protocol):
     def held(self, db_session: Session, carrier_id: uuid.UUID) -> list[Held]: ...
 
 
+def _shred_keys() -> type[ShredKey]:
+    """The carrier database's table, imported when first used: the regulator's platform uses `Separate` only and
+    loads none of the carrier's tables."""
+    from parcelguard.crypto.models import ShredKey
+
+    return ShredKey
+
+
 class InDatabase:
     """The shredding keys in the carrier database's own table, in the caller's transaction."""
 
     separate = False
 
     def get(self, db_session: Session, key_id: int) -> bytes | None:
+        ShredKey = _shred_keys()
         return db_session.scalar(select(ShredKey.wrapped_key).where(ShredKey.id == key_id))
 
     def find(self, db_session: Session, carrier_id: uuid.UUID, data_class: str, period: str
              ) -> tuple[int, bytes] | None:
+        ShredKey = _shred_keys()
         row = db_session.execute(select(ShredKey.id, ShredKey.wrapped_key).where(
             ShredKey.carrier_id == carrier_id, ShredKey.data_class == data_class, ShredKey.period == period)
             .order_by(ShredKey.created_at, ShredKey.id).limit(1)).first()
@@ -86,6 +98,7 @@ class InDatabase:
     def add(self, db_session: Session, key_id: int, carrier_id: uuid.UUID, data_class: str, period: str,
             wrapped: bytes) -> tuple[int, bytes]:
         # In the caller's transaction, as the data key it wraps: both exist, or neither.
+        ShredKey = _shred_keys()
         db_session.add(ShredKey(id=key_id, carrier_id=carrier_id, data_class=data_class, period=period,
                                 wrapped_key=wrapped, created_at=now()))
         db_session.flush()
@@ -93,6 +106,7 @@ class InDatabase:
 
     def destroy(self, db_session: Session, carrier_id: uuid.UUID, data_class: str, periods: Sequence[str]
                 ) -> list[Held]:
+        ShredKey = _shred_keys()
         gone = [Held(i, carrier_id, data_class, p) for i, p in db_session.execute(
             select(ShredKey.id, ShredKey.period).where(ShredKey.carrier_id == carrier_id,
                                                         ShredKey.data_class == data_class,
@@ -102,6 +116,7 @@ class InDatabase:
         return gone
 
     def held(self, db_session: Session, carrier_id: uuid.UUID) -> list[Held]:
+        ShredKey = _shred_keys()
         return [Held(i, carrier_id, c, p) for i, c, p in db_session.execute(
             select(ShredKey.id, ShredKey.data_class, ShredKey.period).where(ShredKey.carrier_id == carrier_id))]
 
