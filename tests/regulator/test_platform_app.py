@@ -79,7 +79,7 @@ def test_the_platform_loads_no_carrier_domain() -> None:
                "parcelguard.identity", "parcelguard.identity.documents", "parcelguard.identity.regions",
                "parcelguard.regulator", "parcelguard.regulator.protocol", "parcelguard.regulator.incident_protocol",
                "parcelguard.web",
-               "parcelguard.web.regulator_app",
+               "parcelguard.web.regulator_app", "parcelguard.web.probes",
                # the pages' machinery (templates, messages, the session cookie), no carrier domain in it
                "parcelguard.web.regulator_pages", "parcelguard.web.regulator_keys",
                "parcelguard.web.regulator_incidents", "parcelguard.web.templating",

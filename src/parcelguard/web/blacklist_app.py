@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.responses import JSONResponse, Response
 
 from parcelguard import __version__
 from parcelguard.blacklist.platform.api import router as blacklist_router
@@ -19,6 +18,7 @@ from parcelguard.core.config import BlacklistSettings, ConfigError
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
+from parcelguard.web.probes import probes
 
 API_PREFIX = "/api/v1"
 
@@ -53,32 +53,9 @@ def create_blacklist_app(settings: BlacklistSettings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
-    app.include_router(_probes())
+    app.include_router(probes("The blacklist's", "parcelguard blacklist init"))
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(blacklist_router)
     app.include_router(api)
     document_problems(app)
     return app
-
-
-def _probes() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="The blacklist's database is reachable and at its newest migration")
-    def readyz(request: Request) -> Response:
-        state = request.app.state
-        instance = errors.instance_of(request.state.request_id)
-        try:
-            current = db.current_revision(state.engine)
-        except Exception:  # noqa: BLE001  (whatever the driver raises, the answer is: not ready)
-            return errors.problem(503, "database_unreachable", "The database does not answer.", instance=instance)
-        if current != state.head_revision:
-            return errors.problem(503, "migrations_pending", "The blacklist's database is not at its newest "
-                                  "migration: run `parcelguard blacklist init`.", instance=instance)
-        return JSONResponse({"status": "ready", "revision": current})
-
-    return router

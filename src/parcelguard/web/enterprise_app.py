@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
@@ -33,6 +32,7 @@ from parcelguard.web import (
     enterprise_quote_pages,
     enterprise_rates_pages,
 )
+from parcelguard.web.probes import probes
 from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
@@ -69,7 +69,7 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
 
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
-    app.include_router(_probes())
+    app.include_router(probes("The console's", "parcelguard enterprise init"))
     # The console's pages (signed in with a session cookie, as the regulator's) and their CSS: no CDN
     app.include_router(enterprise_pages.router)
     app.include_router(enterprise_rates_pages.router)
@@ -85,26 +85,3 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     app.include_router(api)
     document_problems(app)
     return app
-
-
-def _probes() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="The console's database is reachable and at its newest migration")
-    def readyz(request: Request) -> Response:
-        state = request.app.state
-        instance = errors.instance_of(request.state.request_id)
-        try:
-            current = db.current_revision(state.engine)
-        except Exception:  # noqa: BLE001  (whatever the driver raises, the answer is: not ready)
-            return errors.problem(503, "database_unreachable", "The database does not answer.", instance=instance)
-        if current != state.head_revision:
-            return errors.problem(503, "migrations_pending", "The console's database is not at its newest "
-                                  "migration: run `parcelguard enterprise init`.", instance=instance)
-        return JSONResponse({"status": "ready", "revision": current})
-
-    return router

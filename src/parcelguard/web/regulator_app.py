@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
@@ -27,6 +26,7 @@ from parcelguard.regulator.platform.incidents_api import router as incidents_rou
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR
 from parcelguard.web import regulator_incidents, regulator_keys, regulator_pages
+from parcelguard.web.probes import probes
 from parcelguard.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
@@ -71,7 +71,7 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
-    app.include_router(_probes())
+    app.include_router(probes("The platform's", "parcelguard regulator init"))
     app.include_router(regulator_pages.router)
     app.include_router(regulator_keys.router)
     app.include_router(regulator_incidents.router)
@@ -82,29 +82,6 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
     app.include_router(api)
     document_problems(app)
     return app
-
-
-def _probes() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/healthz", summary="The process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @router.get("/readyz", summary="The platform's database is reachable and at its newest migration")
-    def readyz(request: Request) -> Response:
-        state = request.app.state
-        instance = errors.instance_of(request.state.request_id)
-        try:
-            current = db.current_revision(state.engine)
-        except Exception:  # noqa: BLE001  (whatever the driver raises, the answer is: not ready)
-            return errors.problem(503, "database_unreachable", "The database does not answer.", instance=instance)
-        if current != state.head_revision:
-            return errors.problem(503, "migrations_pending", "The platform's database is not at its newest "
-                                  "migration: run `parcelguard regulator init`.", instance=instance)
-        return JSONResponse({"status": "ready", "revision": current})
-
-    return router
 
 
 async def _destroy_expired_periodically(app: FastAPI) -> None:
