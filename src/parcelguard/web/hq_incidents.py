@@ -2,8 +2,9 @@
 status, and a form to open one by hand (an alert on /hq opens one with its button); one incident with its steps
 as a timeline, the accounts it concerns (username, role, enabled or disabled: never a name), the assessment's
 counts, and the next steps: contain (behind a confirm step), assess, remedy (action codes in words and a note),
-report to the regulator, dismiss with a reason; once reported, the report's state and its PDF. HQ security and
-the admin act; an auditor reads the same page without a button, as the API lets them.
+report to the regulator, dismiss with a reason; once reported, the report's state and its PDF. HQ security
+acts; an auditor reads the same page without a button, as the API lets them. (The admin acts by the API: the HQ
+console admits only those its sign-in takes, `session.hq`.)
 
 The page calls `incidents.service` and `incidents.reporting`, as `GET|POST /api/v1/incidents`,
 `POST /api/v1/incidents/{id}/accounts`, `POST /api/v1/incidents/{id}:contain|:assess|:remedy|:report|:dismiss`
@@ -34,7 +35,7 @@ from parcelguard.web.courier_pages import message_of, translator_of
 from parcelguard.web.templating import apply_security_headers, render
 
 router = APIRouter(include_in_schema=False)
-HqPage = Annotated[Actor | None, Depends(session.console(*service.READERS))]
+HqPage = Annotated[Actor | None, Depends(session.hq)]
 LOGIN = "/hq/login"
 PAGE = "/hq/incidents"
 FILTERS = ("", "active", *service.STATUSES)

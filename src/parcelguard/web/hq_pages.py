@@ -34,7 +34,7 @@ from parcelguard.web.sign_in import sign_in, sign_out
 from parcelguard.web.templating import apply_security_headers, render
 
 router = APIRouter(include_in_schema=False)
-HqPage = Annotated[Actor | None, Depends(session.console(Role.HQ_SECURITY, Role.AUDITOR))]
+HqPage = Annotated[Actor | None, Depends(session.hq)]
 LOGIN = "/hq/login"
 PAGE = 50
 FIELDS = ("recipient_name", "recipient_phone", "recipient_address", "sender_phone")
@@ -52,7 +52,7 @@ def login_page(request: Request) -> HTMLResponse:
 @router.post(LOGIN, response_class=HTMLResponse)
 def login(request: Request, db_session: SessionDep, username: Annotated[str, Form(max_length=64)] = "",
           password: Annotated[str, Form(max_length=256)] = "") -> Response:
-    done = sign_in(request, db_session, role=frozenset({Role.HQ_SECURITY, Role.AUDITOR}), username=username,
+    done = sign_in(request, db_session, role=session.HQ_ROLES, username=username,
                    password=password, terminal=None, wrong_role="hq.login.not_hq", home="/hq", message_of=message_of)
     if isinstance(done, Response):
         return done

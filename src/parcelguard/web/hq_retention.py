@@ -31,7 +31,7 @@ from parcelguard.web.hq_incidents import when
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HqPage = Annotated[Actor | None, Depends(session.console(*holds.READERS))]
+HqPage = Annotated[Actor | None, Depends(session.hq)]
 LOGIN = "/hq/login"
 PAGE = "/hq/retention"
 

@@ -27,7 +27,7 @@ from parcelguard.web.courier_pages import message_of, translator_of
 from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-HqPage = Annotated[Actor | None, Depends(session.console(Role.HQ_SECURITY, Role.AUDITOR))]
+HqPage = Annotated[Actor | None, Depends(session.hq)]
 LOGIN = "/hq/login"
 FIELD_OF = {"/version": "version", "/signed_on": "signed_on", "/expires_on": "expires_on", "/kind": "kind",
             "/clause/version": "version", "/clause/signed_on": "signed_on", "/clause/expires_on": "expires_on",

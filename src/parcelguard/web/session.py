@@ -93,6 +93,8 @@ def console(*roles: Role) -> Callable[[Request], Awaitable[Actor | None]]:
 
 
 station_manager = console(Role.STATION_MANAGER)
+HQ_ROLES = frozenset({Role.HQ_SECURITY, Role.AUDITOR})  # who signs in to the HQ console (the admin works by the API)
+hq = console(*HQ_ROLES)  # every HQ page's wall: a role the HQ sign-in refuses opens no HQ page either
 
 
 def to_sign_in(request: Request, path: str = "/courier/login") -> RedirectResponse:
