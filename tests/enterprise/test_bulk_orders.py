@@ -98,6 +98,8 @@ def test_an_import_creates_the_good_rows_at_the_carrier_and_names_the_bad_ones(
         stranger = other.login(http, other.admin)
         for path in ("", "/rows"):
             assert http.get(f"/api/v1/imports/{answer['import_id']}{path}", headers=stranger).status_code == 404
+        assert http.get("/api/v1/imports", headers=stranger).json() == []
+        assert http.get("/api/v1/imports", headers=shipper).json() == [progress]
         assert http.post(f"/api/v1/imports/{answer['import_id']}:send", headers=stranger).status_code == 404
 
         said = r.text + str(progress) + str(created) + str(failed) + str(page)

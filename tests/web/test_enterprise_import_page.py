@@ -97,6 +97,14 @@ def test_a_shipper_imports_a_file_and_watches_it_sent(
     assert_no_personal_data(page.content(), forbidden=forbidden)
     page.screenshot(path=str(shots / "page-enterprise-import.png"), full_page=True)
 
+    # The import is listed under the form, newest first, and its link leads back to its progress.
+    page.goto(console + "/import")
+    listed = page.locator("#recent-imports tr.recent-import")
+    assert listed.count() == 1 and listed.first.get_attribute("data-status") == "done"
+    assert "订单.csv" in listed.first.inner_text()
+    listed.first.locator("a").click()
+    page.wait_for_url(import_url)
+
     # Another company: the import is none of theirs.
     other = make_company(database_url)
     stranger = phone_page(browser)
@@ -104,6 +112,8 @@ def test_a_shipper_imports_a_file_and_watches_it_sent(
     response = stranger.goto(import_url)
     assert response.status == 404 and 'data-code="import_unknown"' in stranger.content()
     assert "订单.csv" not in stranger.content()
+    stranger.goto(console + "/import")
+    assert stranger.locator("#recent-imports").count() == 0
 
     assert hosts == {"127.0.0.1"}, hosts
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused to" in e], console_errors

@@ -34,6 +34,7 @@ DOT = "·"  # how every middle dot is shown
 _MIDDLE_DOTS = frozenset("·•‧・.")
 # In an alphabetic name a period is an abbreviation (J. Smith), not a middle dot.
 _ALPHABETIC_DOTS = _MIDDLE_DOTS - {"."}
+_SEPARATORS = tuple(_MIDDLE_DOTS | {" "})
 _ALPHABETIC_SCRIPTS = ("LATIN ", "GREEK ", "CYRILLIC ")
 MIN_PHONE_DIGITS = 7  # the shortest subscriber number; a shorter "phone" shows no digit at all
 
@@ -53,22 +54,31 @@ def normalise_name(name: str) -> str:
     # Invisible characters (controls, zero-width spaces and joiners, direction marks: Cc and Cf) are
     # dropped, so that none can stand in front of the surname and push it out of the shown part.
     text = unicodedata.normalize("NFKC", name)
+    if text.isprintable():  # no Cc or Cf in it (nor any space but " "): nothing to drop, the common case
+        return " ".join(text.split())
     return " ".join("".join(c for c in text if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf")).split())
+
+
+@cache
+def _alphabetic_letter(c: str) -> bool:
+    # Cached: looking a character's name up is most of masking a name, and names share their characters.
+    return unicodedata.name(c, "").startswith(_ALPHABETIC_SCRIPTS)
 
 
 def is_alphabetic(name: str) -> bool:
     """Whether a (normalised) name is written in an alphabetic script: it has letters, all of them Latin,
     Greek or Cyrillic. Such names are masked by `LatinStyle`."""
     letters = [c for c in name if c.isalpha()]
-    return bool(letters) and all(unicodedata.name(c, "").startswith(_ALPHABETIC_SCRIPTS) for c in letters)
+    return bool(letters) and all(_alphabetic_letter(c) for c in letters)
 
 
-def shown_positions(name: str, *, latin: LatinStyle = "initials") -> frozenset[int]:
+def shown_positions(name: str, *, latin: LatinStyle = "initials", alphabetic: bool | None = None) -> frozenset[int]:
     """The positions of a normalised name that `mask_name` shows in clear (the surname or the initials);
-    every other character but spaces and middle dots is masked. See the module docstring."""
-    if sum(1 for c in name if c != " " and c not in _MIDDLE_DOTS) <= 1:
+    every other character but spaces and middle dots is masked. See the module docstring. (`alphabetic`:
+    `is_alphabetic(name)` when the caller knows it already.)"""
+    if len(name) - sum(name.count(c) for c in _SEPARATORS) <= 1:
         return frozenset()  # one character is all surname or all given name: show nothing
-    if is_alphabetic(name):
+    if is_alphabetic(name) if alphabetic is None else alphabetic:
         breaks = _ALPHABETIC_DOTS | {" "}
         starts = [i for i, c in enumerate(name) if c not in breaks and (i == 0 or name[i - 1] in breaks)]
         if latin == "surname_initial":
@@ -85,8 +95,9 @@ def mask_name(name: str, *, latin: LatinStyle = "initials") -> Masked:
     """The surname (or the initials) in clear, every other character masked: one mask per character,
     spaces kept, middle dots shown as `·`. The output is exactly as long as `normalise_name(name)`."""
     name = normalise_name(name)
-    shown = shown_positions(name, latin=latin)
-    dots = _ALPHABETIC_DOTS if is_alphabetic(name) else _MIDDLE_DOTS
+    alphabetic = is_alphabetic(name)
+    shown = shown_positions(name, latin=latin, alphabetic=alphabetic)
+    dots = _ALPHABETIC_DOTS if alphabetic else _MIDDLE_DOTS
     return Masked("".join(c if i in shown else " " if c == " " else DOT if c in dots else MASK
                           for i, c in enumerate(name)))
 

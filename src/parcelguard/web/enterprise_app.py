@@ -25,6 +25,7 @@ from parcelguard.enterprise.platform.migrations import MIGRATIONS_DIR
 from parcelguard.enterprise.platform.orders_api import router as orders_router
 from parcelguard.enterprise.platform.settings import EnterpriseSettings
 from parcelguard.web import (
+    enterprise_connection_pages,
     enterprise_find_pages,
     enterprise_import_pages,
     enterprise_order_pages,
@@ -73,6 +74,7 @@ def create_enterprise_app(settings: EnterpriseSettings | None = None) -> FastAPI
     # The console's pages (signed in with a session cookie, as the regulator's) and their CSS: no CDN
     app.include_router(enterprise_pages.router)
     app.include_router(enterprise_rates_pages.router)
+    app.include_router(enterprise_connection_pages.router)
     app.include_router(enterprise_quote_pages.router)
     app.include_router(enterprise_order_pages.router)
     app.include_router(enterprise_import_pages.router)

@@ -1,6 +1,7 @@
 """The enterprise console's bulk import pages (批量导入, issue 16): `/import` takes a file of orders with the
 carrier and the sender (one for the whole file) and imports it with `bulk.import_file`, as
-`POST /api/v1/orders:import`, starting the background send as the API does; `/imports/{id}` shows the import's
+`POST /api/v1/orders:import`, starting the background send as the API does; the company's latest imports are listed under the form, as
+`GET /api/v1/imports`; `/imports/{id}` shows the import's
 progress (sent of accepted, created, failed, pending), the refused rows by row, column and code, and every row's
 result, 50 a page, refreshing itself until the import is done.
 
@@ -10,7 +11,6 @@ values kept, and nothing is written. Another company's import is answered 404, a
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
@@ -42,6 +42,7 @@ from parcelguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+RECENT_SHOWN = 20  # the company's latest imports under the form, as GET /api/v1/imports
 REFUSED_SHOWN = 1000
 # The form's fields by the service's pointers (`order_invalid`, `carrier_cannot_take`, `FileTooLarge`)
 FIELDS = {"/sender/name": "sender_name", "/sender/phone": "sender_phone", "/sender/address": "sender_address",
@@ -52,10 +53,13 @@ Text = Annotated[str, Form(max_length=400)]
 
 def _form(request: Request, actor: Actor, values: dict[str, str], *, errors: dict[str, str] | None = None,
           file_errors: list[str] | None = None, status_code: int = 200) -> HTMLResponse:
+    company_id = employees.company_of(actor)
     with request.app.state.sessionmaker() as db_session:
-        carriers = connections.active(db_session=db_session, company_id=employees.company_of(actor))
+        carriers = connections.active(db_session=db_session, company_id=company_id)
+        recent = bulk.listed(db_session=db_session, company_id=company_id, offset=0, limit=RECENT_SHOWN)
     return render(request, "enterprise_import.html", {
         **page_context(request, actor), "values": values, "errors": errors or {}, "file_errors": file_errors or [],
+        "recent": recent, "when": when,
         "carrier_options": [(str(c.id), f"{c.code} · {c.name}") for c in carriers],
         "province_options": [(p, p) for p in provinces()]}, status_code=status_code)
 
@@ -132,7 +136,7 @@ def progress_page(request: Request, import_id: str, actor: EmployeePage, db_sess
         return refused(request, actor, exc)
     pages = max(1, -(-job.rows // PAGE_SIZE))
     page = min(max(page, 1), pages)
-    refused_rows = [(r.row_number, json.loads(r.errors or "[]")) for r, _ in bulk.rows(
+    refused_rows = [(r.row_number, r.errors) for r in bulk.rows(
         db_session=db_session, company_id=company_id, import_id=job.id, status="refused", offset=0,
         limit=REFUSED_SHOWN)]
     rows = bulk.rows(db_session=db_session, company_id=company_id, import_id=job.id, status=None,

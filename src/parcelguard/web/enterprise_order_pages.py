@@ -218,8 +218,8 @@ def label(request: Request, actor: EmployeePage, order_id: str) -> Response:
     if actor is None:
         return session.to_sign_in(request, LOGIN)
     try:
-        row, adapter = orders_api._carrier_order(request, actor, parse_id(order_id) or uuid.UUID(int=0))
-        pdf = orders_api._carrier_call(lambda: adapter.label(carrier_shipment_id=str(row.carrier_shipment_id),
+        row, adapter = orders_api.carrier_order(request, actor, parse_id(order_id) or uuid.UUID(int=0))
+        pdf = orders_api.carrier_call(lambda: adapter.label(carrier_shipment_id=str(row.carrier_shipment_id),
                                                              format="pdf"))
     except DomainError as exc:
         return refused(request, actor, exc)
@@ -233,8 +233,8 @@ def tracking(request: Request, actor: EmployeePage, order_id: str) -> Response:
     if actor is None:
         return session.to_sign_in(request, LOGIN)
     try:
-        row, adapter = orders_api._carrier_order(request, actor, parse_id(order_id) or uuid.UUID(int=0))
-        found = orders_api._carrier_call(lambda: adapter.track(waybill_no=str(row.waybill_no),
+        row, adapter = orders_api.carrier_order(request, actor, parse_id(order_id) or uuid.UUID(int=0))
+        found = orders_api.carrier_call(lambda: adapter.track(waybill_no=str(row.waybill_no),
                                                                phone_tail=row.recipient_phone_tail))
     except DomainError as exc:
         return refused(request, actor, exc)

@@ -121,6 +121,29 @@ def add_connection(body: ConnectionIn, actor: Admin, db_session: SessionDep, key
     return _connection_out(added)
 
 
+class ConnectionChange(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    base_url: str | None = Field(default=None, description="The carrier's new API address", max_length=500)
+    credentials: CredentialsIn | None = Field(default=None, description="The company's new account there")
+    active: bool | None = Field(default=None, description="false pauses it: no quotes, no new orders")
+
+
+@router.patch("/connections/{connection_id}", response_model=ConnectionOut, tags=["carriers"],
+              summary="Change a carrier connection: its name, address, the company's credentials there, or pause "
+                      "and resume it (admin; the next call to the carrier uses what changed)",
+              responses={404: {"description": "connection_unknown"},
+                         422: {"description": "connection_invalid naming each field"}})
+def change_connection(connection_id: uuid.UUID, body: ConnectionChange, actor: Admin, db_session: SessionDep,
+                      keys: Keys) -> ConnectionOut:
+    credentials = body.credentials
+    changed = connections.change(
+        db_session=db_session, keys=keys, company_id=employees.company_of(actor, admin=True),
+        connection_id=connection_id, name=body.name, base_url=body.base_url, active=body.active,
+        credentials=None if credentials is None else connections.Credentials(credentials.username,
+                                                                             credentials.password))
+    return _connection_out(changed)
+
+
 @router.get("/connections", response_model=list[ConnectionOut], tags=["carriers"],
             summary="The company's carrier connections")
 def list_connections(actor: Employee, db_session: SessionDep) -> list[ConnectionOut]:

@@ -3,7 +3,6 @@ progress, its per-row results, and sending it again. Thin: `bulk` does the rest.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -65,7 +64,7 @@ class ProgressOut(BaseModel):
 
 class RowOut(BaseModel):
     row: int
-    status: Literal["pending", "created", "failed", "refused"]
+    status: Literal["pending", "created", "failed", "cancelled", "refused"]
     order_id: uuid.UUID | None
     waybill_no: str | None
     price_fen: int | None
@@ -126,6 +125,13 @@ async def import_orders(request: Request, actor: Employee, file: Annotated[Uploa
                                    for n, errors in done.refused[:1000]])
 
 
+@router.get("/imports", response_model=list[ProgressOut], summary="The company's imports, newest first")
+def list_imports(actor: Employee, db_session: SessionDep, offset: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ProgressOut]:
+    return [progress_out(job) for job in bulk.listed(db_session=db_session, company_id=employees.company_of(actor),
+                                                     offset=offset, limit=limit)]
+
+
 @router.get("/imports/{import_id}", response_model=ProgressOut, summary="An import's progress")
 def import_progress(import_id: uuid.UUID, actor: Employee, db_session: SessionDep) -> ProgressOut:
     return progress_out(bulk.get(db_session=db_session, company_id=employees.company_of(actor), import_id=import_id))
@@ -134,17 +140,16 @@ def import_progress(import_id: uuid.UUID, actor: Employee, db_session: SessionDe
 @router.get("/imports/{import_id}/rows", response_model=list[RowOut],
             summary="An import's rows in file order: each one's order, state, and what was wrong (never a value)")
 def import_rows(import_id: uuid.UUID, actor: Employee, db_session: SessionDep,
-                status: Literal["pending", "created", "failed", "refused"] | None = None,
+                status: Literal["pending", "created", "failed", "cancelled", "refused"] | None = None,
                 offset: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[RowOut]:
     found = bulk.rows(db_session=db_session, company_id=employees.company_of(actor), import_id=import_id,
                       status=status, offset=offset, limit=limit)
     return [RowOut(row=r.row_number, status=r.status,  # type: ignore[arg-type]
-                   order_id=r.order_id, waybill_no=o.waybill_no if o else None,
+                   order_id=o.id if o else None, waybill_no=o.waybill_no if o else None,
                    price_fen=o.price_fen if o else None, recipient_name=o.recipient_name_masked if o else None,
-                   failure_code=r.failure_code,
-                   errors=[RowErrorOut.model_validate(e) for e in json.loads(r.errors or "[]")])
-            for r, o in found]
+                   failure_code=r.failure_code, errors=[RowErrorOut.model_validate(e) for e in r.errors])
+            for r in found for o in (r.order,)]
 
 
 @router.post("/imports/{import_id}:send", response_model=ProgressOut, status_code=202,

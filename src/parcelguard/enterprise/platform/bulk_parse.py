@@ -127,7 +127,7 @@ def read(data: bytes, *, file_name: str, connection_id: uuid.UUID, sender: Sende
         errors.add(f"/{SHEET}", "too_many_rows", f"多于 {MAX_ROWS} 行 / more than {MAX_ROWS:,} rows")
     if errors.total:
         raise OrderFileInvalid(f"不是订单文件 / not an orders file ({errors.total} errors)", errors=errors.kept)
-    _check_sender(connection_id, sender)
+    sender = _check_sender(connection_id, sender)
     return ParsedFile(columns, [_row(n, cells, columns, connection_id, sender) for n, cells in data_rows])
 
 
@@ -151,18 +151,21 @@ def _header(rows: Sequence[sheets.Row], errors: sheets.Errors) -> dict[str, int]
     return found
 
 
-def _check_sender(connection_id: uuid.UUID, sender: Sender) -> None:
-    """The form's sender, checked once with a stand-in recipient: its errors are the form's, not a row's."""
+def _check_sender(connection_id: uuid.UUID, sender: Sender) -> Sender:
+    """The form's sender, checked and normalised once with a stand-in recipient: its errors are the form's, not a
+    row's, and the rows take it as checked."""
     probe = orders.OrderIn(connection_id=connection_id, sender_name=sender.name, sender_phone=sender.phone,
                            sender_address=sender.address, sender_province=sender.province, recipient_name="x",
                            recipient_phone="13800000000", recipient_province="北京", recipient_city="x",
                            recipient_district="x", recipient_detail="x", weight_g=1,
                            items=(Item(category="other", description="x"),))
     try:
-        orders.checked(probe)
+        clean = orders.checked(probe)
     except Invalid as exc:
         raise Invalid("The sender is not valid.", code="order_invalid",
                       errors=[e for e in exc.errors if e.pointer.startswith("/sender/")]) from None
+    return Sender(name=clean.sender_name, phone=clean.sender_phone, address=clean.sender_address,
+                  province=clean.sender_province)
 
 
 def _cell(cells: Sequence[object], columns: dict[str, int], key: str) -> object:
@@ -210,7 +213,7 @@ def _row(number: int, cells: Sequence[object], columns: dict[str, int], connecti
         items=(Item(category=category or "other", description=_str(_cell(cells, columns, "description")),
                     quantity=quantity or 1),))
     try:
-        order = orders.checked(order)
+        order = orders.checked(order, sender_checked=True)
     except Invalid as exc:
         for e in exc.errors:
             error(_POINTER_COLUMN.get(e.pointer), e.code)

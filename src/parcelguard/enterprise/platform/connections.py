@@ -32,38 +32,69 @@ class Credentials:
     password: str
 
 
-def add(*, db_session: Session, keys: EnterpriseKeys, company_id: uuid.UUID, code: str, name: str, adapter: str,
-        base_url: str, credentials: Credentials) -> CarrierConnection:
-    """A new connection (422 naming each bad field, all at once; 409 for a code the company has already)."""
+def _checked(*, code: str | None, name: str | None, adapter: str | None, base_url: str | None,
+             credentials: Credentials | None) -> None:
+    """422 `connection_invalid` naming each bad field given (None: not given), all at once."""
     errors = []
-    if not is_carrier_code(code):
+    if code is not None and not is_carrier_code(code):
         errors.append(FieldError(pointer="/code", code="carrier_code_format",
                                  detail="A carrier code is 1 to 16 letters, digits, dashes or underscores (SF, ZTO, JD)."))
-    if not 0 < len(name.strip()) <= 200:
+    if name is not None and not 0 < len(name.strip()) <= 200:
         errors.append(FieldError(pointer="/name", code="name_format", detail="A name is 1 to 200 characters."))
-    if adapter not in ADAPTERS:
+    if adapter is not None and adapter not in ADAPTERS:
         errors.append(FieldError(pointer="/adapter", code="adapter_unknown",
                                  detail="Known adapters: " + ", ".join(sorted(ADAPTERS)) + "."))
-    parts = urlsplit(base_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment \
-            or len(base_url) > 500:
-        errors.append(FieldError(pointer="/base_url", code="base_url_format",
-                                 detail="The carrier's API address, as http(s)://host[:port][/path]."))
-    if not credentials.username or not credentials.password or len(credentials.username) > 64 \
-            or len(credentials.password) > 200:
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment \
+                or len(base_url) > 500:
+            errors.append(FieldError(pointer="/base_url", code="base_url_format",
+                                     detail="The carrier's API address, as http(s)://host[:port][/path]."))
+    if credentials is not None and (not credentials.username or not credentials.password
+                                    or len(credentials.username) > 64 or len(credentials.password) > 200):
         errors.append(FieldError(pointer="/credentials", code="credentials_format",
                                  detail="The company's username (at most 64) and password (at most 200) there."))
     if errors:
         raise Invalid("The connection is not valid.", code="connection_invalid", errors=errors)
+
+
+def _seal(keys: EnterpriseKeys, connection: CarrierConnection, credentials: Credentials) -> None:
+    connection.credentials = keys.seal_credentials(connection.id, json.dumps(
+        {"username": credentials.username, "password": credentials.password}).encode())
+
+
+def add(*, db_session: Session, keys: EnterpriseKeys, company_id: uuid.UUID, code: str, name: str, adapter: str,
+        base_url: str, credentials: Credentials) -> CarrierConnection:
+    """A new connection (422 naming each bad field, all at once; 409 for a code the company has already)."""
+    _checked(code=code, name=name, adapter=adapter, base_url=base_url, credentials=credentials)
     if db_session.scalar(select(CarrierConnection.id).where(CarrierConnection.company_id == company_id,
                                                             CarrierConnection.code == code)) is not None:
         raise Conflict("The company has a connection with this code.", code="connection_code_taken", field="/code")
     connection = CarrierConnection(id=uuid.uuid4(), company_id=company_id, code=code, name=name.strip(),
                                    adapter=adapter, base_url=base_url.rstrip("/"), credentials=b"", active=True,
                                    created_at=now())
-    connection.credentials = keys.seal_credentials(connection.id, json.dumps(
-        {"username": credentials.username, "password": credentials.password}).encode())
+    _seal(keys, connection, credentials)
     db_session.add(connection)
+    db_session.flush()
+    return connection
+
+
+def change(*, db_session: Session, keys: EnterpriseKeys, company_id: uuid.UUID, connection_id: uuid.UUID,
+           name: str | None = None, base_url: str | None = None, credentials: Credentials | None = None,
+           active: bool | None = None) -> CarrierConnection:
+    """The company's connection with what is given changed (a carrier's new address, the company's new password
+    there, a connection paused or resumed); the code and the adapter stay. 422 naming each bad field and nothing
+    changed; 404 for another company's. A paused connection quotes nothing and takes no order."""
+    _checked(code=None, name=name, adapter=None, base_url=base_url, credentials=credentials)
+    connection = get(db_session=db_session, company_id=company_id, connection_id=connection_id)
+    if name is not None:
+        connection.name = name.strip()
+    if base_url is not None:
+        connection.base_url = base_url.rstrip("/")
+    if credentials is not None:
+        _seal(keys, connection, credentials)
+    if active is not None:
+        connection.active = active
     db_session.flush()
     return connection
 
@@ -93,6 +124,14 @@ def get(*, db_session: Session, company_id: uuid.UUID, connection_id: uuid.UUID)
     found = db_session.get(CarrierConnection, connection_id)
     if found is None or found.company_id != company_id:
         raise NotFound("The company has no connection with this id.", code="connection_unknown")
+    return found
+
+
+def usable(*, db_session: Session, company_id: uuid.UUID, connection_id: uuid.UUID) -> CarrierConnection:
+    """The company's connection to ship with: 409 `connection_paused` when its admin paused it."""
+    found = get(db_session=db_session, company_id=company_id, connection_id=connection_id)
+    if not found.active:
+        raise Conflict("This carrier connection is paused.", code="connection_paused", field="/connection_id")
     return found
 
 

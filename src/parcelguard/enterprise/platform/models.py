@@ -123,12 +123,14 @@ class Order(EnterpriseBase):
         Index(None, "company_id", "waybill_no"),
         Index(None, "company_id", "recipient_phone_index"),
         Index(None, "company_id", "recipient_name_index"),
+        Index(None, "import_id", "import_row"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id"))
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carrier_connections.id"))
-    import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order_imports.id"), index=True)
+    import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order_imports.id"))
+    import_row: Mapped[int | None]  # its row in the imported file: an import's rows are its orders and refusals
     # pending (written, not yet answered by the carrier), created, failed (the carrier refused it), cancelled
     status: Mapped[str] = mapped_column(String(16))
     failure_code: Mapped[str | None] = mapped_column(String(64))
@@ -175,18 +177,14 @@ class OrderImport(EnterpriseBase):
 
 
 class OrderImportRow(EnterpriseBase):
-    """One data row of an imported file: its order (none when refused), its state (`pending`, `created`,
-    `failed` as the order's; `refused` by the console's checks) and what was wrong, as `errors` (JSON: row,
-    column letter, header, code; never a value) or the carrier's `failure_code`."""
+    """A data row of an imported file that the console refused, and why: `errors` (JSON: row, column letter,
+    header, code; never a value). A row it took is its order (`Order.import_row`), whose state is the row's."""
 
     __tablename__ = "order_import_rows"
 
     import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_imports.id"), primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"))
-    status: Mapped[str] = mapped_column(String(16))
-    errors: Mapped[str | None] = mapped_column(Text)
-    failure_code: Mapped[str | None] = mapped_column(String(64))
+    errors: Mapped[str] = mapped_column(Text)
 
 
 class AccessEntry(EnterpriseBase):

@@ -94,15 +94,18 @@ def _province(errors: list[FieldError], pointer: str, value: str) -> str:
     return found or ""
 
 
-def checked(order: OrderIn) -> OrderIn:
-    """The order with its fields normalised, or 422 `order_invalid` naming every bad field (never a value)."""
+def checked(order: OrderIn, *, sender_checked: bool = False) -> OrderIn:
+    """The order with its fields normalised, or 422 `order_invalid` naming every bad field (never a value).
+    `sender_checked`: the sender's fields are this function's output already (a file's rows share one sender)."""
     errors: list[FieldError] = []
     clean = OrderIn(
         connection_id=order.connection_id,
-        sender_name=_text(errors, "/sender/name", order.sender_name, 64),
-        sender_phone=_phone(errors, "/sender/phone", order.sender_phone),
-        sender_address=_text(errors, "/sender/address", order.sender_address, 200),
-        sender_province=_province(errors, "/sender/province", order.sender_province),
+        sender_name=order.sender_name if sender_checked else _text(errors, "/sender/name", order.sender_name, 64),
+        sender_phone=order.sender_phone if sender_checked else _phone(errors, "/sender/phone", order.sender_phone),
+        sender_address=order.sender_address if sender_checked else _text(errors, "/sender/address",
+                                                                          order.sender_address, 200),
+        sender_province=order.sender_province if sender_checked else _province(errors, "/sender/province",
+                                                                               order.sender_province),
         recipient_name=_text(errors, "/recipient/name", order.recipient_name, 64),
         recipient_phone=_phone(errors, "/recipient/phone", order.recipient_phone),
         recipient_province=_province(errors, "/recipient/province", order.recipient_province),
@@ -134,12 +137,13 @@ def _sealed_document(order: OrderIn) -> bytes:
 
 def order_values(*, keys: EnterpriseKeys, company_id: uuid.UUID, connection_id: uuid.UUID, order: OrderIn,
                  price_fen: int, created_by: uuid.UUID, moment: datetime,
-                 import_id: uuid.UUID | None = None) -> dict[str, Any]:
+                 import_id: uuid.UUID | None = None, import_row: int | None = None) -> dict[str, Any]:
     """A checked order's `orders` row, `pending`: its document sealed under its new id, the recipient's blind
     indexes and masked views. One order (`place`) and an import's rows (`bulk`) are written from it alike."""
     order_id = uuid.uuid4()
     return {"id": order_id, "company_id": company_id, "connection_id": connection_id, "import_id": import_id,
-            "status": "pending", "failure_code": None, "carrier_shipment_id": None, "waybill_no": None,
+            "import_row": import_row, "status": "pending", "failure_code": None, "carrier_shipment_id": None,
+            "waybill_no": None,
             "price_fen": price_fen, "weight_g": order.weight_g, "origin_province": order.sender_province,
             "destination_province": order.recipient_province, "destination_city": order.recipient_city,
             "recipient_name_masked": str(mask_name(order.recipient_name)),
@@ -157,7 +161,7 @@ def place(*, sessionmaker: Callable[[], Session], keys: EnterpriseKeys, adapter_
     order = checked(order)
     with sessionmaker() as session, session.begin():
         begin_write(session)
-        connection = connections.get(db_session=session, company_id=company_id, connection_id=order.connection_id)
+        connection = connections.usable(db_session=session, company_id=company_id, connection_id=order.connection_id)
         table = rate_tables.in_force(db_session=session, company_id=company_id,
                                      on=beijing_date(now())).get(connection.id)
         quote = None if table is None else pricing.price(table, order.sender_province, order.recipient_province,

@@ -36,17 +36,22 @@ def adapter_source(request: Request) -> orders.AdapterFor:
     """The connection's adapter, one per connection and process (it keeps its carrier token)."""
     state = request.app.state
     keys: EnterpriseKeys = state.enterprise_keys
-    cache: dict[tuple[uuid.UUID, bytes], CarrierAdapter] = state.__dict__.setdefault("_adapters", {})
+    # connection id → (what the adapter was made from, the adapter); a changed connection gets a new one
+    cache: dict[uuid.UUID, tuple[tuple[str, str, bytes], CarrierAdapter]] = state.__dict__.setdefault(
+        "_adapters", {})
 
     def adapter_for(connection: CarrierConnection) -> CarrierAdapter:
-        key = (connection.id, connection.credentials)
+        made_from = (connection.adapter, connection.base_url, connection.credentials)
         with _adapters_lock:
-            found = cache.get(key)
-            if found is None:
-                creds = connections.credentials_of(keys, connection)
-                found = cache[key] = registry.adapter_for(connection.adapter, connection.base_url, creds.username,
-                                                          creds.password, state.settings.carrier_timeout_seconds)
-        return found
+            found = cache.get(connection.id)
+            if found is not None and found[0] == made_from:
+                return found[1]
+            creds = connections.credentials_of(keys, connection)
+            adapter = registry.adapter_for(connection.adapter, connection.base_url, creds.username, creds.password,
+                                           state.settings.carrier_timeout_seconds)
+            cache[connection.id] = (made_from, adapter)
+        # The old one is left to the garbage collector, not closed: a request in flight may still be using it.
+        return adapter
 
     return adapter_for
 
@@ -169,7 +174,9 @@ def reveal_parties(order_id: uuid.UUID, request: Request, actor: Employee, db_se
                     media_type="application/json")
 
 
-def _carrier_order(request: Request, actor: Actor, order_id: uuid.UUID) -> tuple[Order, CarrierAdapter]:
+def carrier_order(request: Request, actor: Actor, order_id: uuid.UUID) -> tuple[Order, CarrierAdapter]:
+    """The company's order the carrier has taken in, and its connection's adapter (409 `order_not_created`
+    before that): what the label, tracking and cancel routes and pages call the carrier with."""
     with request.app.state.sessionmaker() as session:
         row = orders.get(db_session=session, company_id=employees.company_of(actor), order_id=order_id)
         if row.carrier_shipment_id is None:
@@ -180,7 +187,9 @@ def _carrier_order(request: Request, actor: Actor, order_id: uuid.UUID) -> tuple
     return row, adapter_source(request)(connection)
 
 
-def _carrier_call(fn: Any) -> Any:
+def carrier_call(fn: Any) -> Any:
+    """`fn()`, a call to the carrier, its `CarrierError` answered as the console's own (503 when it may be tried
+    again, the carrier's 404 and 409 as they are, 502 otherwise), with the carrier's code."""
     try:
         return fn()
     except CarrierError as exc:
@@ -190,8 +199,8 @@ def _carrier_call(fn: Any) -> Any:
 
 @router.get("/orders/{order_id}/label", summary="The carrier's label for the order (PDF)")
 def order_label(order_id: uuid.UUID, request: Request, actor: Employee) -> Response:
-    row, adapter = _carrier_order(request, actor, order_id)
-    pdf = _carrier_call(lambda: adapter.label(carrier_shipment_id=str(row.carrier_shipment_id), format="pdf"))
+    row, adapter = carrier_order(request, actor, order_id)
+    pdf = carrier_call(lambda: adapter.label(carrier_shipment_id=str(row.carrier_shipment_id), format="pdf"))
     return Response(pdf, media_type="application/pdf", headers=NO_STORE)
 
 
@@ -210,8 +219,8 @@ class TrackingOut(BaseModel):
 @router.get("/orders/{order_id}/tracking", response_model=TrackingOut,
             summary="The order's tracking, from the carrier's public lookup")
 def order_tracking(order_id: uuid.UUID, request: Request, actor: Employee) -> TrackingOut:
-    row, adapter = _carrier_order(request, actor, order_id)
-    found = _carrier_call(lambda: adapter.track(waybill_no=str(row.waybill_no), phone_tail=row.recipient_phone_tail))
+    row, adapter = carrier_order(request, actor, order_id)
+    found = carrier_call(lambda: adapter.track(waybill_no=str(row.waybill_no), phone_tail=row.recipient_phone_tail))
     return TrackingOut(waybill_no=found.waybill_no, status=found.status,
                        events=[TrackEventOut(at=e.at, event=e.event, city=e.city) for e in found.events])
 
@@ -219,8 +228,8 @@ def order_tracking(order_id: uuid.UUID, request: Request, actor: Employee) -> Tr
 @router.post("/orders/{order_id}:cancel", response_model=OrderOut,
              summary="Cancel the order at its carrier (before a courier has it)")
 def cancel_order(order_id: uuid.UUID, request: Request, actor: Employee) -> OrderOut:
-    row, adapter = _carrier_order(request, actor, order_id)
-    _carrier_call(lambda: adapter.cancel(carrier_shipment_id=str(row.carrier_shipment_id)))
+    row, adapter = carrier_order(request, actor, order_id)
+    carrier_call(lambda: adapter.cancel(carrier_shipment_id=str(row.carrier_shipment_id)))
     return order_out(orders.mark_cancelled(sessionmaker=request.app.state.sessionmaker, actor=actor,
                                            order_id=order_id))
 
