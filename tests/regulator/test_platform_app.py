@@ -78,6 +78,7 @@ def test_the_platform_loads_no_carrier_domain() -> None:
                "parcelguard.crypto.keystore",  # its month keys may live in a key store of their own (issue 15)
                "parcelguard.identity", "parcelguard.identity.documents", "parcelguard.identity.regions",
                "parcelguard.regulator", "parcelguard.regulator.protocol", "parcelguard.regulator.incident_protocol",
+               "parcelguard.regulator.jetstream",  # the feed on NATS JetStream: names and the carrier's end
                "parcelguard.web",
                "parcelguard.web.regulator_app", "parcelguard.web.probes",
                # the pages' machinery (templates, messages, the session cookie), no carrier domain in it

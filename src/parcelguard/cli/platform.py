@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from parcelguard.cli.enterprise import (
     seed_demo_enterprise,
 )
 from parcelguard.core import db
+from parcelguard.core.config import Settings
 
 
 @app.command()
@@ -120,8 +122,10 @@ def run_all() -> None:
     the regulator's platform, the uploader, the industry blacklist and (in development) the enterprise console,
     each its own process, as in production. The uploader is pointed at the regulator's platform started here and the carrier platform
     at the blacklist started here, unless PARCELGUARD_REGULATOR_URL or PARCELGUARD_BLACKLIST_URL say
-    otherwise (with PARCELGUARD_BLACKLIST_URL set, even empty, no blacklist is started). Ctrl-C stops all
-    of them; if one stops, the others are stopped too."""
+    otherwise (with PARCELGUARD_BLACKLIST_URL set, even empty, no blacklist is started). With
+    PARCELGUARD_FEED=jetstream the batches go over NATS JetStream (issue 17): a `nats-server -js` is started
+    first, on 127.0.0.1 at the port of PARCELGUARD_NATS_URL with its store in <var dir>/nats, and stopped
+    last. Ctrl-C stops all of them; if one stops, the others are stopped too."""
     import signal
     import subprocess
     import time
@@ -129,6 +133,8 @@ def run_all() -> None:
     from parcelguard.core.config import BlacklistSettings, RegulatorSettings
 
     regulator = RegulatorSettings()
+    carrier = load_settings(production_checked=False)
+    nats = _start_nats(carrier) if "jetstream" in (carrier.feed, regulator.feed) else None
     env = dict(os.environ)
     # The uploader feeds the platform started here, unless told otherwise.
     env.setdefault("PARCELGUARD_REGULATOR_URL", f"http://{regulator.host}:{regulator.port}")
@@ -153,7 +159,7 @@ def run_all() -> None:
         signal.signal(sig, stop)
     code = 0
     while not stopping:
-        ended = [p for p in processes if p.poll() is not None]
+        ended = [p for p in [*processes, *([nats] if nats else [])] if p.poll() is not None]
         if ended:
             code = ended[0].returncode or 1
             break
@@ -166,7 +172,31 @@ def run_all() -> None:
             p.wait(timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
+    if nats is not None:  # last: the platform and the uploader close their connections first
+        nats.terminate()
+        try:
+            nats.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            nats.kill()
     raise typer.Exit(0 if stopping else code)
+
+
+def _start_nats(settings: Settings) -> subprocess.Popen[bytes]:
+    """`nats-server -js` for the feed on JetStream, on loopback at the port of `nats_url`, its store in var/."""
+    import shutil
+    from urllib.parse import urlsplit
+
+    from parcelguard.regulator.jetstream import MAX_PAYLOAD_BYTES
+
+    server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not os.path.exists(server):
+        raise UserError("PARCELGUARD_FEED=jetstream needs nats-server (Debian: apt-get install nats-server)")
+    store = settings.var_dir / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    config = settings.var_dir / "nats.conf"
+    config.write_text(f"max_payload: {MAX_PAYLOAD_BYTES}\n")  # a batch of 1,000 sealed records is ~1 MiB
+    port = urlsplit(settings.nats_url).port or 4222
+    return subprocess.Popen([server, "-c", str(config), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)])
 
 
 

@@ -15,7 +15,9 @@ from parcelguard.core import db
 
 @uploader_app.command("run")
 def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, once, and exit.")] = False) -> None:
-    """Send the outbox to the regulator's platform (PARCELGUARD_REGULATOR_URL) until stopped."""
+    """Send the outbox to the regulator's platform (PARCELGUARD_REGULATOR_URL) until stopped; with
+    PARCELGUARD_FEED=jetstream the batches go over NATS JetStream at PARCELGUARD_NATS_URL instead (incident
+    reports still take HTTP)."""
     import signal
     import threading
 
@@ -25,11 +27,16 @@ def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, o
     settings = load_settings()
     configure_logging(settings.log_level)
     engine = db.make_engine(settings.resolved_database_url)
+    feed = None
+    if settings.feed == "jetstream":
+        from parcelguard.regulator.jetstream import JetStreamFeed
+
+        feed = JetStreamFeed(settings.nats_url, timeout=settings.upload_timeout_seconds)
     uploader = Uploader(
         sessionmaker=db.make_sessionmaker(engine), keyring=load_keyring(settings), url=settings.regulator_url,
         receipt_keys=settings.load_regulator_receipt_keys(), batch_records=settings.upload_batch_records,
         linger=settings.upload_linger_seconds, timeout=settings.upload_timeout_seconds,
-        backoff_max=settings.upload_backoff_max_seconds, alert_seconds=settings.upload_alert_seconds)
+        backoff_max=settings.upload_backoff_max_seconds, alert_seconds=settings.upload_alert_seconds, feed=feed)
     try:
         if once:
             sent = uploader.run_once(force=True)
@@ -41,7 +48,8 @@ def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, o
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        print(f"parcelguard uploader to {settings.regulator_url}", flush=True)
+        where = f"{settings.nats_url.rsplit('@', 1)[-1]} (JetStream)" if feed is not None else settings.regulator_url
+        print(f"parcelguard uploader to {where}", flush=True)
         uploader.run(stop)
     finally:
         uploader.close()

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from parcelguard.crypto import signing
@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # Ed25519 public key that signs its receipts (base64url of 32 bytes, or a file; in development the
     # pair `parcelguard init` makes). A receipt this key did not sign deletes nothing.
     regulator_url: str = "http://127.0.0.1:8001"
+    # How batches reach the regulator: HTTP POSTs to `regulator_url` (the default), or NATS JetStream at
+    # `nats_url` (issue 17; docs/regulator.md). Incident reports take HTTP either way.
+    feed: Literal["http", "jetstream"] = "http"
+    nats_url: str = "nats://127.0.0.1:4222"
     regulator_receipt_key: str | None = None
     regulator_receipt_key_file: Path | None = None
     # A batch goes when it holds this many records or its oldest has waited this long, whichever first.
@@ -336,6 +340,12 @@ class RegulatorSettings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Batches also arrive over NATS JetStream (issue 17) when the feed is "jetstream": its own name first,
+    # then the carrier's PARCELGUARD_FEED / PARCELGUARD_NATS_URL, so one setting turns on both ends.
+    feed: Literal["http", "jetstream"] = Field(
+        default="http", validation_alias=AliasChoices("PARCELGUARD_REGULATOR_FEED", "PARCELGUARD_FEED"))
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices(
+        "PARCELGUARD_REGULATOR_NATS_URL", "PARCELGUARD_NATS_URL"))
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,7 +10,11 @@ Only a receipt signed by the regulator's key, naming this batch, marks records d
 the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds,
 each carrier on its own.
 
-Incident reports (`incidents.reporting`) take the same channel: every second the uploader sends each
+The batches travel over HTTP (`POST /api/v1/batches` on the platform, the default) or, given a `feed`
+(`regulator.jetstream.JetStreamFeed`, issue 17), over NATS JetStream; either way the receipt is verified
+and applied here, in one place.
+
+Incident reports (`incidents.reporting`) take HTTP in both cases: every second the uploader sends each
 signed report the regulator has not acknowledged, and keeps the receipt once it verifies; a report that
 fails backs off as a carrier's batches do.
 """
@@ -23,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy.orm import Session
@@ -41,6 +46,15 @@ ALERT_CHECK_SECONDS = 5.0
 REPORT_CHECK_SECONDS = 1.0  # how often the uploader looks for incident reports to send
 
 
+class BatchFeed(Protocol):
+    """A way for batches to reach the platform other than HTTP (`regulator.jetstream.JetStreamFeed`)."""
+
+    def send(self, carrier_code: str, batch_id: object, wire: dict[str, Any]) -> tuple[str | None, Any]:
+        """(error code, None) or (None, the platform's answer: a receipt's wire object, not yet verified)."""
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Sent:
     records: int
@@ -53,7 +67,7 @@ class Uploader:
     def __init__(self, *, sessionmaker: Callable[[], Session], keyring: Keyring, url: str,
                  receipt_keys: dict[str, bytes], batch_records: int = protocol.MAX_RECORDS, linger: float = 1.0,
                  timeout: float = 10.0, backoff_max: float = 30.0, alert_seconds: float = 30.0,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, feed: BatchFeed | None = None) -> None:
         self._sessionmaker = sessionmaker
         self._keyring = keyring
         self._receipt_keys = receipt_keys
@@ -62,6 +76,7 @@ class Uploader:
         self._backoff_max = backoff_max
         self._alert_seconds = alert_seconds
         self._client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self._feed = feed  # None: batches take HTTP as reports do
         self._failures: dict[uuid.UUID, int] = {}  # failures in a row, by carrier
         self._next_try: dict[uuid.UUID, float] = {}  # monotonic time a backing-off carrier may send again
         self._report_failures: dict[uuid.UUID, int] = {}  # by incident report
@@ -70,6 +85,8 @@ class Uploader:
 
     def close(self) -> None:
         self._client.close()
+        if self._feed is not None:
+            self._feed.close()
 
     def run(self, stop: threading.Event) -> None:
         """Send until `stop` is set. Each carrier backs off on its own: one carrier's refused key does
@@ -132,7 +149,7 @@ class Uploader:
             return Sent(0, 0, 0)
         batch = outgoing.batch
         started = time.perf_counter()
-        error, receipt = self._post(outgoing)
+        error, receipt = self._deliver(outgoing)
         duration_ms = int((time.perf_counter() - started) * 1000)
         with self._sessionmaker() as session, session.begin():
             begin_write(session)
@@ -153,22 +170,35 @@ class Uploader:
                     ms=duration_ms)
         return Sent(len(batch.records), 0, 0, error=error)
 
-    def _post(self, outgoing: flows.Outgoing) -> tuple[str | None, protocol.Receipt | None]:
-        """Send a batch; answers (error code, None) or (None, a receipt whose signature verified)."""
+    def _deliver(self, outgoing: flows.Outgoing) -> tuple[str | None, protocol.Receipt | None]:
+        """Send a batch (HTTP, or the feed); answers (error code, None) or (None, a receipt whose signature
+        verified)."""
+        if self._feed is not None:
+            error, answer = self._feed.send(outgoing.batch.carrier, outgoing.batch.batch_id, outgoing.wire)
+        else:
+            error, answer = self._post(outgoing.wire)
+        if error is not None:
+            return error, None
         try:
-            response = self._client.post(BATCHES_PATH, json=outgoing.wire)
-        except httpx.HTTPError:
-            return "regulator_unreachable", None
-        if response.status_code != 200:
-            return _http_error(response), None
-        try:
-            receipt, signature = protocol.parse_receipt(response.json())
+            receipt, signature = protocol.parse_receipt(answer)
             protocol.verify_receipt(receipt, signature, self._receipt_keys)
         except ValueError:
             return "receipt_format", None
         except protocol.ProtocolError as exc:
             return exc.code, None
         return None, receipt
+
+    def _post(self, wire: dict[str, Any]) -> tuple[str | None, object]:
+        try:
+            response = self._client.post(BATCHES_PATH, json=wire)
+        except httpx.HTTPError:
+            return "regulator_unreachable", None
+        if response.status_code != 200:
+            return _http_error(response), None
+        try:
+            return None, response.json()
+        except ValueError:
+            return "receipt_format", None
 
     def send_reports(self, *, force: bool = False) -> list[tuple[uuid.UUID, str | None]]:
         """Send each incident report without a receipt that is not backing off (`force`: every one); answers

@@ -20,6 +20,7 @@ from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
+from parcelguard.regulator.platform import jetstream as feed_jetstream
 from parcelguard.regulator.platform import officials, retention
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.incidents_api import router as incidents_router
@@ -43,10 +44,14 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = (asyncio.create_task(_destroy_expired_periodically(app)) if settings.retention_interval_seconds > 0
-                else None)
+        tasks = []
+        if settings.retention_interval_seconds > 0:
+            tasks.append(asyncio.create_task(_destroy_expired_periodically(app)))
+        if settings.feed == "jetstream":  # batches also arrive over NATS JetStream (issue 17)
+            tasks.append(asyncio.create_task(feed_jetstream.consume(
+                url=settings.nats_url, sessionmaker=app.state.sessionmaker, keys=app.state.platform_keys)))
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
