@@ -111,12 +111,13 @@ def fuzz_openapi(base_url: str, headers: dict[str, str], *, exclude: tuple[str, 
 
 
 @contextmanager
-def demo_chain(var_dir: Path, *, blacklist_port: int | None = None, enterprise_port: int | None = None
-               ) -> Iterator[tuple[str, str]]:
+def demo_chain(var_dir: Path, *, blacklist_port: int | None = None, enterprise_port: int | None = None,
+               extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """`parcelguard init --demo` then `run-all` as `make run` does, in `var_dir`: the carrier platform, the
     uploader, the regulator's platform, the industry blacklist (on `blacklist_port`, by default a free one) and
     the enterprise console (on `enterprise_port`, likewise); yields (carrier platform URL, regulator platform
-    URL) and stops them with SIGINT, as Ctrl-C would (they must exit cleanly)."""
+    URL) and stops them with SIGINT, as Ctrl-C would (they must exit cleanly). `extra_env`: settings for
+    `run-all` (the feed on JetStream, say)."""
     from tests.servers import free_port, wait_until_up
 
     port, regulator_port, blacklist_port = free_port(), free_port(), blacklist_port or free_port()
@@ -130,7 +131,7 @@ def demo_chain(var_dir: Path, *, blacklist_port: int | None = None, enterprise_p
                           check=False)
     assert init.returncode == 0, init.stderr
     assert "knows carrier demo" in init.stdout and "carrier demo registered" in init.stdout
-    process = subprocess.Popen([*command, "run-all"], env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([*command, "run-all"], env={**env, **(extra_env or {})}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     url, regulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{regulator_port}"
     try:

@@ -1,6 +1,7 @@
 """`make run`'s chain as an operator starts it: `parcelguard init --demo`, then `parcelguard run-all` (the
 carrier platform, the regulator's platform and the uploader, three processes). A contract parcel taken
-in on one side is on the other within seconds, and the carrier's sealed copy is gone."""
+in on one side is on the other within seconds, and the carrier's sealed copy is gone; over HTTP, and with
+PARCELGUARD_FEED=jetstream over NATS JetStream (run-all starts nats-server)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from parcelguard.identity.models import RealNameRecord
 from parcelguard.regulator.platform.models import ReceivedRecord
+from tests.nats_server import NATS_SERVER
+from tests.servers import free_port
 from tests.support import count_rows, demo_chain
 
 PARCEL = {"sender": {"phone": "13800000005", "address": "北京市朝阳区演示路5号"},
@@ -21,8 +25,15 @@ PARCEL = {"sender": {"phone": "13800000005", "address": "北京市朝阳区演�
 
 
 
-def test_run_all_carries_a_parcel_to_the_regulator_and_drops_the_sealed_copy(tmp_path: Path) -> None:
-    with demo_chain(tmp_path / "var") as (url, _):
+@pytest.mark.parametrize("feed", ["http", "jetstream"])
+def test_run_all_carries_a_parcel_to_the_regulator_and_drops_the_sealed_copy(tmp_path: Path, feed: str) -> None:
+    extra = {}
+    if feed == "jetstream":  # run-all starts nats-server; the uploader's HTTP address leads nowhere
+        if not Path(NATS_SERVER).exists():
+            pytest.skip("nats-server is not installed (Debian: apt-get install nats-server)")
+        extra = {"PARCELGUARD_FEED": "jetstream", "PARCELGUARD_NATS_URL": f"nats://127.0.0.1:{free_port()}",
+                 "PARCELGUARD_REGULATOR_URL": f"http://127.0.0.1:{free_port()}"}
+    with demo_chain(tmp_path / "var", extra_env=extra) as (url, _):
         token = httpx.post(f"{url}/api/v1/auth/token", data={"username": "demo-shop",
                                                               "password": "parcelguard-demo"}).json()["access_token"]
         r = httpx.post(f"{url}/api/v1/shipments:batch", json={"shipments": [PARCEL]},
