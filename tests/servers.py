@@ -74,12 +74,13 @@ def server_env(*, database_url: str, root_key: bytes, **extra: str) -> dict[str,
 
 
 @contextmanager
-def platform_process(*, database_url: str, root_key: bytes, log_path: Path, **extra: str) -> Iterator[LiveServer]:
-    """`parcelguard run` in a subprocess on a free loopback port; its stdout and stderr go to `log_path`."""
+def platform_process(*, database_url: str, root_key: bytes, log_path: Path, args: tuple[str, ...] = (),
+                     **extra: str) -> Iterator[LiveServer]:
+    """`parcelguard run [args]` in a subprocess on a free loopback port; its stdout and stderr go to `log_path`."""
     port = free_port()
     env = server_env(database_url=database_url, root_key=root_key, PARCELGUARD_PORT=str(port), **extra)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "parcelguard", "run"], env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "parcelguard", "run", *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
@@ -147,3 +147,14 @@ class StaffObligation(Base):
     expires_on: Mapped[date]
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class AuthEpoch(Base):
+    """One row: a counter every change of who may act (sign-out, a revoked terminal, a retired or contained
+    account) increases in its own transaction. A process trusts an actor it cached only while the counter is
+    where it was when the actor was looked up, so a revocation holds in every worker process at once."""
+
+    __tablename__ = "auth_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # always 1
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import auth_epoch
 from parcelguard.accounts.models import AuthToken, Carrier, LoginThrottle, Station, Terminal, User
 from parcelguard.core import auth
 from parcelguard.core.auth import CARRIER_ROLES, STATION_ROLES, Actor, Role
@@ -262,6 +263,7 @@ def sign_out(*, db_session: Session, actor: Actor) -> None:
     token = db_session.get(AuthToken, actor.token_id)
     if token is not None and token.revoked_at is None:
         token.revoked_at = now()
+        auth_epoch.bump(db_session=db_session)
 
 
 # -- terminals ------------------------------------------------------------------------------------
@@ -357,6 +359,7 @@ def revoke_terminal(*, db_session: Session, actor: Actor, terminal_id: uuid.UUID
     terminal = get_terminal(db_session=db_session, actor=actor, terminal_id=terminal_id)
     if terminal.revoked_at is None:
         terminal.revoked_at = now()
+        auth_epoch.bump(db_session=db_session)
     return terminal
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from parcelguard.accounts import auth_epoch
 from parcelguard.accounts.models import AuthToken, Terminal, User
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
@@ -88,6 +89,7 @@ def set_active(*, db_session: Session, actor: Actor, user_id: uuid.UUID, active:
     if not active:
         db_session.execute(update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
                            .values(revoked_at=now()))
+        auth_epoch.bump(db_session=db_session)
     db_session.flush()
     if retiring:  # the audit on departure: their last 90 days of access (issue 14; imported here: no cycle)
         from parcelguard.detection import departures
@@ -143,4 +145,5 @@ def suspend(*, db_session: Session, carrier_id: uuid.UUID, user_ids: list[uuid.U
                                                     User.active.is_(True)).values(active=False)).rowcount
     db_session.execute(update(AuthToken).where(AuthToken.user_id.in_(user_ids), AuthToken.revoked_at.is_(None))
                        .values(revoked_at=now()))
+    auth_epoch.bump(db_session=db_session)
     return int(changed or 0)

@@ -83,8 +83,11 @@ def init(demo: Annotated[bool, typer.Option(help="Seed the demo carrier and prin
 def run(
     host: Annotated[str | None, typer.Option(help="Default PARCELGUARD_HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default PARCELGUARD_PORT or 8000.")] = None,
+    workers: Annotated[int, typer.Option(min=1, envvar="PARCELGUARD_WORKERS",
+                                         help="Worker processes (uvicorn's), each the whole app.")] = 1,
 ) -> None:
-    """Serve the platform (HTTP)."""
+    """Serve the platform (HTTP). With --workers N, uvicorn runs N processes on the one port: every cache and
+    background loop of the app stays correct across them (docs/operations.md, "Several worker processes")."""
     import uvicorn
 
     settings = load_settings()
@@ -94,7 +97,8 @@ def run(
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and ::1 (its
     # default) and overwrite the client address; PARCELGUARD_TRUSTED_PROXIES decides that in the app.
     uvicorn.run("parcelguard.web.app:create_app", factory=True, host=host, port=port, log_config=None,
-                access_log=False, server_header=False, proxy_headers=False)
+                access_log=False, server_header=False, proxy_headers=False,
+                **({"workers": workers} if workers > 1 else {}))
 
 
 @db_app.command("upgrade")

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -169,33 +170,36 @@ async def bearer_token(token: Annotated[str | None, Depends(_bearer)]) -> str:
 
 class ActorCache:
     """Tokens this process authenticated in the last `ttl` seconds, so a busy terminal's requests
-    do not each cost a database lookup and a thread hop.
+    do not each cost the token lookup.
 
-    Revocation (logout, a revoked terminal) clears the entry at once in the process that revokes;
-    other processes notice within `ttl` seconds. A token's own expiry is always honoured. A `ttl`
-    of 0 turns the cache off.
+    With an epoch reader (`app.state.auth_epoch`: the carrier platform's, a counter every revocation increases in
+    its own transaction) an entry counts only while the epoch it was looked up under is current: a revocation
+    holds in every worker process at once, for one primary-key read per request. Without one (the platforms that
+    run one process), revocation clears the entry at once in the process that revokes and other processes notice
+    within `ttl` seconds. A token's own expiry is always honoured. A `ttl` of 0 turns the cache off.
     """
 
     def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[bytes, tuple[Actor, str | None, float]] = {}
+        self._entries: dict[bytes, tuple[Actor, str | None, float, int]] = {}
 
-    def get(self, digest: bytes, terminal_header: str | None) -> Actor | None:
+    def get(self, digest: bytes, terminal_header: str | None, epoch: int = 0) -> Actor | None:
         entry = self._entries.get(digest)
         if entry is None:
             return None
-        actor, header, until = entry
-        if header != terminal_header or until <= time.time():
+        actor, header, until, cached_epoch = entry
+        if header != terminal_header or until <= time.time() or cached_epoch != epoch:
             return None
         return actor
 
-    def put(self, digest: bytes, actor: Actor, terminal_header: str | None, token_expires_at: float) -> None:
+    def put(self, digest: bytes, actor: Actor, terminal_header: str | None, token_expires_at: float,
+            epoch: int = 0) -> None:
         if self.ttl <= 0:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[digest] = (actor, terminal_header, min(time.time() + self.ttl, token_expires_at))
+        self._entries[digest] = (actor, terminal_header, min(time.time() + self.ttl, token_expires_at), epoch)
 
     def forget(self, digest: bytes | None = None) -> None:
         """Forget one token, or every token (`None`), e.g. when a terminal is revoked."""
@@ -205,11 +209,32 @@ class ActorCache:
             self._entries.pop(digest, None)
 
 
+class EpochReader(Protocol):
+    def __call__(self, *, db_session: Session | Connection) -> int: ...
+
+
 def _lookup(state: Any, token: str, terminal_header: str | None) -> Actor:
     authenticator: Authenticator = state.authenticator
     with state.sessionmaker() as db_session:
         actor = authenticator(db_session=db_session, token=token, terminal_id=terminal_header)
         db_session.rollback()
+    return actor
+
+
+def _lookup_under_epoch(state: Any, digest: bytes, token: str, terminal_header: str | None) -> Actor:
+    """The cached actor if the auth epoch has not moved since it was cached, else the token looked up (and
+    cached under the epoch read before the lookup, so a revocation committed meanwhile is not missed). The
+    epoch is read on a bare connection: no session for the common case, a hit (an AUTOCOMMIT connection
+    measured slower: the pool resets its isolation level on return)."""
+    cache: ActorCache = state.actor_cache
+    read_epoch: EpochReader = state.auth_epoch
+    with state.engine.connect() as connection:
+        epoch = read_epoch(db_session=connection)
+        connection.rollback()
+    actor = cache.get(digest, terminal_header, epoch)
+    if actor is None:
+        actor = _lookup(state, token, terminal_header)
+        cache.put(digest, actor, terminal_header, actor.token_expires_at, epoch)
     return actor
 
 
@@ -225,18 +250,23 @@ async def actor_for(request: Request, token: str, terminal_header: str | None) -
     """The actor behind `token` presented with `terminal_header`, however the request carried them (the
     API's Authorization and X-Terminal-Id headers, or the pages' session cookies): the same cache, the
     same lookup, the same refusals (Unauthorized with its code)."""
-    cache: ActorCache = request.app.state.actor_cache
+    state = request.app.state
+    cache: ActorCache = state.actor_cache
     digest = token_digest(token)
-    actor = cache.get(digest, terminal_header)
-    if actor is None:
-        actor = await run_in_threadpool(_lookup, request.app.state, token, terminal_header)
-        cache.put(digest, actor, terminal_header, actor.token_expires_at)
+    if getattr(state, "auth_epoch", None) is not None and cache.ttl > 0:
+        actor = await run_in_threadpool(_lookup_under_epoch, state, digest, token, terminal_header)
+    else:
+        actor = cache.get(digest, terminal_header)
+        if actor is None:
+            actor = await run_in_threadpool(_lookup, state, token, terminal_header)
+            cache.put(digest, actor, terminal_header, actor.token_expires_at)
     request.state.actor_id = str(actor.user_id)
     return actor
 
 
 def forget_cached_actors(request: Request, token: str | None = None) -> None:
-    """Drop cached authentications after a revocation: one token's, or all of them."""
+    """Drop cached authentications after a revocation: one token's, or all of them, in this process (on the
+    carrier platform the auth epoch the revocation bumped does so in every process)."""
     request.app.state.actor_cache.forget(token_digest(token) if token else None)
 
 

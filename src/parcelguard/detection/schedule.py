@@ -1,7 +1,8 @@
 """Detection on a timer: the server runs it over every carrier every `PARCELGUARD_DETECTION_INTERVAL_SECONDS`
 (0: never). Each carrier is read in a transaction that only reads, then its new alerts and the run's record are
 written in a short one of their own, so SQLite's write lock is not held while millions of entries are counted.
-Several server processes may all run it: an alert's dedupe key makes the second one a no-op."""
+Several server processes (`parcelguard run --workers N`) take turns: one runs a round, the others skip it
+(`core.passes`); an alert's dedupe key would make a second one a no-op anyway."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from parcelguard.core import db
+from parcelguard.core import db, passes
 from parcelguard.core.clock import now
 from parcelguard.detection import service
 
@@ -49,12 +50,14 @@ def _run_one(sessionmaker: Any, carrier_id: uuid.UUID, trigger: str, window: tim
 
 
 async def run_periodically(*, sessionmaker: Any, interval: float) -> None:
-    """Sleep `interval` seconds, run over every carrier, again; a failure is logged and the next round comes."""
+    """Sleep `interval` seconds, run over every carrier, again; a failure is logged and the next round comes.
+    A round another process is running is skipped here."""
     log = structlog.get_logger("parcelguard.detection")
     while True:
         await asyncio.sleep(interval)
         try:
-            results = await asyncio.to_thread(run_all, sessionmaker=sessionmaker)
+            results = await asyncio.to_thread(passes.run_alone, sessionmaker.kw["bind"], "detection",
+                                              lambda: run_all(sessionmaker=sessionmaker)) or []
         except Exception:  # log it and keep running: a bad round must not end the loop
             log.exception("detection run failed")
         else:

@@ -1,6 +1,7 @@
-"""Retention on a timer: every server process runs `service.run` over every carrier each
-`PARCELGUARD_RETENTION_INTERVAL_SECONDS` (a day by default). Two processes at once do no harm: a month destroyed
-by one is no longer due for the other, and each month is one transaction."""
+"""Retention on a timer: the server runs `service.run` over every carrier each
+`PARCELGUARD_RETENTION_INTERVAL_SECONDS` (a day by default). Of several worker processes one runs a round, the
+others skip it (`core.passes`); two at once would do no harm anyway: a month destroyed by one is no longer due for
+the other, and each month is one transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from parcelguard.accounts import service as accounts
+from parcelguard.core import passes
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.retention import service
 
@@ -39,7 +41,8 @@ async def run_periodically(*, sessionmaker: Callable[[], Session], keyring: Keyr
     while True:
         await asyncio.sleep(interval)
         try:
-            done = await asyncio.to_thread(run_all, sessionmaker=sessionmaker, keyring=keyring)
+            done = await asyncio.to_thread(passes.run_alone, sessionmaker.kw["bind"], "retention",  # type: ignore[attr-defined]
+                                           lambda: run_all(sessionmaker=sessionmaker, keyring=keyring)) or {}
         except Exception:  # log it and keep running: a bad round must not end the loop
             log.exception("retention run failed")
         else:

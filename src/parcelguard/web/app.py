@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
+from parcelguard.accounts import auth_epoch
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
 from parcelguard.accounts.obligations_api import router as obligations_router
@@ -23,7 +25,7 @@ from parcelguard.audit import service as audit_service
 from parcelguard.audit.api import router as audit_router
 from parcelguard.blacklist.api import router as blacklist_router
 from parcelguard.contracts.api import router as contracts_router
-from parcelguard.core import db, errors
+from parcelguard.core import db, errors, passes
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sms_sender = sms.sender_from(settings)
     app.state.authenticator = accounts_service.authenticate
     app.state.actor_cache = ActorCache(settings.auth_cache_seconds)
+    app.state.auth_epoch = auth_epoch.current  # a cached actor counts while no revocation came since
     app.state.head_revision = db.head_revision()
 
     errors.install(app)
@@ -189,12 +192,13 @@ def _regulator_key(settings: Settings) -> bytes | None:
 
 
 async def _sign_heads_periodically(app: FastAPI) -> None:
-    """Sign a tree head for every log with unsigned entries, every `audit_head_seconds`."""
+    """Sign a tree head for every log with unsigned entries, every `audit_head_seconds` (one process at a time:
+    two would sign the same size twice, each chained to the same previous head)."""
     state = app.state
     while True:
         await asyncio.sleep(state.settings.audit_head_seconds)
         try:
-            await asyncio.to_thread(_sign_due_heads, state)
+            await asyncio.to_thread(passes.run_alone, state.engine, "sign-heads", lambda: _sign_due_heads(state))
         except Exception:  # noqa: BLE001  (log it and keep signing: a bad minute must not end the loop)
             structlog.get_logger("parcelguard.audit").exception("tree head signing failed")
 
@@ -206,23 +210,24 @@ async def _watch_upload_delay(app: FastAPI) -> None:
     while True:
         await asyncio.sleep(UPLOAD_DELAY_CHECK_SECONDS)
         try:
-            await asyncio.to_thread(_raise_delay_alerts, state)
+            await asyncio.to_thread(passes.run_alone, state.engine, "upload-delay", lambda: _raise_delay_alerts(state))
         except Exception:  # noqa: BLE001  (log it and keep watching)
             structlog.get_logger("parcelguard.regulator").exception("upload delay check failed")
 
 
 async def _deliver_webhooks_periodically(app: FastAPI) -> None:
-    """Send the enterprise shippers' due webhook notices, every `webhook_poll_seconds`."""
+    """Send the enterprise shippers' due webhook notices, every `webhook_poll_seconds`. A claim leases its
+    notices (SKIP LOCKED on PostgreSQL), so two passes never send one notice; one process at a time anyway."""
     settings = app.state.settings
     with webhook_sender.client(settings.webhook_timeout_seconds) as client:
         while True:
             await asyncio.sleep(settings.webhook_poll_seconds)
             try:
-                await asyncio.to_thread(webhook_sender.deliver_due, sessions=app.state.sessionmaker,
-                                        keyring=app.state.keyring, client=client,
-                                        max_attempts=settings.webhook_max_attempts,
-                                        allow_private=settings.webhook_allow_private_addresses,
-                                        backoff_base=settings.webhook_backoff_base_seconds)
+                await asyncio.to_thread(passes.run_alone, app.state.engine, "webhooks", functools.partial(
+                    webhook_sender.deliver_due, sessions=app.state.sessionmaker, keyring=app.state.keyring,
+                    client=client, max_attempts=settings.webhook_max_attempts,
+                    allow_private=settings.webhook_allow_private_addresses,
+                    backoff_base=settings.webhook_backoff_base_seconds))
             except Exception:  # noqa: BLE001  (log it and keep sending)
                 structlog.get_logger("parcelguard.webhooks").exception("webhook delivery failed")
 
@@ -234,6 +239,7 @@ def _raise_delay_alerts(state: object) -> None:
 
 def _sign_due_heads(state: object) -> None:
     with state.sessionmaker() as session, session.begin():  # type: ignore[attr-defined]
+        db.begin_write(session)  # SQLite: it reads what is due, then writes
         signed = audit_service.sign_due_heads(db_session=session, keyring=state.keyring)  # type: ignore[attr-defined]
     if signed:
         structlog.get_logger("parcelguard.audit").info("tree heads signed", logs=signed)
