@@ -90,9 +90,9 @@ def load(url: str) -> None:
         note(f"{RECORDS:,} records written in {time.monotonic() - t0:.0f} s")
         t0 = time.monotonic()
         c.execute(text("ALTER TABLE received_records ADD CONSTRAINT pk_received_records "
-                       "PRIMARY KEY (carrier_id, record_id)"))
-        for _, definition in indexes:
-            c.execute(text(definition))
+                       "PRIMARY KEY (carrier_id, record_id, taken_at)"))  # taken_at: the partition key (issue 17)
+        for _, definition in indexes:  # a partitioned table's index is defined `ON ONLY` it: build the partitions' too
+            c.execute(text(definition.replace(" ON ONLY ", " ON ")))
         note(f"indexes built in {time.monotonic() - t0:.0f} s")
         t0 = time.monotonic()
         rollups.rebuild(c)

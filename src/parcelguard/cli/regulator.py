@@ -190,14 +190,17 @@ def regulator_retention_plan() -> None:
 
 @regulator_retention_app.command("run")
 def regulator_retention_run() -> None:
-    """Destroy every month past its retention now: its record keys, its rows, a signed destruction record."""
+    """Destroy every month past its retention now: its record keys, its rows, a signed destruction record. On
+    PostgreSQL it first makes the monthly partitions ahead, as the server does daily."""
     from parcelguard.core import db
-    from parcelguard.regulator.platform import retention
+    from parcelguard.regulator.platform import partitions, retention
     from parcelguard.regulator.platform.keys import PlatformKeys
 
     settings = load_regulator_settings()
     engine = db.make_engine(settings.resolved_database_url)
     try:
+        for name in partitions.ensure_partitions(engine):
+            print(f"made partition {name}")
         done = retention.run(sessionmaker=db.make_sessionmaker(engine), keys=PlatformKeys.from_settings(settings),
                              months=settings.retention_months)
     finally:

@@ -21,7 +21,7 @@ from parcelguard.core.logging import configure as configure_logging
 from parcelguard.core.middleware import RequestContext
 from parcelguard.core.openapi import document_problems
 from parcelguard.regulator.platform import jetstream as feed_jetstream
-from parcelguard.regulator.platform import officials, retention
+from parcelguard.regulator.platform import officials, partitions, retention
 from parcelguard.regulator.platform.api import router as platform_router
 from parcelguard.regulator.platform.incidents_api import router as incidents_router
 from parcelguard.regulator.platform.keys import PlatformKeys
@@ -44,7 +44,7 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = []
+        tasks = [asyncio.create_task(_ensure_partitions_daily(app))]  # this month's and the next (issue 17)
         if settings.retention_interval_seconds > 0:
             tasks.append(asyncio.create_task(_destroy_expired_periodically(app)))
         if settings.feed == "jetstream":  # batches also arrive over NATS JetStream (issue 17)
@@ -99,3 +99,16 @@ async def _destroy_expired_periodically(app: FastAPI) -> None:
                                     months=settings.retention_months)
         except Exception:  # noqa: BLE001  (log it and keep going: a bad day must not end the loop)
             structlog.get_logger("parcelguard.regulator").exception("retention run failed")
+
+
+PARTITIONS_INTERVAL_SECONDS = 24 * 3600
+
+
+async def _ensure_partitions_daily(app: FastAPI) -> None:
+    """Make the received records' monthly partitions ahead (PostgreSQL; a no-op on SQLite): at start, then daily."""
+    while True:
+        try:
+            await asyncio.to_thread(partitions.ensure_partitions, app.state.engine)
+        except Exception:  # noqa: BLE001  (a database not there yet or not migrated: try again tomorrow)
+            structlog.get_logger("parcelguard.regulator").exception("partitions ahead failed")
+        await asyncio.sleep(PARTITIONS_INTERVAL_SECONDS)

@@ -87,6 +87,10 @@ class ReceivedRecord(PlatformBase):
     responsible person's for an organisation), one key for both, so a lookup by number finds a person as
     a sender and as an organisation's responsible person. `record_digest` is the SHA-256 of the record as
     first sent (canonical JSON, seal included): a resend must match it.
+
+    On PostgreSQL the table is partitioned by UTC month of `taken_at` (platform_0008, `partitions`), so the
+    primary key holds `taken_at`: the carrier signs it with the record, so a resend carries the same value and
+    is stored once; SQLite keeps one ordinary table with the same key.
     """
 
     __tablename__ = "received_records"
@@ -108,7 +112,7 @@ class ReceivedRecord(PlatformBase):
     station: Mapped[str] = mapped_column(String(32))
     region: Mapped[str] = mapped_column(String(6))
     doc_type: Mapped[str] = mapped_column(String(32))
-    taken_at: Mapped[datetime]
+    taken_at: Mapped[datetime] = mapped_column(primary_key=True)  # the partition key (platform_0008)
     received_at: Mapped[datetime]
     document_index: Mapped[bytes] = mapped_column(LargeBinary(17))
     responsible_index: Mapped[bytes | None] = mapped_column(LargeBinary(17))

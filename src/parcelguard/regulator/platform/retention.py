@@ -1,8 +1,9 @@
 """The platform's own retention (issue 15): the regulator keeps a record no longer than its retention (24 months
 by default, `PARCELGUARD_REGULATOR_RETENTION_MONTHS`: as long as the carrier keeps the waybill), counted by the
 month it was taken in. A month past it is destroyed in one transaction: its record keys destroyed (its payloads
-stop opening; with a key store of its own, in backups too: `record_keys`), its rows deleted, and a destruction
-record signed with the platform's key kept. Idempotent; the
+stop opening; with a key store of its own, in backups too: `record_keys`), its rows gone (on PostgreSQL its
+monthly partition detached and dropped, `partitions`; elsewhere deleted), and a destruction record signed with
+the platform's key kept. Idempotent; the
 platform's server runs it daily, `parcelguard regulator retention run` by hand. Knows nothing of HTTP.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from parcelguard.core.clock import now
 from parcelguard.core.db import begin_write
 from parcelguard.crypto import signing
-from parcelguard.regulator.platform import record_keys
+from parcelguard.regulator.platform import partitions, record_keys
 from parcelguard.regulator.platform.keys import PlatformKeys
 from parcelguard.regulator.platform.models import PlatformDestruction, ReceivedRecord, RecordKey
 from parcelguard.regulator.protocol import canonical
@@ -79,8 +80,11 @@ def _destroy(db_session: Session, keys: PlatformKeys, month: Month, at: datetime
     if key_ids:
         db_session.execute(update(RecordKey).where(RecordKey.id.in_(key_ids)).values(wrapped_key=None,
                                                                                      destroyed_at=at))
+    # PostgreSQL: the month's partition goes whole (counted first); what is left of the month (rows that sat in
+    # the DEFAULT partition, or every row on SQLite) is deleted row by row
+    dropped = partitions.drop_month(db_session.connection(), month.period) or 0
     window = (ReceivedRecord.taken_at >= _start(month.period), ReceivedRecord.taken_at < _start(month.period, 1))
-    deleted = db_session.execute(delete(ReceivedRecord).where(*window)).rowcount or 0
+    deleted = dropped + (db_session.execute(delete(ReceivedRecord).where(*window)).rowcount or 0)
     if not key_ids and not deleted:
         return None
     record_id = uuid.uuid4()
