@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -192,10 +192,11 @@ def alembic_config(url: str, script_location: Path | str = MIGRATIONS_DIR) -> An
     return cfg
 
 
-def run_migrations(target_metadata: MetaData) -> None:
+def run_migrations(target_metadata: MetaData, include_name: Callable[..., bool] | None = None) -> None:
     """The body of an Alembic `env.py` (the carrier platform's and the regulator platform's share it):
     offline, or online on the connection the caller passed or on the configured URL, batch mode for
-    SQLite's ALTER TABLE."""
+    SQLite's ALTER TABLE. `include_name`: Alembic's filter of what autogenerate compares (the regulator
+    platform leaves out its monthly partitions, made at run time)."""
     from alembic import context
 
     config = context.config
@@ -208,7 +209,7 @@ def run_migrations(target_metadata: MetaData) -> None:
 
     def run(connection: Any) -> None:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                          compare_type=True)
+                          compare_type=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
 
