@@ -4,10 +4,6 @@ refused batch comes back as a refusal over JetStream."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,19 +11,17 @@ import pytest
 from sqlalchemy import select
 
 from parcelguard.core import db
-from parcelguard.core.config import RegulatorSettings, encode_root_key
-from parcelguard.crypto import signing
+from parcelguard.core.config import RegulatorSettings
 from parcelguard.regulator import flows
 from parcelguard.regulator.jetstream import JetStreamFeed
 from parcelguard.regulator.models import UploadBatch
 from parcelguard.regulator.platform import service as platform
 from parcelguard.regulator.uploader import Uploader
 from parcelguard.web.regulator_app import create_regulator_app
-from tests.conftest import TEST_ROOT_KEY
 from tests.nats_server import NatsServer, nats_server
 from tests.regulator import test_upload_faults as upload_faults
-from tests.regulator.test_upload_faults import RECEIPT_SEED, ROOT, Feed, running, wait_until
-from tests.servers import TEST_REGULATOR_PUBLIC, app_in_thread, free_port
+from tests.regulator.test_upload_faults import Feed, running, wait_until
+from tests.servers import app_in_thread, free_port
 from tests.tenants import writing
 
 feed = upload_faults.feed  # the carrier and the platform, each with its own database, on both engines
@@ -79,33 +73,9 @@ def test_every_record_arrives_once_across_a_restart_of_nats(feed: Feed, nats: Na
 
 def test_an_uploader_killed_mid_flow_loses_and_duplicates_nothing(feed: Feed, nats: NatsServer,
                                                                   tmp_path: Path) -> None:
-    feed.take_in(2000)
     with app_in_thread(create_regulator_app(settings_on(feed, nats))) as url:
-        env = {**os.environ, "PARCELGUARD_DATABASE_URL": feed.carrier_url,
-               "PARCELGUARD_ROOT_KEY": encode_root_key(TEST_ROOT_KEY), "PARCELGUARD_REGULATOR_URL": url,
-               "PARCELGUARD_REGULATOR_RECEIPT_KEY": encode_root_key(signing.public_of(RECEIPT_SEED)),
-               "PARCELGUARD_REGULATOR_PUBLIC_KEY": encode_root_key(TEST_REGULATOR_PUBLIC),
-               "PARCELGUARD_UPLOAD_BATCH_RECORDS": "250", "PARCELGUARD_VAR_DIR": str(tmp_path),
-               "PARCELGUARD_FEED": "jetstream", "PARCELGUARD_NATS_URL": nats.url}
-        command = [str(Path(sys.executable).parent / "parcelguard"), "uploader", "run"]
-        first = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            # Kill it once the regulator holds some records and before the carrier has them all receipted.
-            wait_until(lambda: feed.state()[2] >= 250 or first.poll() is not None)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-        waiting, _, stored, _ = feed.state()
-        assert waiting > 0 and stored < 2000, "the kill came too late to prove anything"
-        second = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: feed.state()[0] == 0, timeout=120)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=15)
-    assert feed.state() == (0, 0, 2000, 2000)
+        upload_faults.kill_the_uploader_mid_flow(feed, url, tmp_path, PARCELGUARD_FEED="jetstream",
+                                                 PARCELGUARD_NATS_URL=nats.url)
 
 
 def test_every_record_arrives_once_across_a_restart_of_the_platform(feed: Feed, nats: NatsServer) -> None:

@@ -173,31 +173,37 @@ def test_the_backlog_drains_once_the_regulator_is_back(feed: Feed) -> None:
 
 
 def test_an_uploader_killed_mid_batch_loses_and_duplicates_nothing(feed: Feed, tmp_path: Path) -> None:
-    feed.take_in(2000)
     with app_in_thread(create_regulator_app(feed.platform_settings())) as url:
-        env = {**os.environ, "PARCELGUARD_DATABASE_URL": feed.carrier_url,
-               "PARCELGUARD_ROOT_KEY": encode_root_key(TEST_ROOT_KEY), "PARCELGUARD_REGULATOR_URL": url,
-               "PARCELGUARD_REGULATOR_RECEIPT_KEY": encode_root_key(signing.public_of(RECEIPT_SEED)),
-               "PARCELGUARD_REGULATOR_PUBLIC_KEY": encode_root_key(TEST_REGULATOR_PUBLIC),
-               "PARCELGUARD_UPLOAD_BATCH_RECORDS": "250", "PARCELGUARD_VAR_DIR": str(tmp_path)}
-        command = [str(Path(sys.executable).parent / "parcelguard"), "uploader", "run"]
-        first = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            # Kill it once the regulator holds some records and before the carrier has them all receipted.
-            wait_until(lambda: feed.state()[2] >= 250 or first.poll() is not None)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-        waiting, _, stored, _ = feed.state()
-        assert waiting > 0 and stored < 2000, "the kill came too late to prove anything"
-        second = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(lambda: feed.state()[0] == 0, timeout=120)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=15)
+        kill_the_uploader_mid_flow(feed, url, tmp_path)
+
+
+def kill_the_uploader_mid_flow(feed: Feed, url: str, tmp_path: Path, **env_extra: str) -> None:
+    """2,000 records, `parcelguard uploader run` SIGKILLed once the regulator (at `url`, already up) holds some,
+    started again: every record arrives once. `env_extra`: more settings (the feed on JetStream)."""
+    feed.take_in(2000)
+    env = {**os.environ, "PARCELGUARD_DATABASE_URL": feed.carrier_url,
+           "PARCELGUARD_ROOT_KEY": encode_root_key(TEST_ROOT_KEY), "PARCELGUARD_REGULATOR_URL": url,
+           "PARCELGUARD_REGULATOR_RECEIPT_KEY": encode_root_key(signing.public_of(RECEIPT_SEED)),
+           "PARCELGUARD_REGULATOR_PUBLIC_KEY": encode_root_key(TEST_REGULATOR_PUBLIC),
+           "PARCELGUARD_UPLOAD_BATCH_RECORDS": "250", "PARCELGUARD_VAR_DIR": str(tmp_path), **env_extra}
+    command = [str(Path(sys.executable).parent / "parcelguard"), "uploader", "run"]
+    first = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill it once the regulator holds some records and before the carrier has them all receipted.
+        wait_until(lambda: feed.state()[2] >= 250 or first.poll() is not None)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    waiting, _, stored, _ = feed.state()
+    assert waiting > 0 and stored < 2000, "the kill came too late to prove anything"
+    second = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: feed.state()[0] == 0, timeout=120)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=15)
     assert feed.state() == (0, 0, 2000, 2000)
 
 
