@@ -27,6 +27,7 @@ from tests.servers import free_port
 
 TERMINALS = 50
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # `parcelguard run --workers N`
 
 BARE_APP = """
 import uvicorn
@@ -118,7 +119,8 @@ def terminals(base: str) -> list[dict[str, str]]:
 def main() -> None:
     with demo_platform() as (_, env):
         ours_port, bare_port = free_port(), free_port()
-        with serve([sys.executable, "-m", "parcelguard", "run", "--port", str(ours_port)], env, ours_port) as ours, \
+        with serve([sys.executable, "-m", "parcelguard", "run", "--port", str(ours_port),
+                                   "--workers", str(WORKERS)], env, ours_port) as ours, \
                 serve([sys.executable, "-c", BARE_APP, str(bare_port)], env, bare_port) as bare:
             clients = terminals(ours)
             load(ours + "/api/v1/shipments", clients[:5])  # warm-up
@@ -133,7 +135,8 @@ def main() -> None:
     for pct in ("p50_ms", "p99_ms"):
         print(json.dumps({"name": f"starlette_bare_post_{pct}", "value": round(limit[pct], 1), "unit": "ms",
                           "ratio_to": None, "ratio": None}))
-    print(f"# {TERMINALS} terminals, {SECONDS} s each side, {mine['n']:,} intakes", file=sys.stderr)
+    print(f"# {TERMINALS} terminals, {SECONDS} s each side, {mine['n']:,} intakes, {WORKERS} worker(s)",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--intakes", type=int, default=300)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="terminals posting at once in the profiled run (intakes that arrive together are "
+                             "written together: shipments.combining)")
+    parser.add_argument("--statements", action="store_true", help="list each distinct statement an intake sends")
     args = parser.parse_args()
     with demo_platform() as (_, env):
         os.environ.update(env)
@@ -66,10 +70,12 @@ def main() -> None:
         get_settings.cache_clear()
         app = create_app()
         statements: collections.Counter[str] = collections.Counter()
+        texts: collections.Counter[str] = collections.Counter()
 
         @event.listens_for(app.state.engine, "before_cursor_execute")
         def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
             statements[statement.lstrip().split(None, 1)[0].upper()] += 1
+            texts[" ".join(statement.split())[:160]] += 1
 
         rng = random.Random(17)
         with TestClient(app) as http:
@@ -89,12 +95,13 @@ def main() -> None:
             for _ in range(30):  # warm-up: caches, data keys, prepared statements
                 intake()
             statements.clear()
+            texts.clear()
             started = time.perf_counter()
             for _ in range(args.intakes):
                 intake()
             plain = (time.perf_counter() - started) / args.intakes
             counted = dict(statements)
-            stats = _profile_inline(app, headers, rng, args.intakes)
+            stats = _profile_inline(app, headers, rng, args.intakes, args.concurrency)
 
         bare = TestClient(Starlette(routes=[Route("/s", _bare, methods=["POST"])]))
         body = parcel(rng)
@@ -107,18 +114,25 @@ def main() -> None:
                       "ratio_to": "starlette_bare_post_in_process_ms", "ratio": round(limit / plain, 3)}))
     print(json.dumps({"name": "intake_sql_statements", "value": round(sum(counted.values()) / args.intakes, 1),
                       "unit": "statements", "ratio_to": None, "ratio": None}))
+    combiner = app.state.intake_combiner
+    print(f"# profiled run: {args.concurrency} terminal(s) at once; {combiner.batches} transactions wrote "
+          f"the intakes of both runs")
     print(f"# {args.intakes} intakes in process on PostgreSQL: {plain * 1000:.2f} ms each "
           f"(a bare Starlette route through the same TestClient: {limit * 1000:.2f} ms; ratio {limit / plain:.3f})")
     per = {k: v / args.intakes for k, v in sorted(counted.items(), key=lambda kv: -kv[1])}
     print("# SQLAlchemy statements per intake (a COPY counts once in the profile's psycopg waits, not here): " + ", ".join(f"{k} {v:.1f}" for k, v in per.items())
           + f"; total {sum(per.values()):.1f}")
+    if args.statements:
+        for text, n in texts.most_common():
+            print(f"#   {n / args.intakes:4.1f}  {text}")
     sys.stdout.flush()
     stats.stream = sys.stderr  # type: ignore[attr-defined]  # the profile goes to stderr, the figures to stdout
     stats.sort_stats("tottime").print_stats(args.top)
     stats.sort_stats("cumulative").print_stats("src/parcelguard", args.top)
 
 
-def _profile_inline(app: object, headers: dict[str, str], rng: random.Random, intakes: int) -> pstats.Stats:
+def _profile_inline(app: object, headers: dict[str, str], rng: random.Random, intakes: int,
+                    concurrency: int = 1) -> pstats.Stats:
     """The intakes with everything in this thread, so that cProfile sees the route, not the client waiting:
     the app driven through httpx's ASGI transport in one event loop, and anyio's worker threads (FastAPI runs
     sync routes and dependencies there) replaced by a direct call for the run."""
@@ -130,9 +144,11 @@ def _profile_inline(app: object, headers: dict[str, str], rng: random.Random, in
 
     async def run() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as client:
-            for _ in range(intakes):
-                r = await client.post("/api/v1/shipments", json=parcel(rng), headers=headers)
-                assert r.status_code == 201, r.text
+            async def terminal(n: int) -> None:
+                for _ in range(n):
+                    r = await client.post("/api/v1/shipments", json=parcel(rng), headers=headers)
+                    assert r.status_code == 201, r.text
+            await asyncio.gather(*(terminal(intakes // concurrency) for _ in range(concurrency)))
 
     original = anyio.to_thread.run_sync
     anyio.to_thread.run_sync = inline  # type: ignore[assignment]

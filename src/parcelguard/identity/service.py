@@ -223,18 +223,20 @@ def drop_seals(*, db_session: Session, carrier_id: uuid.UUID, record_ids: Sequen
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, records: Sequence[SenderRecord],
-                  request_id: str | None = None) -> dict[uuid.UUID, list[str]]:
+def check_senders(*, db_session: Session, carrier_id: uuid.UUID, records: Sequence[SenderRecord],
+                  takers: Sequence[tuple[Actor, str | None]]) -> dict[uuid.UUID, list[str]]:
     """Raise the alerts these intakes deserve (two queries, whatever their number); answers the alert
-    kinds by record id. A courier who enters their own document as the sender's (`courier_own_id`), and
-    one document behind an unusual number of parcels in a day (`document_overused`)."""
+    kinds by record id. `takers`: each record's courier and request id. A courier who enters their own
+    document as the sender's (`courier_own_id`), and one document behind an unusual number of parcels in a
+    day (`document_overused`)."""
     raised: dict[uuid.UUID, list[str]] = {r.id: [] for r in records}
     indexes = {r.blind_index for r in records}
     if not indexes:
         return raised
-    own = own_documents(db_session=db_session, carrier_id=carrier_id, user_id=actor.user_id, indexes=indexes)
-    for record in records:
-        if record.blind_index in own:
+    own = own_documents_of(db_session=db_session, carrier_id=carrier_id,
+                           pairs={(actor.user_id, r.blind_index) for r, (actor, _) in zip(records, takers, strict=True)})
+    for record, (actor, request_id) in zip(records, takers, strict=True):
+        if (actor.user_id, record.blind_index) in own:
             audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="courier_own_id",
                               dedupe_key=f"courier_own_id:{record.id}", actor_id=actor.user_id,
                               detail={"shipment_id": str(record.shipment_id), "station_id": str(actor.station_id),
@@ -246,7 +248,7 @@ def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, r
             RealNameRecord.created_at >= now() - timedelta(days=1))
         .group_by(RealNameRecord.blind_index))}
     alerted: set[bytes] = set()
-    for record in records:
+    for record, (actor, _) in zip(records, takers, strict=True):
         count = used.get(record.blind_index, 0)
         if count > DOCUMENT_DAILY_ALERT and record.blind_index not in alerted:
             alerted.add(record.blind_index)  # one alert a day per document: the rest would be no-ops
@@ -258,14 +260,17 @@ def check_senders(*, db_session: Session, carrier_id: uuid.UUID, actor: Actor, r
     return raised
 
 
-def own_documents(*, db_session: Session, carrier_id: uuid.UUID, user_id: uuid.UUID,
-                  indexes: set[bytes]) -> set[bytes]:
-    """Which of these blind indexes are the staff member's own registered document."""
-    if not indexes:
+def own_documents_of(*, db_session: Session, carrier_id: uuid.UUID,
+                     pairs: set[tuple[uuid.UUID, bytes]]) -> set[tuple[uuid.UUID, bytes]]:
+    """Which of these (staff member, blind index) pairs are a staff member's own registered document: one query
+    for the couriers of a whole batch."""
+    if not pairs:
         return set()
-    return set(db_session.scalars(select(StaffDocument.blind_index).where(
-        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id == user_id,
-        StaffDocument.blind_index.in_(indexes))))
+    users, indexes = {user for user, _ in pairs}, {index for _, index in pairs}
+    found = db_session.execute(select(StaffDocument.user_id, StaffDocument.blind_index).where(
+        StaffDocument.carrier_id == carrier_id, StaffDocument.user_id.in_(users),
+        StaffDocument.blind_index.in_(indexes)))
+    return {(user, index) for user, index in found} & pairs
 
 
 FROM_SETTINGS = object()  # `register_staff_document`'s blacklist: as the process's settings configure it

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
-from sqlalchemy import Table, event, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, Uuid, bindparam, event, func, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from parcelguard.audit import service as audit
 from parcelguard.core import db
 from parcelguard.core.clock import now
 from parcelguard.core.config import Rate
+from parcelguard.core.db import UTCDateTime
 from parcelguard.core.errors import (
     DomainError,
     NotFound,
@@ -247,20 +248,26 @@ def _insert_pairs(db_session: Session, carrier_id: uuid.UUID, assigned: Sequence
     in order too, while the transaction holds no pair yet, so no two allocators can wait on each other
     in a cycle (ordered locking). Only a later round, holding pairs from the first, can deadlock."""
     postgres = db_session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
     won: dict[uuid.UUID, Binding] = {}
     settled: set[uuid.UUID] = set()
     # In index order, chunks included, so concurrent allocators take the index's entries in one order.
     ordered = sorted(assigned, key=lambda item: item[1])
     for start in range(0, len(ordered), INSERT_CHUNK):
         chunk = ordered[start:start + INSERT_CHUNK]
-        statement = insert(_bindings).values([
-            {"id": uuid.uuid4(), "carrier_id": carrier_id, "shipment_id": sid, "number": number,
-             "extension": extension, "bound_at": at, "expires_at": None, "released_at": None}
-            for sid, (number, extension) in chunk
-        ]).on_conflict_do_nothing(index_elements=["number", "extension"], index_where=text("released_at IS NULL")
-                                  ).returning(_bindings.c.shipment_id, _bindings.c.number, _bindings.c.extension,
-                                              _bindings.c.bound_at, _bindings.c.expires_at)
+        statement: Any
+        if postgres:  # one statement text whatever the count: prepared once, nothing compiled per row
+            statement = _PG_INSERT.bindparams(
+                ids=[uuid.uuid4() for _ in chunk], carrier_id=carrier_id, shipments=[sid for sid, _ in chunk],
+                numbers=[number for _, (number, _) in chunk], extensions=[extension for _, (_, extension) in chunk],
+                at=at)
+        else:
+            statement = sqlite.insert(_bindings).values([
+                {"id": uuid.uuid4(), "carrier_id": carrier_id, "shipment_id": sid, "number": number,
+                 "extension": extension, "bound_at": at, "expires_at": None, "released_at": None}
+                for sid, (number, extension) in chunk
+            ]).on_conflict_do_nothing(index_elements=["number", "extension"], index_where=text("released_at IS NULL")
+                                      ).returning(_bindings.c.shipment_id, _bindings.c.number, _bindings.c.extension,
+                                                  _bindings.c.bound_at, _bindings.c.expires_at)
         if not postgres or not guard:  # SQLite: one writer at a time, nothing to wait for or deadlock
             rows: list[Any] | None = list(db_session.execute(statement).all())
         else:
@@ -269,6 +276,19 @@ def _insert_pairs(db_session: Session, carrier_id: uuid.UUID, assigned: Sequence
             won.update({row.shipment_id: _binding(row) for row in rows})
             settled.update(sid for sid, _ in chunk)
     return won, settled
+
+
+# PostgreSQL: the chunk as arrays, inserted in their order (the ordered locking above), skipping live pairs.
+_PG_INSERT = text("""
+    INSERT INTO number_bindings (id, carrier_id, shipment_id, number, extension, bound_at)
+    SELECT pair.id, :carrier_id, pair.shipment_id, pair.number, pair.extension, :at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:shipments AS uuid[]), CAST(:numbers AS text[]),
+                CAST(:extensions AS text[])) WITH ORDINALITY AS pair(id, shipment_id, number, extension, n)
+    ORDER BY pair.n
+    ON CONFLICT (number, extension) WHERE released_at IS NULL DO NOTHING
+    RETURNING shipment_id, number, extension, bound_at, expires_at
+""").bindparams(bindparam("carrier_id", type_=Uuid()), bindparam("at", type_=UTCDateTime())).columns(
+    shipment_id=Uuid(), bound_at=UTCDateTime(), expires_at=UTCDateTime())
 
 
 def _insert_unless_deadlocked(db_session: Session, statement: Any) -> list[Any] | None:

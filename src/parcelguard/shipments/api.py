@@ -169,19 +169,20 @@ def _regulator_key(request: Request) -> bytes:
 @router.post("/shipments", response_model=IntakeOut, status_code=201, tags=["intake"],
              summary="Take a parcel in (实名收寄): the sender's document is sealed for the regulator",
              openapi_extra=_schema_of(IntakeIn, "shipment"))
-def take_in(actor: Courier, parsed: Annotated[tuple[IntakeIn, list[photos.Photo]], Depends(_intake_body)],
-            request: Request, db_session: SessionDep) -> IntakeOut:
+async def take_in(actor: Courier, parsed: Annotated[tuple[IntakeIn, list[photos.Photo]], Depends(_intake_body)],
+                  request: Request) -> IntakeOut:
     """A courier on a registered terminal. Every field is checked first and all problems answered at
     once (422 `intake_invalid`, `errors[]` with a code per field). The answer carries masked views only:
     no document number and no phone number ever reaches a terminal. Inspection photos come as
-    multipart/form-data: the JSON in the part `shipment`, each photo in a part `photos`."""
+    multipart/form-data: the JSON in the part `shipment`, each photo in a part `photos`. Intakes that
+    arrive together are written in one transaction (`shipments.combining`), each answered on its own."""
     body, found = parsed
     if body.reference is not None:
         raise Invalid("Only a contract customer's parcels carry its own reference.", code="reference_contract_only",
                       field="/reference")
-    intake = flows.take_in(db_session=db_session, keyring=request.app.state.keyring, actor=actor,
-                           regulator_public_key=_regulator_key(request), request=intake_request(body, found),
-                           request_id=getattr(request.state, "request_id", None))
+    intake = await request.app.state.intake_combiner.take_in(
+        actor=actor, request=intake_request(body, found), regulator_public_key=_regulator_key(request),
+        request_id=getattr(request.state, "request_id", None))
     return _out(intake, len(found))
 
 

@@ -18,15 +18,22 @@ from parcelguard.contracts.models import Agreement
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import DomainError, FieldError, Forbidden, Invalid
-from parcelguard.core.phones import PhoneRefused, check_phone
 from parcelguard.crypto import sealing
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.identity import service as identity_service
-from parcelguard.identity.documents import DocType
 from parcelguard.identity.models import SenderRegistration
 from parcelguard.privacy_numbers import service as privacy_numbers
-from parcelguard.shipments import catalogue_store, photos, service
-from parcelguard.shipments.catalogue import Catalogue
+from parcelguard.shipments import catalogue_store, intake_checks, photos, service
+
+# The intake's types live with its checks; callers name them here, as `flows.IntakeRequest` and so on.
+from parcelguard.shipments.intake_checks import (  # noqa: F401
+    Checked,
+    Intake,
+    IntakeRequest,
+    OwnDocumentRefused,
+    Sender,
+    SenderDocument,
+)
 from parcelguard.shipments.models import Shipment
 from parcelguard.waybills import policy, settings_store
 from parcelguard.waybills import service as waybill_service
@@ -72,66 +79,6 @@ def seed_demo_shipments(*, db_session: Session, keyring: Keyring, carrier_id: uu
 
 # -- intake (实名收寄) ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SenderDocument:
-    doc_type: str | None
-    number: str
-    name: str
-
-
-@dataclass(frozen=True)
-class IntakeRequest:
-    sender_document: SenderDocument | None  # typed at pickup, or ...
-    sender_phone: str | None
-    sender_address: str
-    recipient_name: str
-    recipient_phone: str
-    recipient_region: service.Region
-    recipient_detail: str
-    items: list[service.Item]
-    destination_station_id: uuid.UUID | None = None
-    realname_token: str | None = None  # ... the sender's real-name QR (name and phone come with it)
-    inspected: bool = False  # the courier opened and checked the parcel (开箱验视)
-    photos: Sequence[photos.Photo] = ()  # taken at that inspection
-    # A contract customer's parcel: the contact person who hands it over (the organisation when left out),
-    # and the customer's own id for it (its order number).
-    sender_name: str | None = None
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
-class Intake:
-    """What the terminal gets back: nothing it shows can identify anyone."""
-
-    shipment_id: uuid.UUID
-    waybill_no: str
-    sender_name_masked: str
-    sender_doc_type: str
-    sender_doc_masked: str
-    recipient_name_masked: str
-    recipient_region: service.Region
-    alerts: list[str]
-    inspection_draw: str | None = None  # a contract parcel drawn for inspection at pickup: random | restricted
-
-
-class OwnDocumentRefused(Invalid):
-    """The carrier refuses intakes whose sender document is the taking courier's own. The alert raised
-    with the refusal must outlive the failed request (`take_in` commits it before raising)."""
-
-
-Sender = identity_service.TypedSender | SenderRegistration | identity_service.PresealedSender
-
-
-@dataclass(frozen=True)
-class _Checked:
-    index: int
-    request: IntakeRequest
-    sender: Sender
-    sender_phone: str | None
-    recipient_phone: str
-    draw: str | None = None
-
-
 def take_in(*, db_session: Session, keyring: Keyring, actor: Actor, request: IntakeRequest,
             regulator_public_key: bytes, sealer: sealing.SealingSession | None = None,
             request_id: str | None = None) -> Intake:
@@ -161,34 +108,65 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
     a typed document or a real-name QR), and an enterprise account under an agreement in force (a
     contract customer, 协议客户), whose parcels name the organisation verified in the agreement and of
     which a share is drawn for inspection at pickup."""
-    agreement = _caller_agreement(db_session, actor)
-    assert actor.carrier_id is not None
-    carrier = accounts.get_carrier(db_session=db_session, carrier_id=actor.carrier_id)
+    return take_in_many(db_session=db_session, keyring=keyring, takers=[Taker(actor, request_id)] * len(requests),
+                        requests=requests, regulator_public_key=regulator_public_key, sealer=sealer)
+
+
+@dataclass(frozen=True)
+class Taker:
+    """Who takes a parcel in, and the request that asked (named in the alerts it raises)."""
+
+    actor: Actor
+    request_id: str | None = None
+
+
+def take_in_many(*, db_session: Session, keyring: Keyring, takers: Sequence[Taker], requests: Sequence[IntakeRequest],
+                 regulator_public_key: bytes, sealer: sealing.SealingSession | None = None) -> list[Intake | Invalid]:
+    """`take_in_batch` with a taker per parcel: the single intakes of many couriers of one carrier, written in
+    one transaction (`shipments.combining`). The parcels of one enterprise (an agreement) come from one taker."""
+    if len(takers) != len(requests):
+        raise ValueError("one taker per request")
+    if not requests:
+        return []
+    first = takers[0].actor
+    agreement = _caller_agreement(db_session, first)
+    assert first.carrier_id is not None
+    for taker in {t.actor for t in takers} - {first}:
+        if taker.carrier_id != first.carrier_id or agreement is not None or \
+                _caller_agreement(db_session, taker) is not None:
+            raise ValueError("parcels of several takers are couriers' parcels of one carrier")
+    carrier = accounts.get_carrier(db_session=db_session, carrier_id=first.carrier_id)
     catalogue = catalogue_store.current(db_session=db_session, carrier_id=carrier.id)
     masking = settings_store.current(db_session=db_session, carrier_id=carrier.id).masking
     results: list[Intake | Invalid | None] = [None] * len(requests)
-    good: list[_Checked] = []
+    good: list[Checked] = []
     for i, request in enumerate(requests):
         try:
             if agreement is None:
-                good.append(_check_walk_in(db_session, keyring, carrier.id, i, request, catalogue))
+                good.append(intake_checks.check_walk_in(db_session, keyring, carrier.id, i, request, catalogue))
             else:
-                good.append(_check_contract(agreement, i, request, catalogue))
+                good.append(intake_checks.check_contract(agreement, i, request, catalogue))
         except Invalid as exc:
             results[i] = exc
     if agreement is None and carrier.refuse_courier_own_id:
-        good = _refuse_own_documents(db_session, keyring, actor, good, results, request_id)
+        good = _refuse_own_documents(db_session, keyring, carrier.id, takers, good, results)
     if good:
         numbers = waybill_service.allocate(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            prefix=carrier.waybill_prefix, count=len(good))
-        specs = [_new_shipment(actor, agreement, c, number, masking) for c, number in zip(good, numbers, strict=True)]
+        specs = [_new_shipment(takers[c.index].actor, agreement, c, number, masking)
+                 for c, number in zip(good, numbers, strict=True)]
         shipment_ids = service.create_many(db_session=db_session, keyring=keyring, carrier_id=carrier.id,
                                            shipments=specs)
-        photos.store(db_session=db_session, keyring=keyring, carrier_id=carrier.id, taken_by=actor.user_id,
-                     photos=[(sid, p) for c, sid in zip(good, shipment_ids, strict=True) for p in c.request.photos])
+        by_taker: dict[uuid.UUID, list[tuple[uuid.UUID, photos.Photo]]] = {}
+        for c, sid in zip(good, shipment_ids, strict=True):
+            by_taker.setdefault(takers[c.index].actor.user_id, []).extend((sid, p) for p in c.request.photos)
+        for taken_by, taken in by_taker.items():
+            if taken:
+                photos.store(db_session=db_session, keyring=keyring, carrier_id=carrier.id, taken_by=taken_by,
+                             photos=taken)
         if agreement is None:  # a courier took these in: that was their pickup (what lets them print the labels)
-            service.record_pickups(db_session=db_session, carrier_id=carrier.id, courier_id=actor.user_id,
-                                   shipment_ids=shipment_ids)
+            service.record_pickups(db_session=db_session, carrier_id=carrier.id, pickups=[
+                (takers[c.index].actor.user_id, sid) for c, sid in zip(good, shipment_ids, strict=True)])
         # The virtual number and extension the label prints (none when the carrier has no pool). A full
         # pool raises, and the request's rollback takes the whole batch back.
         privacy_numbers.bind_many(db_session=db_session, carrier_id=carrier.id, shipment_ids=shipment_ids, new=True)
@@ -197,8 +175,9 @@ def take_in_batch(*, db_session: Session, keyring: Keyring, actor: Actor, reques
             sealer=sealer, senders=[(sid, c.sender) for c, sid in zip(good, shipment_ids, strict=True)],
         )
         alerts = ({r.id: [] for r in records} if agreement is not None else
-                  identity_service.check_senders(db_session=db_session, carrier_id=carrier.id, actor=actor,
-                                                 records=records, request_id=request_id))
+                  identity_service.check_senders(
+                      db_session=db_session, carrier_id=carrier.id, records=records,
+                      takers=[(takers[c.index].actor, takers[c.index].request_id) for c in good]))
         for c, number, spec, record in zip(good, numbers, specs, records, strict=True):
             results[c.index] = Intake(
                 shipment_id=record.shipment_id, waybill_no=number, sender_name_masked=spec.sender_name_masked
@@ -228,24 +207,25 @@ def _caller_agreement(db_session: Session, actor: Actor) -> Agreement | None:
     return None
 
 
-def _refuse_own_documents(db_session: Session, keyring: Keyring, actor: Actor, good: list[_Checked],
-                          results: list[Intake | Invalid | None], request_id: str | None) -> list[_Checked]:
+def _refuse_own_documents(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, takers: Sequence[Taker],
+                          good: list[Checked], results: list[Intake | Invalid | None]) -> list[Checked]:
     """The carrier's setting: refuse a sender document that is the taking courier's own, and raise the
     alert all the same."""
-    assert actor.carrier_id is not None
-    indexes = {c.index: _sender_index(db_session, keyring, actor.carrier_id, c.sender) for c in good}
-    own = identity_service.own_documents(db_session=db_session, carrier_id=actor.carrier_id, user_id=actor.user_id,
-                                         indexes=set(indexes.values()))
+    indexes = {c.index: _sender_index(db_session, keyring, carrier_id, c.sender) for c in good}
+    own = identity_service.own_documents_of(db_session=db_session, carrier_id=carrier_id, pairs={
+        (takers[c.index].actor.user_id, indexes[c.index]) for c in good})
     if not own:
         return good
     kept = []
     for c in good:
-        if indexes[c.index] not in own:
+        taker = takers[c.index]
+        if (taker.actor.user_id, indexes[c.index]) not in own:
             kept.append(c)
             continue
-        audit.raise_alert(db_session=db_session, carrier_id=actor.carrier_id, kind="courier_own_id",
-                          dedupe_key=f"courier_own_id:refused:{uuid.uuid4()}", actor_id=actor.user_id,
-                          detail={"refused": True, "station_id": str(actor.station_id), "request_id": request_id})
+        audit.raise_alert(db_session=db_session, carrier_id=carrier_id, kind="courier_own_id",
+                          dedupe_key=f"courier_own_id:refused:{uuid.uuid4()}", actor_id=taker.actor.user_id,
+                          detail={"refused": True, "station_id": str(taker.actor.station_id),
+                                  "request_id": taker.request_id})
         pointer = "/sender/document/number" if c.request.sender_document is not None else "/sender/realname_token"
         results[c.index] = OwnDocumentRefused(
             "The parcel cannot be taken in: see errors.", code="intake_invalid",
@@ -261,7 +241,7 @@ def _sender_index(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, 
     return sender.blind_index
 
 
-def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number: str,
+def _new_shipment(actor: Actor, agreement: Agreement | None, c: Checked, number: str,
                   masking: policy.MaskingPolicy) -> service.NewShipment:
     """The shipment to store; names are masked as the carrier's policy says (the label prints them so)."""
     r, sender = c.request, c.sender
@@ -300,124 +280,3 @@ def _new_shipment(actor: Actor, agreement: Agreement | None, c: _Checked, number
         inspected=r.inspected, inspected_by=actor.user_id if r.inspected else None,
         inspected_at=moment if r.inspected else None,
     )
-
-
-def _check_walk_in(db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, index: int,
-                   request: IntakeRequest, catalogue: Catalogue) -> _Checked:
-    """A parcel a courier takes in: every field checked before anything is written, all the problems at
-    once, each with its code. The sender is typed at pickup or named by a real-name QR."""
-    errors: list[FieldError] = []
-    sender: Sender | None = None
-    sender_phone = None
-    typed = request.sender_document
-    if (typed is None) == (request.realname_token is None):
-        errors.append(FieldError("/sender", "sender_identity_required",
-                                 "Give the sender's real-name QR token or their document, not both."))
-    elif request.realname_token is not None:
-        try:
-            sender = identity_service.resolve_realname_token(db_session=db_session, keyring=keyring,
-                                                             carrier_id=carrier_id, token=request.realname_token)
-        except Invalid as exc:
-            errors.extend(exc.errors)
-    if typed is not None:
-        try:
-            sender = identity_service.TypedSender(
-                identity_service.parse_document(typed.doc_type, typed.number), typed.name)
-            if sender.document.doc_type == DocType.USCC:
-                sender = None
-                errors.append(FieldError("/sender/document/number", "document_not_personal",
-                                         "An organisation sends under an agreement (协议客户), or through the person "
-                                         "who hands the parcel in: enter that person's own document."))
-        except DomainError as exc:
-            errors.append(identity_service.document_error(exc, "/sender/document"))
-        if not typed.name.strip() or len(typed.name) > 64:
-            errors.append(FieldError("/sender/document/name", "field_length", "Between 1 and 64 characters."))
-        try:
-            sender_phone = check_phone(request.sender_phone or "")
-        except PhoneRefused as exc:
-            errors.append(FieldError("/sender/phone", exc.code, exc.detail))
-    recipient_phone, restricted = _check_parcel(request, catalogue, errors)
-    if restricted is not None and not request.inspected:
-        errors.append(FieldError("/inspection/inspected", "inspection_required",
-                                 f"Item {restricted[0]} falls under the restricted rule {restricted[1]}: open and "
-                                 "check the parcel, then record the inspection."))
-    if request.photos and not request.inspected:
-        errors.append(FieldError("/inspection/photos", "photos_without_inspection",
-                                 "Photos are taken at an inspection: record it (inspected: true)."))
-    errors.extend(photos.check(request.photos))
-    if errors or sender is None:
-        raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
-    return _Checked(index, request, sender, sender_phone, recipient_phone)
-
-
-def _check_contract(agreement: Agreement, index: int, request: IntakeRequest, catalogue: Catalogue) -> _Checked:
-    """A contract customer's parcel: the sender is the organisation its agreement verified, so no
-    document is asked; the customer gives the contact phone (and may name the contact person). A
-    restricted item, or the agreement's share drawn at random, marks it for inspection at pickup."""
-    errors: list[FieldError] = []
-    if request.sender_document is not None or request.realname_token is not None:
-        errors.append(FieldError("/sender", "sender_identity_by_agreement",
-                                 "A contract customer's parcels are sent under its agreement: leave out the "
-                                 "sender's document and real-name token."))
-    if request.sender_name is not None and not 0 < len(request.sender_name.strip()) <= 64:
-        errors.append(FieldError("/sender/name", "field_length", "Between 1 and 64 characters."))
-    sender_phone = None
-    try:
-        sender_phone = check_phone(request.sender_phone or "")
-    except PhoneRefused as exc:
-        errors.append(FieldError("/sender/phone", exc.code, exc.detail))
-    if request.inspected or request.photos:
-        errors.append(FieldError("/inspection", "inspection_by_courier",
-                                 "The courier records the inspection at pickup, not the sender."))
-    recipient_phone, restricted = _check_parcel(request, catalogue, errors)
-    if errors:
-        raise Invalid("The parcel cannot be taken in: see errors.", code="intake_invalid", errors=errors)
-    draw = ("restricted" if restricted is not None else
-            "random" if contracts.draw_for_inspection(agreement.inspection_permille) else None)
-    return _Checked(index, request, contracts.sender(agreement), sender_phone, recipient_phone, draw)
-
-
-def _check_parcel(request: IntakeRequest, catalogue: Catalogue,
-                  errors: list[FieldError]) -> tuple[str, tuple[int, str] | None]:
-    """The checks every parcel takes, whoever sends it: the recipient, the address, the items against
-    the catalogue. Appends to `errors`; answers the recipient's phone (E.164) and the first item the
-    catalogue restricts (its index and rule), if any."""
-    recipient_phone = ""
-    try:
-        recipient_phone = check_phone(request.recipient_phone)
-    except PhoneRefused as exc:
-        errors.append(FieldError("/recipient/phone", exc.code, exc.detail))
-    for pointer, value, limit in (
-        ("/sender/address", request.sender_address, 200),
-        ("/recipient/name", request.recipient_name, 64),
-        ("/recipient/address/province", request.recipient_region.province, 32),
-        ("/recipient/address/city", request.recipient_region.city, 32),
-        ("/recipient/address/district", request.recipient_region.district, 32),
-        ("/recipient/address/detail", request.recipient_detail, 200),
-    ):
-        if not value.strip() or len(value) > limit:
-            errors.append(FieldError(pointer, "field_length", f"Between 1 and {limit} characters."))
-    if not request.items:
-        errors.append(FieldError("/items", "items_empty", "Name at least one item."))
-    restricted = None
-    for i, item in enumerate(request.items):
-        if not item.description.strip() or len(item.description) > 200:
-            errors.append(FieldError(f"/items/{i}/description", "field_length", "Between 1 and 200 characters."))
-        elif not catalogue.is_known_category(item.category):
-            errors.append(FieldError(f"/items/{i}/category", "category_unknown",
-                                     "Not a known item category (GET /api/v1/catalogue lists them)."))
-        else:
-            hit = catalogue.match(item.category, item.description)
-            if hit is not None and hit.level == "prohibited":
-                rule = catalogue.rule(hit.rule_id)
-                errors.append(FieldError(f"/items/{i}/description", "item_prohibited",
-                                         f"Prohibited by rule {hit.rule_id} ({rule.label_zh}, {rule.label_en}); "
-                                         f"matched on the {hit.matched_on} {hit.term!r}."))
-            elif hit is not None and restricted is None:
-                restricted = (i, hit.rule_id)
-        if not 1 <= item.quantity <= 10_000:
-            errors.append(FieldError(f"/items/{i}/quantity", "quantity_out_of_range", "Between 1 and 10000."))
-        if not 0 <= item.declared_value_cents <= 10**11:
-            errors.append(FieldError(f"/items/{i}/declared_value_cents", "value_out_of_range",
-                                     "Not negative, at most 10^9 yuan."))
-    return recipient_phone, restricted

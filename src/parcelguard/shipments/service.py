@@ -248,15 +248,15 @@ def item_summaries(*, db_session: Session, shipment_ids: Sequence[uuid.UUID]) ->
     return out
 
 
-def record_pickups(*, db_session: Session, carrier_id: uuid.UUID, courier_id: uuid.UUID,
-                   shipment_ids: Sequence[uuid.UUID]) -> None:
-    """A courier took these parcels in over the counter or at the door: that was their pickup. The task is
-    recorded done at once (opened and closed now), so the gate's grace period lets the courier print the
-    labels (purpose label_print) for a while, and no longer."""
+def record_pickups(*, db_session: Session, carrier_id: uuid.UUID,
+                   pickups: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Couriers took these parcels in over the counter or at the door, (courier, shipment) each: that was their
+    pickup. The task is recorded done at once (opened and closed now), so the gate's grace period lets the
+    courier print the labels (purpose label_print) for a while, and no longer."""
     moment = now()
     db.bulk_insert(db_session, Assignment, [
         {"id": uuid.uuid4(), "carrier_id": carrier_id, "shipment_id": shipment_id, "courier_id": courier_id,
-         "task": Task.PICKUP.value, "opened_at": moment, "closed_at": moment} for shipment_id in shipment_ids])
+         "task": Task.PICKUP.value, "opened_at": moment, "closed_at": moment} for courier_id, shipment_id in pickups])
 
 
 def mark_delivered(*, db_session: Session, actor: Actor, shipment_id: uuid.UUID) -> Shipment:

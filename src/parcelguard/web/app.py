@@ -44,6 +44,7 @@ from parcelguard.regulator import flows as regulator_flows
 from parcelguard.regulator import service as regulator_service
 from parcelguard.retention import schedule as retention_schedule
 from parcelguard.retention.api import router as retention_router
+from parcelguard.shipments import combining
 from parcelguard.shipments.api import BODY_MODELS
 from parcelguard.shipments.api import router as shipments_router
 from parcelguard.shipments.catalogue_api import router as catalogue_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.keyring = Keyring(settings.load_root_key(), keystore=open_store(settings.keystore_url))
     app.state.regulator_public_key = _regulator_key(settings)
+    app.state.intake_combiner = combining.Combiner(app.state.sessionmaker, app.state.keyring)
     app.state.sms_sender = sms.sender_from(settings)
     app.state.authenticator = accounts_service.authenticate
     app.state.actor_cache = ActorCache(settings.auth_cache_seconds)
