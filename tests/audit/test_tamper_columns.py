@@ -173,7 +173,8 @@ TYPE_EDITS = [
      "ALTER TABLE audit_entries ALTER COLUMN purpose TYPE integer USING length(purpose)",
      ("bad index 0: the stored copy of its purpose differs",) * 2),
     ("time copy as text", f"UPDATE audit_entries SET logged_at = 'yesterday' {where_entry(0)}",
-     "ALTER TABLE audit_entries ALTER COLUMN logged_at TYPE text USING 'yesterday'",
+     # PostgreSQL refuses to retype the partition key (issue 17); the nearest edit there is a wrong time
+     f"UPDATE audit_entries SET logged_at = logged_at - interval '40 days' {where_entry(0)}",
      ("bad index 0: the stored copy of its time differs",) * 2),
     ("actor copy as a number", f"UPDATE audit_entries SET actor_id = 12 {where_entry(0)}",
      "ALTER TABLE audit_entries ALTER COLUMN actor_id TYPE text USING 'someone'",

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
 from parcelguard.core.db import Base
+from parcelguard.core.partitions import Partitioned
+
+PARTITIONS = Partitioned("audit_entries", "logged_at")
 
 
 class AuditLog(Base):
@@ -34,7 +37,13 @@ class AuditLog(Base):
 class AuditEntry(Base):
     """One logged decision. `entry` (canonical JSON) is what the tree hashes; the other columns are
     copies for searching: `parcelguard audit verify` checks each against the entry, and a search
-    re-checks every entry it returns (`log.find_entries`)."""
+    re-checks every entry it returns (`log.find_entries`).
+
+    On PostgreSQL partitioned by UTC month of `logged_at` (issue 17, `PARTITIONS`; migration 0023), for size and
+    for detection's time windows; never dropped (the log is kept whole). The primary key holds `logged_at` because
+    a partitioned table's must. (carrier, idx) stays unique: appending reserves indices by updating the carrier's
+    `audit_logs` row, which serialises appenders (`log.append`), and the database refuses a second entry at an
+    index through the entry's leaf, `AuditNode` (carrier, level 0, idx), written in the same transaction."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -45,7 +54,7 @@ class AuditEntry(Base):
 
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    logged_at: Mapped[datetime] = mapped_column(default=now)
+    logged_at: Mapped[datetime] = mapped_column(primary_key=True, default=now)
     actor_id: Mapped[uuid.UUID | None]
     subject: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(String(64))

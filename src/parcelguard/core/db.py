@@ -222,6 +222,7 @@ def run_migrations(target_metadata: MetaData, include_name: Callable[..., bool] 
     engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
     with engine.connect() as conn:
         run(conn)
+        conn.commit()  # a migration that had to commit on its own (SQLite's foreign_keys pragma) leaves one open
     engine.dispose()
 
 

@@ -13,6 +13,12 @@ longest of their retentions), and then with whatever still hangs on it. A class 
 shorter (calls, inspection photos) goes by its own months before. Parcels under a legal hold in force, and decoys
 (`honeytokens`), are never deleted; a parcel whose hold is released goes at the next run if its month is past.
 
+On PostgreSQL `shipments` is partitioned by month (issue 17, `core.partitions`): when a month's partition holds no
+row but the parcels being deleted (no held parcel, no decoy, no other carrier's, none taken in another month), it is
+detached and dropped instead of deleted row by row, after the rows hanging on its parcels are gone (DETACH checks the
+foreign keys); whatever of the month lies outside it (rows with ids made before 0023) is deleted. Same count, same
+transaction.
+
 This module names other domains' tables on purpose (docs/layout.md): deleting a parcel reaches every table that
 points at it, and the foreign keys would refuse any other order. A test checks that every foreign key to a table
 deleted here is covered by a step.
@@ -25,12 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, column, delete, exists, func, select, table
 from sqlalchemy.orm import Session
 
 import parcelguard.tables  # noqa: F401  (every table this module names is in Base.metadata)
+from parcelguard.core import partitions
 from parcelguard.core.db import Base
 from parcelguard.retention import classes
+from parcelguard.shipments.models import PARTITIONS as SHIPMENTS
 
 
 def _t(name: str) -> Table:
@@ -119,6 +127,7 @@ STEPS: dict[str, tuple[tuple[Anchor, tuple[Step, ...]], ...]] = {
         Step("inspection_photos", "shipment_id"), *_REALNAME, Step("shipment_items", "shipment_id"),
         Step("shipment_assignments", "shipment_id"), Step("webhook_deliveries", "shipment_id"),
         Step("legal_holds", "shipment_id"),  # released ones only: a parcel held in force is not an anchor's id
+        Step("shipment_references", "shipment_id"),
         Step("shipments", "id"),
     )),),
 }
@@ -168,11 +177,25 @@ def delete_month(db_session: Session, carrier_id: uuid.UUID, data_class: str, st
     for anchor, steps in STEPS[data_class]:
         ids = anchor.ids(carrier_id, start, end)
         for step in steps:
-            gone = db_session.execute(delete(_t(step.table)).where(step.statement(ids))
-                                      .execution_options(synchronize_session=False)).rowcount or 0
+            dropped = _drop_partition(db_session, ids, start) if (step.table, step.column) == ("shipments", "id") else 0
+            gone = dropped + (db_session.execute(delete(_t(step.table)).where(step.statement(ids))
+                                                 .execution_options(synchronize_session=False)).rowcount or 0)
             if gone:
                 counted[step.table] = counted.get(step.table, 0) + int(gone)
     return counted
+
+
+def _drop_partition(db_session: Session, ids: Select[tuple[uuid.UUID]], start: datetime) -> int:
+    """PostgreSQL: detach and drop the month's shipments partition when every row in it is among `ids` (one query
+    tells); answers the rows it held, or 0 when there is none or it holds a row that stays."""
+    connection = db_session.connection()
+    period = start.strftime("%Y-%m")
+    if SHIPMENTS.name_of(period) not in partitions.existing(connection, SHIPMENTS):
+        return 0
+    month = table(SHIPMENTS.name_of(period), column("id"))
+    if db_session.scalar(select(exists().where(month.c.id.not_in(ids)))):
+        return 0  # a held parcel, a decoy, another carrier's: the month's parcels are deleted row by row
+    return partitions.drop_month(connection, SHIPMENTS, period) or 0
 
 
 __all__ = ["ON_THE_PARCEL", "PARCEL", "STEPS", "Anchor", "Step", "add_months", "cutoff", "delete_month",

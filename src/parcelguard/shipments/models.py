@@ -5,6 +5,12 @@ bound to (table, column, row): nothing but the gate (`audit.service.reveal`) tur
 What may be shown stays beside them in masked form (张*), and the recipient's province, city and
 district stay in clear because sorting needs them. The sender's document is not here at all: it is
 sealed for the regulator (`identity.models.RealNameRecord`).
+
+On PostgreSQL `shipments` is partitioned by month of its UUIDv7 id (issue 17, `PARTITIONS`; migration 0023), so
+the primary key is the id alone and every foreign key to it stays. A partitioned table holds no unique index that
+leaves out the id, so: a waybill number is unique by how it is issued (`waybills.service.allocate`: a keyed
+permutation of a counter that never repeats), a label subject by its 122 random bits, and a customer's reference by
+`ShipmentReference`, whose primary key the database checks on every insert.
 """
 
 from __future__ import annotations
@@ -12,11 +18,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parcelguard.core.clock import now
 from parcelguard.core.db import Base
+from parcelguard.core.ids import uuid7
+from parcelguard.core.partitions import Partitioned
+
+# Not `movable`: ten tables' foreign keys point at a shipment, so a row in the DEFAULT partition stays there.
+PARTITIONS = Partitioned("shipments", "id", kind="uuid7", movable=False)
 
 
 class Shipment(Base):
@@ -25,16 +36,17 @@ class Shipment(Base):
         Index(None, "carrier_id", "origin_station_id"),
         Index(None, "carrier_id", "destination_station_id"),
         Index(None, "carrier_id", "customer_id"),
-        UniqueConstraint("carrier_id", "waybill_no"),
+        Index(None, "carrier_id", "waybill_no"),  # unique by issue (`waybills.service.allocate`)
         Index(None, "carrier_id", "created_at"),  # retention deletes a carrier's parcels by the month taken in
         # An enterprise's own id for the parcel (its order number): a repeat of the same one answers the parcel
-        # taken in before, so a retry after a lost answer never sends a second parcel.
-        Index("uq_shipments_customer_reference", "carrier_id", "customer_id", "customer_reference", unique=True,
+        # taken in before, so a retry after a lost answer never sends a second parcel. Unique by
+        # `ShipmentReference` (a trigger fills it); this index finds them.
+        Index("ix_shipments_customer_reference", "carrier_id", "customer_id", "customer_reference",
               sqlite_where=text("customer_reference IS NOT NULL"),
               postgresql_where=text("customer_reference IS NOT NULL")),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)  # its month is its partition
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"))
     # Prefix + 12 digits + check digit (`waybills.numbers`); None only for shipments made before intake.
     waybill_no: Mapped[str | None] = mapped_column(String(20))
@@ -68,7 +80,7 @@ class Shipment(Base):
     delivered_at: Mapped[datetime | None]
     # The opaque subject of the signed token in the label's QR code (`crypto.tokens`, kind `label`):
     # random, so the token carries neither the waybill number nor this row's id.
-    label_subject: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    label_subject: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
     sender_name: Mapped[bytes] = mapped_column(LargeBinary)
     sender_phone: Mapped[bytes] = mapped_column(LargeBinary)
@@ -150,3 +162,17 @@ class Honeytoken(Base):
     carrier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carriers.id"), index=True)
     planted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     planted_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ShipmentReference(Base):
+    """A contract customer's reference, once per carrier and customer (issue 16): the database's guarantee that two
+    concurrent intakes under one reference store one parcel (the second fails on this primary key). A trigger made
+    by migration 0023 writes the row in the same statement as the shipment's, on both engines; retention deletes it
+    with the parcel."""
+
+    __tablename__ = "shipment_references"
+
+    carrier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shipments.id"), index=True)

@@ -21,6 +21,7 @@ from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Conflict, Forbidden, Invalid, NotFound
+from parcelguard.core.ids import uuid7
 from parcelguard.crypto.keyring import Keyring
 from parcelguard.crypto.types import Aad
 from parcelguard.retention import classes
@@ -142,7 +143,7 @@ def create_many(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID,
             if not value.strip() or len(value) > MAX_FIELD_CHARS:
                 raise Invalid(f"{name} must hold 1 to {MAX_FIELD_CHARS} characters.", code="field_length",
                               field=f"/{name}")
-        shipment_id = uuid.uuid4()
+        shipment_id = uuid7(moment)  # the id's month is created_at's: the parcel's partition (issue 17)
         ids.append(shipment_id)
         row = {
             "id": shipment_id, "carrier_id": carrier_id, "waybill_no": spec.waybill_no, "status": "accepted",

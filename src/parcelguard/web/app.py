@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from parcelguard import __version__
+from parcelguard import __version__, partitions
 from parcelguard.accounts import auth_epoch
 from parcelguard.accounts import service as accounts_service
 from parcelguard.accounts.api import router as accounts_router
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
                  asyncio.create_task(_watch_upload_delay(app)),
-                 asyncio.create_task(_deliver_webhooks_periodically(app))]
+                 asyncio.create_task(_deliver_webhooks_periodically(app)),
+                 asyncio.create_task(_ensure_partitions_daily(app))]  # this month's and ahead (issue 17)
         if settings.detection_interval_seconds > 0:  # detection over every carrier's log (issue 14)
             tasks.append(asyncio.create_task(detection_schedule.run_periodically(
                 sessionmaker=app.state.sessionmaker, interval=settings.detection_interval_seconds)))
@@ -277,3 +278,17 @@ def _probes() -> APIRouter:
         return JSONResponse({"status": "ready", "revision": current})
 
     return router
+
+
+PARTITIONS_INTERVAL_SECONDS = 24 * 3600
+
+
+async def _ensure_partitions_daily(app: FastAPI) -> None:
+    """Make the monthly partitions of shipments and the audit log ahead (PostgreSQL; a no-op on SQLite): at start,
+    then daily. Several workers may run it at once: `core.partitions` serialises them."""
+    while True:
+        try:
+            await asyncio.to_thread(partitions.ensure_partitions, app.state.engine)
+        except Exception:  # noqa: BLE001  (a database not there yet or not migrated: try again tomorrow)
+            structlog.get_logger("parcelguard").exception("partitions ahead failed")
+        await asyncio.sleep(PARTITIONS_INTERVAL_SECONDS)
