@@ -51,6 +51,11 @@ class NatsServer:
             assert time.monotonic() < deadline, "nats-server did not come up in 30 s"
             time.sleep(0.05)
 
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (bench/feed_jetstream.py reads its CPU time)."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

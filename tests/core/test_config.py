@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from parcelguard.core.config import DEV_KEY_MARKER, ConfigError, Settings, decode_root_key, encode_root_key
+from parcelguard.core.config import (
+    DEV_KEY_MARKER,
+    ConfigError,
+    RegulatorSettings,
+    Settings,
+    decode_root_key,
+    encode_root_key,
+)
 
 KEY = encode_root_key(bytes(range(32)))
 
@@ -57,3 +64,31 @@ def test_production_lists_what_it_refuses(tmp_path: Path) -> None:
 
 def test_the_root_key_never_shows_in_the_settings_repr() -> None:
     assert KEY not in repr(Settings(root_key=SecretStr(KEY)))
+
+
+@pytest.mark.parametrize("text", ["0", "6", "three", "1.5", ""])
+def test_a_bad_nats_replicas_is_refused_at_start_naming_the_setting(text: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCELGUARD_NATS_REPLICAS", text)
+    for settings in (Settings, RegulatorSettings):
+        with pytest.raises(ValidationError, match="PARCELGUARD_NATS_REPLICAS .* 1 to 5"):
+            settings()
+
+
+def test_the_nats_replicas_default_to_one_and_the_platform_takes_its_own_name_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().nats_replicas == RegulatorSettings().nats_replicas == 1
+    monkeypatch.setenv("PARCELGUARD_NATS_REPLICAS", "3")
+    assert Settings().nats_replicas == RegulatorSettings().nats_replicas == 3
+    monkeypatch.setenv("PARCELGUARD_REGULATOR_NATS_REPLICAS", "5")
+    assert (Settings().nats_replicas, RegulatorSettings().nats_replicas) == (3, 5)
+
+
+def test_the_feed_settings_keep_their_names_after_the_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCELGUARD_FEED", "jetstream")
+    monkeypatch.setenv("PARCELGUARD_UPLOAD_BATCH_RECORDS", "250")
+    monkeypatch.setenv("PARCELGUARD_UPLOAD_IN_FLIGHT", "4")
+    monkeypatch.setenv("PARCELGUARD_REGULATOR_FEED_WORKERS", "3")
+    settings, platform = Settings(), RegulatorSettings()
+    assert (settings.feed, settings.upload_batch_records, settings.upload_in_flight) == ("jetstream", 250, 4)
+    assert (platform.feed, platform.feed_workers) == ("jetstream", 3)

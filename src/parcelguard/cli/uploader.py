@@ -31,12 +31,14 @@ def uploader_run(once: Annotated[bool, typer.Option(help="Send what waits now, o
     if settings.feed == "jetstream":
         from parcelguard.regulator.jetstream import JetStreamFeed
 
-        feed = JetStreamFeed(settings.nats_url, timeout=settings.upload_timeout_seconds)
+        feed = JetStreamFeed(settings.nats_url, timeout=settings.upload_timeout_seconds,
+                             replicas=settings.nats_replicas)
     uploader = Uploader(
         sessionmaker=db.make_sessionmaker(engine), keyring=load_keyring(settings), url=settings.regulator_url,
         receipt_keys=settings.load_regulator_receipt_keys(), batch_records=settings.upload_batch_records,
         linger=settings.upload_linger_seconds, timeout=settings.upload_timeout_seconds,
-        backoff_max=settings.upload_backoff_max_seconds, alert_seconds=settings.upload_alert_seconds, feed=feed)
+        backoff_max=settings.upload_backoff_max_seconds, alert_seconds=settings.upload_alert_seconds, feed=feed,
+        in_flight=settings.upload_in_flight)
     try:
         if once:
             sent = uploader.run_once(force=True)

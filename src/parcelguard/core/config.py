@@ -11,9 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from parcelguard.core.feed_config import CarrierFeedSettings, PlatformFeedSettings
 from parcelguard.crypto import signing
 
 # A key file written by `parcelguard init` in development starts with this line, so a
@@ -85,7 +86,7 @@ Networks = Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], 
                      BeforeValidator(parse_networks)]
 
 
-class Settings(BaseSettings):
+class Settings(CarrierFeedSettings):
     model_config = SettingsConfigDict(env_prefix="PARCELGUARD_", extra="ignore")
 
     env: Literal["dev", "prod"] = "dev"
@@ -119,20 +120,9 @@ class Settings(BaseSettings):
     # Ed25519 public key that signs its receipts (base64url of 32 bytes, or a file; in development the
     # pair `parcelguard init` makes). A receipt this key did not sign deletes nothing.
     regulator_url: str = "http://127.0.0.1:8001"
-    # How batches reach the regulator: HTTP POSTs to `regulator_url` (the default), or NATS JetStream at
-    # `nats_url` (issue 17; docs/regulator.md). Incident reports take HTTP either way.
-    feed: Literal["http", "jetstream"] = "http"
-    nats_url: str = "nats://127.0.0.1:4222"
+    # The feed's own settings (feed, nats_url, nats_replicas, upload_*) are in `core.feed_config`.
     regulator_receipt_key: str | None = None
     regulator_receipt_key_file: Path | None = None
-    # A batch goes when it holds this many records or its oldest has waited this long, whichever first.
-    upload_batch_records: int = Field(default=1000, ge=1, le=1000)
-    upload_linger_seconds: float = Field(default=1.0, gt=0)
-    upload_timeout_seconds: float = Field(default=10.0, gt=0)
-    # Retries wait 0.5 s, 1 s, 2 s, ... up to this, each with full jitter.
-    upload_backoff_max_seconds: float = Field(default=30.0, gt=0)
-    # An alert (`upload_delayed`) when the oldest unsent record is older than this: the rule is 30 s.
-    upload_alert_seconds: float = Field(default=30.0, gt=0)
     # The audit log signs a tree head whenever it passes a multiple of this many entries ...
     audit_head_every: int = Field(default=1000, ge=1)
     # ... and the server signs one for any log with unsigned entries at least this often.
@@ -307,7 +297,7 @@ class Settings(BaseSettings):
         return {signing.key_id(key): key}
 
 
-class RegulatorSettings(BaseSettings):
+class RegulatorSettings(PlatformFeedSettings):
     """The regulator's real-name platform (`parcelguard regulator run`): its own database and keys.
     Environment prefix PARCELGUARD_REGULATOR_ (PARCELGUARD_ENV and PARCELGUARD_VAR_DIR are shared)."""
 
@@ -340,12 +330,7 @@ class RegulatorSettings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
-    # Batches also arrive over NATS JetStream (issue 17) when the feed is "jetstream": its own name first,
-    # then the carrier's PARCELGUARD_FEED / PARCELGUARD_NATS_URL, so one setting turns on both ends.
-    feed: Literal["http", "jetstream"] = Field(
-        default="http", validation_alias=AliasChoices("PARCELGUARD_REGULATOR_FEED", "PARCELGUARD_FEED"))
-    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices(
-        "PARCELGUARD_REGULATOR_NATS_URL", "PARCELGUARD_NATS_URL"))
+    # The feed's settings (feed, nats_url, nats_replicas, feed_workers) are in `core.feed_config`.
 
     @property
     def resolved_database_url(self) -> str:

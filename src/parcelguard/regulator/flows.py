@@ -7,6 +7,7 @@ registration on the platform. The sending itself is `regulator.uploader`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,9 +54,14 @@ class Outgoing:
     wire: dict[str, Any]
 
 
-def build_batch(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, limit: int) -> Outgoing | None:
-    """The carrier's oldest unsent records (at most `limit`) as a signed batch; None when none wait."""
-    record_ids = service.pending(db_session=db_session, carrier_id=carrier_id, limit=limit)
+def build_batch(*, db_session: Session, keyring: Keyring, carrier_id: uuid.UUID, limit: int,
+                exclude: AbstractSet[uuid.UUID] = frozenset()) -> Outgoing | None:
+    """The carrier's oldest unsent records (at most `limit`) as a signed batch; None when none wait. Records in
+    `exclude` (those of batches still on their way) are left out: of the oldest `limit + len(exclude)`, at most
+    `len(exclude)` are theirs."""
+    record_ids = service.pending(db_session=db_session, carrier_id=carrier_id, limit=limit + len(exclude))
+    if exclude:
+        record_ids = [r for r in record_ids if r not in exclude][:limit]
     if not record_ids:
         return None
     sealed = identity.sealed_records(db_session=db_session, carrier_id=carrier_id, record_ids=record_ids)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -71,18 +70,52 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create both streams, or bring an existing one to this configuration (both ends call it at start)."""
-    for config in (
-        api.StreamConfig(name=BATCH_STREAM, subjects=[BATCH_SUBJECTS], retention=api.RetentionPolicy.WORK_QUEUE,
-                         storage=api.StorageType.FILE, duplicate_window=DUPLICATE_WINDOW_SECONDS),
-        api.StreamConfig(name=RECEIPT_STREAM, subjects=[RECEIPT_SUBJECTS], retention=api.RetentionPolicy.WORK_QUEUE,
-                         storage=api.StorageType.FILE, duplicate_window=DUPLICATE_WINDOW_SECONDS),
-    ):
+class StreamConfigError(Exception):
+    """The streams cannot be made or brought to the configuration asked for (e.g. 3 replicas on a single server):
+    one line for an operator, with JetStream's own error code."""
+
+
+def stream_configs(replicas: int = 1) -> list[api.StreamConfig]:
+    return [api.StreamConfig(name=name, subjects=[subjects], retention=api.RetentionPolicy.WORK_QUEUE,
+                             storage=api.StorageType.FILE, duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                             num_replicas=replicas)
+            for name, subjects in ((BATCH_STREAM, BATCH_SUBJECTS), (RECEIPT_STREAM, RECEIPT_SUBJECTS))]
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, owner: bool = True) -> None:
+    """Create both streams with `replicas` copies (PARCELGUARD_NATS_REPLICAS). A stream that exists with another
+    configuration is brought to this one by its owner, the platform (`owner`: in a cluster JetStream changes a
+    stream's replicas in place); a carrier's uploader leaves it as it is and logs what differs, so that carriers
+    with other settings cannot undo the regulator's replication between them."""
+    for config in stream_configs(replicas):
         try:
-            await js.add_stream(config)
-        except nats.js.errors.BadRequestError:  # it exists (with another configuration): update it
-            await js.update_stream(config)
+            existing = (await js.stream_info(config.name)).config
+        except nats.js.errors.NotFoundError:
+            try:
+                await js.add_stream(config)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != _STREAM_NAME_IN_USE:  # (in use: the other end made it meanwhile)
+                    raise _refused(config, exc) from None
+            continue
+        if not owner:
+            if existing.num_replicas != replicas:
+                log.info("feed_stream_differs", stream=config.name, replicas=existing.num_replicas,
+                         replicas_asked=replicas)
+            continue
+        try:
+            await js.update_stream(config)  # the same configuration: nothing changes
+        except nats.js.errors.APIError as exc:
+            raise _refused(config, exc) from None
+        if existing.num_replicas != replicas:
+            log.info("feed_stream_updated", stream=config.name, replicas_was=existing.num_replicas, replicas=replicas)
+
+
+_STREAM_NAME_IN_USE = 10058  # JSStreamNameExistErr: the name is taken by a stream with another configuration
+
+
+def _refused(config: api.StreamConfig, exc: nats.js.errors.APIError) -> StreamConfigError:
+    return StreamConfigError(f"JetStream refused stream {config.name} with {config.num_replicas} replica(s) "
+                             f"(PARCELGUARD_NATS_REPLICAS): {exc.description} (error {exc.err_code})")
 
 
 async def connect(url: str, *, name: str) -> Client:
@@ -113,25 +146,33 @@ _UNREACHABLE = (OSError, TimeoutError, nats.errors.Error)
 
 class JetStreamFeed:
     """The carrier's end, with a synchronous API for the threaded uploader: nats-py is asyncio, so the object
-    runs one event loop in a daemon thread of its own and calls into it."""
+    runs one event loop in a daemon thread of its own and calls into it. Several threads may send at once
+    (`upload_in_flight`): one reader per carrier takes the receipts and hands each to the send waiting for it."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, replicas: int = 1) -> None:
         self._url = url
         self._timeout = timeout
+        self._replicas = replicas
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="jetstream-feed", daemon=True)
         self._thread.start()
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
-        self._subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        self._connecting: asyncio.Lock | None = None
+        self._readers: dict[str, asyncio.Task[None]] = {}  # by carrier code
+        self._waiting: dict[str, asyncio.Future[tuple[str | None, Any]]] = {}  # by batch id
 
     def send(self, carrier_code: str, batch_id: object, wire: dict[str, Any]) -> tuple[str | None, Any]:
         """Publish a batch and wait for the platform's answer: (error code, None) or (None, the receipt's wire
         object, not yet verified). Errors: `regulator_unreachable` (NATS), `receipt_timeout` (no answer in
-        time), `receipt_format`, `batch_too_large`, `jetstream_<status>:<code>` (the platform refused it)."""
+        time), `receipt_format`, `batch_too_large`, `jetstream_streams` (the streams cannot be made as asked),
+        `jetstream_<status>:<code>` (the platform refused it)."""
         try:
             return self._run(self._send(carrier_code, str(batch_id), wire),
                              self._timeout * 2 + CONNECT_TIMEOUT_SECONDS * 2 + 5)
+        except StreamConfigError as exc:
+            log.error("feed_streams_refused", error=str(exc))
+            return "jetstream_streams", None
         except _UNREACHABLE:
             return "regulator_unreachable", None
 
@@ -139,7 +180,7 @@ class JetStreamFeed:
         if self._loop.is_closed():
             return
         with contextlib.suppress(Exception):  # closing: the process may be going anyway
-            self._run(close_quietly(self._client), 10)
+            self._run(self._close(), 10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
@@ -153,48 +194,73 @@ class JetStreamFeed:
             future.cancel()
             raise
 
+    async def _close(self) -> None:
+        for reader in self._readers.values():
+            reader.cancel()
+        self._readers.clear()
+        await close_quietly(self._client)
+
     async def _jetstream(self) -> JetStreamContext:
-        if self._client is None or self._client.is_closed or self._js is None:
-            self._subscriptions.clear()
-            self._client = await connect(self._url, name="parcelguard-uploader")
-            self._js = self._client.jetstream(timeout=self._timeout)
-            await ensure_streams(self._js)
-        return self._js
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:  # concurrent sends share one connection
+            if self._client is None or self._client.is_closed or self._js is None:
+                for reader in self._readers.values():
+                    reader.cancel()
+                self._readers.clear()
+                self._js = None
+                await close_quietly(self._client)
+                self._client = await connect(self._url, name="parcelguard-uploader")
+                js = self._client.jetstream(timeout=self._timeout)
+                await ensure_streams(js, replicas=self._replicas, owner=False)
+                self._js = js
+            return self._js
 
-    async def _subscription(self, js: JetStreamContext, carrier_code: str) -> JetStreamContext.PullSubscription:
-        if carrier_code not in self._subscriptions:
-            self._subscriptions[carrier_code] = await js.pull_subscribe(
-                receipt_subject(carrier_code), durable=uploader_consumer(carrier_code), stream=RECEIPT_STREAM,
-                config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT, ack_wait=10.0, max_ack_pending=100))
-        return self._subscriptions[carrier_code]
-
-    async def _send(self, carrier_code: str, batch_id: str, wire: dict[str, Any]) -> tuple[str | None, Any]:
-        js = await self._jetstream()
-        receipts = await self._subscription(js, carrier_code)
-        try:
-            await js.publish(batch_subject(carrier_code), encode(wire), timeout=self._timeout, stream=BATCH_STREAM,
-                             headers={MSG_ID: batch_id})
-        except nats.errors.MaxPayloadError:
-            return "batch_too_large", None
-        deadline = time.monotonic() + self._timeout
-        while (left := deadline - time.monotonic()) > 0:
+    async def _reader(self, js: JetStreamContext, carrier_code: str) -> None:
+        """Take the carrier's receipts and hand each to its waiting send. A receipt nobody waits for answers a
+        batch of before a restart or one given up on: its records are still in the outbox and go again (the
+        platform answers them once more without storing them twice), so it is acked and dropped."""
+        receipts = await js.pull_subscribe(
+            receipt_subject(carrier_code), durable=uploader_consumer(carrier_code), stream=RECEIPT_STREAM,
+            config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT, ack_wait=10.0, max_ack_pending=100))
+        while True:
             try:
-                messages = await receipts.fetch(1, timeout=max(0.1, min(left, 1.0)))
+                messages = await receipts.fetch(16, timeout=1.0)
             except nats.errors.TimeoutError:
                 continue
             for message in messages:
                 await message.ack()
-                answer = _answer_to(message, batch_id)
-                if answer is not None:
-                    return answer
-                # A receipt of an earlier batch (before a restart): its records are still in the outbox and
-                # go again; the platform answers them once more without storing them twice.
-                log.info("receipt_dropped", reason="another_batch")
-        return "receipt_timeout", None
+                named, answer = _answer_of(message)
+                waiter = self._waiting.get(named)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(answer)
+                else:
+                    log.info("receipt_dropped", reason="another_batch")
+
+    async def _send(self, carrier_code: str, batch_id: str, wire: dict[str, Any]) -> tuple[str | None, Any]:
+        js = await self._jetstream()
+        reader = self._readers.get(carrier_code)
+        if reader is None or reader.done():
+            if reader is not None and not reader.cancelled() and reader.exception() is not None:
+                log.info("receipt_reader_ended", error=type(reader.exception()).__name__)
+            self._readers[carrier_code] = asyncio.create_task(self._reader(js, carrier_code))
+        waiter = self._waiting[batch_id] = asyncio.get_running_loop().create_future()
+        try:
+            try:
+                await js.publish(batch_subject(carrier_code), encode(wire), timeout=self._timeout,
+                                 stream=BATCH_STREAM, headers={MSG_ID: batch_id})
+            except nats.errors.MaxPayloadError:
+                return "batch_too_large", None
+            try:
+                return await asyncio.wait_for(waiter, self._timeout)
+            except TimeoutError:
+                return "receipt_timeout", None
+        finally:
+            self._waiting.pop(batch_id, None)
 
 
-def _answer_to(message: Msg, batch_id: str) -> tuple[str | None, Any] | None:
-    """The answer this message gives to batch `batch_id`, or None when it answers another batch."""
+def _answer_of(message: Msg) -> tuple[str, tuple[str | None, Any]]:
+    """(the batch id a receipt message answers, the answer it gives)."""
     try:
         body = json.loads(message.data)
     except ValueError:
@@ -204,11 +270,9 @@ def _answer_to(message: Msg, batch_id: str) -> tuple[str | None, Any] | None:
         named = named[len(RECEIPT_ID_PREFIX):]
     elif isinstance(body, dict):
         named = str(body.get("batch_id", ""))
-    if named != batch_id:
-        return None
     if not isinstance(body, dict):
-        return "receipt_format", None
+        return named, ("receipt_format", None)
     refusal = body.get("problem")
     if isinstance(refusal, dict):
-        return f"jetstream_{refusal.get('status')}:{refusal.get('code')}", None
-    return None, body
+        return named, (f"jetstream_{refusal.get('status')}:{refusal.get('code')}", None)
+    return named, (None, body)

@@ -7,7 +7,10 @@ batch is built and committed first, then sent, then the receipt is applied in a 
 own. So a crash anywhere loses nothing (records stay in the outbox until a receipt names them) and
 duplicates nothing (the platform stores a record once by its id and answers the same ids again).
 Only a receipt signed by the regulator's key, naming this batch, marks records delivered and deletes
-the sealed copies. Failures back off exponentially with full jitter, up to `backoff_max` seconds,
+the sealed copies. With `in_flight` > 1 (PARCELGUARD_UPLOAD_IN_FLIGHT) as many threads send a carrier's
+batches at once; a batch is built under a lock that leaves out the records of batches still on their way,
+so two batches never carry the same record unless one was given up on (then the platform answers it twice
+and stores it once). Failures back off exponentially with full jitter, up to `backoff_max` seconds,
 each carrier on its own.
 
 The batches travel over HTTP (`POST /api/v1/batches` on the platform, the default) or, given a `feed`
@@ -67,7 +70,7 @@ class Uploader:
     def __init__(self, *, sessionmaker: Callable[[], Session], keyring: Keyring, url: str,
                  receipt_keys: dict[str, bytes], batch_records: int = protocol.MAX_RECORDS, linger: float = 1.0,
                  timeout: float = 10.0, backoff_max: float = 30.0, alert_seconds: float = 30.0,
-                 client: httpx.Client | None = None, feed: BatchFeed | None = None) -> None:
+                 client: httpx.Client | None = None, feed: BatchFeed | None = None, in_flight: int = 1) -> None:
         self._sessionmaker = sessionmaker
         self._keyring = keyring
         self._receipt_keys = receipt_keys
@@ -82,6 +85,9 @@ class Uploader:
         self._report_failures: dict[uuid.UUID, int] = {}  # by incident report
         self._report_next_try: dict[uuid.UUID, float] = {}
         self.failures_in_a_row = 0  # the most of any carrier
+        self._in_flight = in_flight  # batches of one carrier on their way at once, each sent by its own thread
+        self._lock = threading.Lock()  # a batch is built under it, so two batches never share a record
+        self._on_the_way: dict[uuid.UUID, set[uuid.UUID]] = {}  # record ids of batches sent, not yet answered
 
     def close(self) -> None:
         self._client.close()
@@ -90,13 +96,25 @@ class Uploader:
 
     def run(self, stop: threading.Event) -> None:
         """Send until `stop` is set. Each carrier backs off on its own: one carrier's refused key does
-        not hold up another's records. An idle outbox is polled."""
+        not hold up another's records. An idle outbox is polled. With `in_flight` > 1, as many threads send
+        batches (this one also does the alerts and the incident reports), each batch of other records."""
+        helpers = [threading.Thread(target=self._send_batches, args=(stop,), name=f"uploader-{i}", daemon=True)
+                   for i in range(1, self._in_flight)]
+        for helper in helpers:
+            helper.start()
+        try:
+            self._send_batches(stop, chores=True)
+        finally:
+            for helper in helpers:
+                helper.join()
+
+    def _send_batches(self, stop: threading.Event, *, chores: bool = False) -> None:
         last_alert_check = last_report_check = 0.0
         while not stop.is_set():
-            if time.monotonic() - last_alert_check >= ALERT_CHECK_SECONDS:
+            if chores and time.monotonic() - last_alert_check >= ALERT_CHECK_SECONDS:
                 last_alert_check = time.monotonic()
                 self._check_delay()
-            if time.monotonic() - last_report_check >= REPORT_CHECK_SECONDS:
+            if chores and time.monotonic() - last_report_check >= REPORT_CHECK_SECONDS:
                 last_report_check = time.monotonic()
                 try:
                     self.send_reports()
@@ -108,8 +126,9 @@ class Uploader:
                 log.exception("upload_pass_failed")
                 stop.wait(self._backoff_max / 10)
                 continue
-            if not sent:
-                upcoming = [t for t in self._next_try.values() if t > time.monotonic()]
+            if not any(s.records for s in sent):  # nothing went (or only records already on their way)
+                with self._lock:  # other sending threads change it
+                    upcoming = [t for t in self._next_try.values() if t > time.monotonic()]
                 stop.wait(min([POLL_SECONDS, *(t - time.monotonic() for t in upcoming)]))
 
     def backoff(self, failures: int | None = None) -> float:
@@ -123,30 +142,45 @@ class Uploader:
         records waiting, backoff or not)."""
         moment = time.monotonic()
         with self._sessionmaker() as session:
-            due = [w for w in service.waiting(db_session=session)
-                   if force or (self._next_try.get(w.carrier_id, 0.0) <= moment
-                                and (w.records >= self._batch_records
-                                     or (now() - w.oldest).total_seconds() >= self._linger))]
+            waiting = service.waiting(db_session=session)
+        with self._lock:
+            left = {w.carrier_id: w.records - len(self._on_the_way.get(w.carrier_id, ())) for w in waiting}
+        due = [w for w in waiting
+               if force or (self._next_try.get(w.carrier_id, 0.0) <= moment and left[w.carrier_id] > 0
+                            and (left[w.carrier_id] >= self._batch_records
+                                 or (now() - w.oldest).total_seconds() >= self._linger))]
         results = []
         for w in due:
             sent = self.send(w.carrier_id)
             results.append(sent)
-            if sent.error:
-                self._failures[w.carrier_id] = self._failures.get(w.carrier_id, 0) + 1
-                self._next_try[w.carrier_id] = time.monotonic() + self.backoff(self._failures[w.carrier_id])
-            else:
-                self._failures.pop(w.carrier_id, None)
-                self._next_try.pop(w.carrier_id, None)
-        self.failures_in_a_row = max(self._failures.values(), default=0)
+            with self._lock:
+                if sent.error:
+                    self._failures[w.carrier_id] = self._failures.get(w.carrier_id, 0) + 1
+                    self._next_try[w.carrier_id] = time.monotonic() + self.backoff(self._failures[w.carrier_id])
+                else:
+                    self._failures.pop(w.carrier_id, None)
+                    self._next_try.pop(w.carrier_id, None)
+                self.failures_in_a_row = max(self._failures.values(), default=0)
         return results
 
     def send(self, carrier_id: uuid.UUID) -> Sent:
-        with self._sessionmaker() as session, session.begin():
-            begin_write(session)  # the upload key may be made on first use
-            outgoing = flows.build_batch(db_session=session, keyring=self._keyring, carrier_id=carrier_id,
-                                         limit=self._batch_records)
-        if outgoing is None:
-            return Sent(0, 0, 0)
+        with self._lock:  # one build at a time: leave out the records of batches on their way
+            on_the_way = self._on_the_way.setdefault(carrier_id, set())
+            with self._sessionmaker() as session, session.begin():
+                begin_write(session)  # the upload key may be made on first use
+                outgoing = flows.build_batch(db_session=session, keyring=self._keyring, carrier_id=carrier_id,
+                                             limit=self._batch_records, exclude=set(on_the_way))
+            if outgoing is None:
+                return Sent(0, 0, 0)
+            ids = {r.record_id for r in outgoing.batch.records}
+            on_the_way |= ids
+        try:
+            return self._send(carrier_id, outgoing)
+        finally:
+            with self._lock:
+                on_the_way -= ids
+
+    def _send(self, carrier_id: uuid.UUID, outgoing: flows.Outgoing) -> Sent:
         batch = outgoing.batch
         started = time.perf_counter()
         error, receipt = self._deliver(outgoing)

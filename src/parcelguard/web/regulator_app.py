@@ -49,7 +49,8 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(_destroy_expired_periodically(app)))
         if settings.feed == "jetstream":  # batches also arrive over NATS JetStream (issue 17)
             tasks.append(asyncio.create_task(feed_jetstream.consume(
-                url=settings.nats_url, sessionmaker=app.state.sessionmaker, keys=app.state.platform_keys)))
+                url=settings.nats_url, sessionmaker=app.state.sessionmaker, keys=app.state.platform_keys,
+                workers=settings.feed_workers, replicas=settings.nats_replicas)))
         yield
         for task in tasks:
             task.cancel()

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,43 +33,72 @@ from parcelguard.regulator.platform.keys import PlatformKeys
 log = get_logger("parcelguard.regulator.feed")
 ACK_WAIT_SECONDS = 30.0
 MAX_ACK_PENDING = 64
-FETCH_BATCHES = 4  # batches taken per pull; handled one after the other
+FETCH_BATCHES = 1  # batches a worker takes per pull (more would wait in the worker while others idle)
 BACKOFF_MAX_SECONDS = 10.0
 _BATCH_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
-async def consume(*, url: str, sessionmaker: sessionmaker[Session], keys: PlatformKeys) -> None:
-    """Take batches in until cancelled. While NATS is down it tries again, backing off; it never raises."""
+async def consume(*, url: str, sessionmaker: sessionmaker[Session], keys: PlatformKeys, workers: int = 1,
+                  replicas: int = 1) -> None:
+    """Take batches in until cancelled, `workers` at once (PARCELGUARD_REGULATOR_FEED_WORKERS): each worker pulls
+    from the one durable consumer (as other platform processes may) and ingests in a thread and a transaction
+    of its own. JetStream gives a batch to one worker at a time; one that comes again (a worker or a process
+    died before its ack, or the carrier sent it again) stores nothing twice: ingest inserts a record once by its
+    id (ON CONFLICT DO NOTHING, so two transactions on the same records wait for each other rather than fail)
+    and answers the same ids, and the receipt's `Nats-Msg-Id` keeps one receipt per batch. While NATS is down
+    it tries again, backing off; it never raises."""
     wait = 0.5
     while True:
         client = None
         try:
             client = await jetstream.connect(url, name="parcelguard-platform")
             js = client.jetstream(timeout=10.0)
-            await jetstream.ensure_streams(js)
-            batches = await js.pull_subscribe(
+            await jetstream.ensure_streams(js, replicas=replicas, owner=True)
+            subscriptions = [await js.pull_subscribe(
                 jetstream.BATCH_SUBJECTS, durable=jetstream.PLATFORM_CONSUMER, stream=jetstream.BATCH_STREAM,
                 config=api.ConsumerConfig(ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_SECONDS,
-                                          max_ack_pending=MAX_ACK_PENDING))
-            log.info("feed_consuming", stream=jetstream.BATCH_STREAM)
+                                          max_ack_pending=MAX_ACK_PENDING)) for _ in range(workers)]
+            log.info("feed_consuming", stream=jetstream.BATCH_STREAM, workers=workers)
             wait = 0.5
-            while True:
-                try:
-                    messages = await batches.fetch(FETCH_BATCHES, timeout=1.0)
-                except nats.errors.TimeoutError:
-                    if client.is_closed:
-                        break
-                    continue
-                for message in messages:
-                    await handle(js, message, sessionmaker=sessionmaker, keys=keys)
+            async with asyncio.TaskGroup() as workers_group:  # one failing stops the others: all start again
+                for batches in subscriptions:
+                    workers_group.create_task(_work(client, js, batches, sessionmaker=sessionmaker, keys=keys))
         except asyncio.CancelledError:
             raise
+        except jetstream.StreamConfigError as exc:  # the operator's setting: say so, and try again later
+            log.error("feed_streams_refused", error=str(exc), retry_in=wait)
         except Exception as exc:  # noqa: BLE001  (NATS away or a broken connection: try again, never crash the app)
-            log.warning("feed_unavailable", error=type(exc).__name__, retry_in=wait)
+            first = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
+            log.warning("feed_unavailable", error=type(first).__name__, retry_in=wait)
         finally:
             await jetstream.close_quietly(client)
+        _raise_if_cancelled()
         await asyncio.sleep(wait)
         wait = min(BACKOFF_MAX_SECONDS, wait * 2)
+
+
+async def _work(client: Client, js: JetStreamContext, batches: JetStreamContext.PullSubscription, *,
+                sessionmaker: sessionmaker[Session], keys: PlatformKeys) -> None:
+    """One worker: pull a few batches, handle them one after the other; returns when the connection is closed."""
+    while True:
+        _raise_if_cancelled()
+        try:
+            messages = await batches.fetch(FETCH_BATCHES, timeout=1.0)
+        except nats.errors.TimeoutError:
+            if client.is_closed:
+                return
+            continue
+        for message in messages:
+            await handle(js, message, sessionmaker=sessionmaker, keys=keys)
+
+
+def _raise_if_cancelled() -> None:
+    """Python 3.11's `asyncio.wait_for` (inside nats-py's fetch) can swallow a cancellation that arrives as its
+    wait ends; the task still counts it (`cancelling()`), so a loop that checks stops all the same, and the
+    app's shutdown does not wait for ever while its workers go on taking batches."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def handle(js: JetStreamContext, message: Msg, *, sessionmaker: sessionmaker[Session],
