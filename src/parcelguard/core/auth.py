@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from parcelguard.core.clock import now
 from parcelguard.core.errors import Forbidden, TooManyRequests, Unauthorized
+from parcelguard.core.fresh_reads import FreshRead
 
 TOKEN_URL = "/api/v1/auth/token"
 TERMINAL_HEADER = "X-Terminal-Id"
@@ -221,19 +222,33 @@ def _lookup(state: Any, token: str, terminal_header: str | None) -> Actor:
     return actor
 
 
-def _lookup_under_epoch(state: Any, digest: bytes, token: str, terminal_header: str | None) -> Actor:
-    """The cached actor if the auth epoch has not moved since it was cached, else the token looked up (and
-    cached under the epoch read before the lookup, so a revocation committed meanwhile is not missed). The
-    epoch is read on a bare connection: no session for the common case, a hit (an AUTOCOMMIT connection
-    measured slower: the pool resets its isolation level on return)."""
-    cache: ActorCache = state.actor_cache
+def _read_epoch(state: Any) -> int:
+    """The auth epoch now, on a bare connection: no session (an AUTOCOMMIT connection measured slower: the pool
+    resets its isolation level on return)."""
     read_epoch: EpochReader = state.auth_epoch
     with state.engine.connect() as connection:
         epoch = read_epoch(db_session=connection)
         connection.rollback()
+    return epoch
+
+
+def _epoch_reads(state: Any) -> FreshRead[int]:
+    reads = getattr(state, "auth_epoch_reads", None)
+    if reads is None:
+        reads = state.auth_epoch_reads = FreshRead(lambda: _read_epoch(state))
+    return reads
+
+
+async def _lookup_under_epoch(state: Any, digest: bytes, token: str, terminal_header: str | None) -> Actor:
+    """The cached actor if the auth epoch has not moved since it was cached, else the token looked up (and
+    cached under the epoch read before the lookup, so a revocation committed meanwhile is not missed). The
+    epoch is read after this request came, in a read shared with the requests waiting for it at once
+    (`core.fresh_reads`)."""
+    cache: ActorCache = state.actor_cache
+    epoch = await _epoch_reads(state).read()
     actor = cache.get(digest, terminal_header, epoch)
     if actor is None:
-        actor = _lookup(state, token, terminal_header)
+        actor = await run_in_threadpool(_lookup, state, token, terminal_header)
         cache.put(digest, actor, terminal_header, actor.token_expires_at, epoch)
     return actor
 
@@ -254,7 +269,7 @@ async def actor_for(request: Request, token: str, terminal_header: str | None) -
     cache: ActorCache = state.actor_cache
     digest = token_digest(token)
     if getattr(state, "auth_epoch", None) is not None and cache.ttl > 0:
-        actor = await run_in_threadpool(_lookup_under_epoch, state, digest, token, terminal_header)
+        actor = await _lookup_under_epoch(state, digest, token, terminal_header)
     else:
         actor = cache.get(digest, terminal_header)
         if actor is None:
