@@ -129,17 +129,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
 
-    app.include_router(pages_router)
-    app.include_router(public_pages_router)
-    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
-                  station_customers.router, hq_pages.router, hq_keys.router, hq_staff.router,
-                  hq_incidents.router, hq_retention.router):
-        app.include_router(pages)
-    app.include_router(track_pages_router)
-    app.include_router(register_pages_router)
-    app.include_router(register_qr_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
-    app.include_router(_probes())
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(accounts_router)
     api.include_router(obligations_router)
@@ -160,7 +149,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(keys_router)
     api.include_router(incidents_router)
     api.include_router(retention_router)
+    # First: routes are matched in order, and the API (terminals, enterprises, the uploader's peers) is where the
+    # traffic is; no page lies under /api/v1, so the order changes no match, only the walk to it.
     app.include_router(api)
+    app.include_router(pages_router)
+    app.include_router(public_pages_router)
+    for pages in (courier_pages.router, courier_pickup.router, courier_delivery.router, station_pages.router,
+                  station_customers.router, hq_pages.router, hq_keys.router, hq_staff.router,
+                  hq_incidents.router, hq_retention.router):
+        app.include_router(pages)
+    app.include_router(track_pages_router)
+    app.include_router(register_pages_router)
+    app.include_router(register_qr_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # the pages' CSS and JS: no CDN
+    app.include_router(_probes())
     _declare_schemas(app, BODY_MODELS)
     document_problems(app)
     return app
