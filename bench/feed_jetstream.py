@@ -25,7 +25,6 @@ Run: .venv/bin/python bench/feed_jetstream.py   (PARCELGUARD_BENCH_PG_URL as the
 
 from __future__ import annotations
 
-import base64
 import json
 import multiprocessing as mp
 import os
@@ -43,22 +42,16 @@ from queue import Empty
 
 from audit_append import postgres_database  # bench/, first on sys.path when run as a script
 from intake_batch import requests as walk_in_requests
-from regulator_feed import percentile
+from regulator_feed import percentile, set_up
 from sqlalchemy import create_engine, func, select, text
 
-from parcelguard.accounts import flows as account_flows
-from parcelguard.accounts import service as accounts
-from parcelguard.contracts import service as contracts
 from parcelguard.core import db
 from parcelguard.core.auth import Actor, Role
 from parcelguard.core.config import encode_root_key
-from parcelguard.crypto import sealing, signing
+from parcelguard.crypto import sealing
 from parcelguard.crypto.keyring import Keyring
-from parcelguard.identity.documents import uscc_check_character
 from parcelguard.identity.models import RealNameRecord
-from parcelguard.regulator import flows as feed
 from parcelguard.regulator.models import OutboxEntry, UploadBatch
-from parcelguard.regulator.platform import service as platform
 from parcelguard.regulator.platform.migrations import MIGRATIONS_DIR as PLATFORM_MIGRATIONS
 from parcelguard.shipments import flows, service
 from parcelguard.shipments.models import Shipment
@@ -160,42 +153,6 @@ def vacuum(carrier_url: str, platform_url: str) -> float:
 
 
 # -- the carrier, the platform's registration -----------------------------------------------------------------
-
-def set_up(carrier_url: str, platform_url: str) -> dict[str, object]:
-    root_key = os.urandom(32)
-    regulator_private, regulator_public = sealing.generate_x25519_keypair()
-    receipt_seed, receipt_public = signing.generate()
-    keyring = Keyring(root_key)
-    engine = db.make_engine(carrier_url)
-    with db.make_sessionmaker(engine)() as s, s.begin():
-        carrier = account_flows.create_carrier(db_session=s, keyring=keyring, slug="feed", name="Feed Express",
-                                               waybill_prefix="FE")
-        station = accounts.create_station(db_session=s, carrier_id=carrier.id, code="FE-1", name="Feed 1",
-                                          region_code="110105")
-        shop = accounts.create_user(db_session=s, username="feed-shop", password="feed-shop-password",
-                                    role=Role.ENTERPRISE, display_name="Shop", carrier_id=carrier.id, station_id=None)
-        admin = accounts.create_user(db_session=s, username="feed-admin", password="feed-admin-password",
-                                     role=Role.ADMIN, display_name="Admin", carrier_id=carrier.id, station_id=None)
-        body = "91110105MA01C3XR7"
-        contracts.create(db_session=s, keyring=keyring, regulator_public_key=regulator_public,
-                         actor=Actor(user_id=admin.id, username="feed-admin", role=Role.ADMIN, carrier_id=carrier.id,
-                                     station_id=None, token_id=uuid.uuid4()),
-                         agreement=contracts.NewAgreement(
-                             customer_id=shop.id, station_id=station.id, organisation_name="演示电子商务有限公司",
-                             uscc=body + uscc_check_character(body), responsible_doc_type="resident_id",
-                             responsible_number="11010519491231002X", responsible_name="演示负责人",
-                             inspection_permille=50))
-        registration = feed.registration(db_session=s, keyring=keyring, carrier_slug="feed")
-    engine.dispose()
-    platform_engine = db.make_engine(platform_url)
-    with db.make_sessionmaker(platform_engine)() as s, s.begin():
-        platform.register_carrier(db_session=s, code="feed", carrier_uuid=uuid.UUID(registration["carrier_id"]),
-                                  name="Feed Express", public_key=base64.b64decode(registration["public_key"]))
-    platform_engine.dispose()
-    return {"root_key": root_key, "regulator_private": regulator_private, "regulator_public": regulator_public,
-            "receipt_seed": receipt_seed, "receipt_public": receipt_public, "carrier_id": carrier.id,
-            "shop_id": shop.id}
-
 
 # -- intake: one process each, its share of the rate -----------------------------------------------------------
 

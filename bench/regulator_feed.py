@@ -118,22 +118,21 @@ def bench_ingest(platform_url: str) -> float:
     return rate
 
 
-def bench_delay(carrier_url: str, platform_url: str) -> None:
-    var = Path(tempfile.mkdtemp(prefix="pg-feed-"))
+def set_up(carrier_url: str, platform_url: str) -> dict[str, object]:
+    """A carrier with a contract customer (an agreement in force) and the platform that knows its key: the keys
+    and ids the feed benchmarks need (this one and feed_jetstream.py)."""
     root_key = os.urandom(32)
     regulator_private, regulator_public = sealing.generate_x25519_keypair()
     receipt_seed, receipt_public = signing.generate()
     keyring = Keyring(root_key)
     engine = db.make_engine(carrier_url)
-    sessions = db.make_sessionmaker(engine)
-    with sessions() as s, s.begin():
+    with db.make_sessionmaker(engine)() as s, s.begin():
         carrier = account_flows.create_carrier(db_session=s, keyring=keyring, slug="feed", name="Feed Express",
                                                waybill_prefix="FE")
         station = accounts.create_station(db_session=s, carrier_id=carrier.id, code="FE-1", name="Feed 1",
                                           region_code="110105")
         shop = accounts.create_user(db_session=s, username="feed-shop", password="feed-shop-password",
-                                    role=Role.ENTERPRISE, display_name="Shop", carrier_id=carrier.id,
-                                    station_id=None)
+                                    role=Role.ENTERPRISE, display_name="Shop", carrier_id=carrier.id, station_id=None)
         admin = accounts.create_user(db_session=s, username="feed-admin", password="feed-admin-password",
                                      role=Role.ADMIN, display_name="Admin", carrier_id=carrier.id, station_id=None)
         body = "91110105MA01C3XR7"
@@ -146,11 +145,25 @@ def bench_delay(carrier_url: str, platform_url: str) -> None:
                              responsible_number="11010519491231002X", responsible_name="演示负责人",
                              inspection_permille=50))
         registration = feed.registration(db_session=s, keyring=keyring, carrier_slug="feed")
+    engine.dispose()
     platform_engine = db.make_engine(platform_url)
     with db.make_sessionmaker(platform_engine)() as s, s.begin():
         platform.register_carrier(db_session=s, code="feed", carrier_uuid=uuid.UUID(registration["carrier_id"]),
                                   name="Feed Express", public_key=base64.b64decode(registration["public_key"]))
     platform_engine.dispose()
+    return {"root_key": root_key, "regulator_private": regulator_private, "regulator_public": regulator_public,
+            "receipt_seed": receipt_seed, "receipt_public": receipt_public, "carrier_id": carrier.id,
+            "shop_id": shop.id}
+
+
+def bench_delay(carrier_url: str, platform_url: str) -> None:
+    var = Path(tempfile.mkdtemp(prefix="pg-feed-"))
+    keys = set_up(carrier_url, platform_url)
+    root_key, regulator_private, regulator_public = keys["root_key"], keys["regulator_private"], keys["regulator_public"]
+    receipt_seed, receipt_public = keys["receipt_seed"], keys["receipt_public"]
+    keyring = Keyring(root_key)  # type: ignore[arg-type]
+    engine = db.make_engine(carrier_url)
+    sessions = db.make_sessionmaker(engine)
     port = free_port()
     cli = str(Path(sys.executable).parent / "parcelguard")
     env = {**os.environ, "PARCELGUARD_VAR_DIR": str(var), "PARCELGUARD_LOG_LEVEL": "warning",
@@ -169,7 +182,8 @@ def bench_delay(carrier_url: str, platform_url: str) -> None:
     try:
         wait_until_up(f"http://127.0.0.1:{port}", process=regulator)
         uploader = subprocess.Popen([cli, "uploader", "run"], env=env, **quiet)  # type: ignore[call-overload]
-        actor = Actor(user_id=shop.id, username="feed-shop", role=Role.ENTERPRISE, carrier_id=carrier.id,
+        actor = Actor(user_id=keys["shop_id"], username="feed-shop", role=Role.ENTERPRISE,  # type: ignore[arg-type]
+                      carrier_id=keys["carrier_id"],  # type: ignore[arg-type]
                       station_id=None, token_id=uuid.uuid4())
         rng = random.Random(11)
         per_tick = max(1, RATE // 10)

@@ -14,8 +14,9 @@ by hand); `drop_month` detaches and drops one (retention). Knows no domain: each
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from parcelguard.core.clock import now
 from parcelguard.core.ids import uuid7_floor
+from parcelguard.core.logging import get_logger
 
 # Serialises partition changes between processes (two servers starting at once): a transaction-level advisory
 # lock, so CREATE TABLE ... PARTITION OF never races itself in the catalogue.
@@ -187,3 +189,18 @@ def drop_month(connection: Connection, table: Partitioned, period: str) -> int |
     connection.execute(text(f"ALTER TABLE {table.table} DETACH PARTITION {name}"))
     connection.execute(text(f"DROP TABLE {name}"))
     return int(rows)
+
+
+DAILY_SECONDS = 24 * 3600
+
+
+async def keep_ahead(ensure: Callable[[], object], *, logger: str, interval: float = DAILY_SECONDS) -> None:
+    """A server's loop: run `ensure` (an app's `ensure_partitions`) on a worker thread at start and then every
+    `interval` seconds, until cancelled. A failure (a database not there yet, or not migrated) is logged and tried
+    again next time: requests never wait for it, and the DEFAULT partition takes what has no month yet."""
+    while True:
+        try:
+            await asyncio.to_thread(ensure)
+        except Exception:  # noqa: BLE001  (try again at the next round, never stop the server)
+            get_logger(logger).exception("partitions ahead failed")
+        await asyncio.sleep(interval)

@@ -26,6 +26,7 @@ from parcelguard.audit.api import router as audit_router
 from parcelguard.blacklist.api import router as blacklist_router
 from parcelguard.contracts.api import router as contracts_router
 from parcelguard.core import db, errors, passes
+from parcelguard.core import partitions as core_partitions
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, Settings, get_settings
 from parcelguard.core.logging import configure as configure_logging
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [asyncio.create_task(_sign_heads_periodically(app)),
                  asyncio.create_task(_watch_upload_delay(app)),
                  asyncio.create_task(_deliver_webhooks_periodically(app)),
-                 asyncio.create_task(_ensure_partitions_daily(app))]  # this month's and ahead (issue 17)
+                 asyncio.create_task(core_partitions.keep_ahead(  # this month's partitions and ahead (issue 17)
+                     lambda: partitions.ensure_partitions(app.state.engine), logger="parcelguard"))]
         if settings.detection_interval_seconds > 0:  # detection over every carrier's log (issue 14)
             tasks.append(asyncio.create_task(detection_schedule.run_periodically(
                 sessionmaker=app.state.sessionmaker, interval=settings.detection_interval_seconds)))
@@ -280,17 +282,3 @@ def _probes() -> APIRouter:
         return JSONResponse({"status": "ready", "revision": current})
 
     return router
-
-
-PARTITIONS_INTERVAL_SECONDS = 24 * 3600
-
-
-async def _ensure_partitions_daily(app: FastAPI) -> None:
-    """Make the monthly partitions of shipments and the audit log ahead (PostgreSQL; a no-op on SQLite): at start,
-    then daily. Several workers may run it at once: `core.partitions` serialises them."""
-    while True:
-        try:
-            await asyncio.to_thread(partitions.ensure_partitions, app.state.engine)
-        except Exception:  # noqa: BLE001  (a database not there yet or not migrated: try again tomorrow)
-            structlog.get_logger("parcelguard").exception("partitions ahead failed")
-        await asyncio.sleep(PARTITIONS_INTERVAL_SECONDS)

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from parcelguard import __version__
 from parcelguard.core import db, errors
+from parcelguard.core import partitions as core_partitions
 from parcelguard.core.auth import ActorCache
 from parcelguard.core.config import ConfigError, RegulatorSettings
 from parcelguard.core.logging import configure as configure_logging
@@ -44,7 +45,8 @@ def create_regulator_app(settings: RegulatorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_ensure_partitions_daily(app))]  # this month's and the next (issue 17)
+        tasks = [asyncio.create_task(core_partitions.keep_ahead(  # this month's partitions and ahead (issue 17)
+            lambda: partitions.ensure_partitions(app.state.engine), logger="parcelguard.regulator"))]
         if settings.retention_interval_seconds > 0:
             tasks.append(asyncio.create_task(_destroy_expired_periodically(app)))
         if settings.feed == "jetstream":  # batches also arrive over NATS JetStream (issue 17)
@@ -100,16 +102,3 @@ async def _destroy_expired_periodically(app: FastAPI) -> None:
                                     months=settings.retention_months)
         except Exception:  # noqa: BLE001  (log it and keep going: a bad day must not end the loop)
             structlog.get_logger("parcelguard.regulator").exception("retention run failed")
-
-
-PARTITIONS_INTERVAL_SECONDS = 24 * 3600
-
-
-async def _ensure_partitions_daily(app: FastAPI) -> None:
-    """Make the received records' monthly partitions ahead (PostgreSQL; a no-op on SQLite): at start, then daily."""
-    while True:
-        try:
-            await asyncio.to_thread(partitions.ensure_partitions, app.state.engine)
-        except Exception:  # noqa: BLE001  (a database not there yet or not migrated: try again tomorrow)
-            structlog.get_logger("parcelguard.regulator").exception("partitions ahead failed")
-        await asyncio.sleep(PARTITIONS_INTERVAL_SECONDS)
