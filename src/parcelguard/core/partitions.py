@@ -169,14 +169,6 @@ def create_month(connection: Connection, table: Partitioned, period: str, *, def
     return True
 
 
-def rows_outside(connection: Connection, table: Partitioned, period: str, keep: str,
-                 params: dict[str, object]) -> bool:
-    """Whether `period`'s partition holds a row not matching the SQL condition `keep` (bound by `params`): the
-    one question before dropping a month that only some of its rows are due in."""
-    return bool(connection.scalar(text(
-        f"SELECT EXISTS (SELECT 1 FROM {table.name_of(period)} AS p WHERE NOT ({keep}))"), params))
-
-
 def drop_month(connection: Connection, table: Partitioned, period: str) -> int | None:
     """Detach and drop `period`'s partition in the caller's transaction (DETACH, not CONCURRENTLY, and DROP are
     transactional: a crash leaves the month whole); answers how many rows it held, or None when the month has no

@@ -20,7 +20,6 @@ from parcelguard.core import partitions as core
 from parcelguard.core.partitions import month_start, period_of
 
 RECORDS = core.Partitioned("received_records", "taken_at")
-TABLE = RECORDS.table
 DEFAULT = RECORDS.default
 include_name = core.include_name([RECORDS])
 
@@ -33,11 +32,6 @@ def name_of(period: str) -> str:
 def is_partition(name: str | None) -> bool:
     """Whether a table's name is one of `received_records`' partitions (made at run time, not by a model)."""
     return RECORDS.is_partition(name)
-
-
-def partitioned(connection: Connection) -> bool:
-    """Whether `received_records` is a partitioned table here (PostgreSQL after platform_0008)."""
-    return core.partitioned(connection, RECORDS)
 
 
 def existing(connection: Connection) -> set[str]:
@@ -62,5 +56,5 @@ def drop_month(connection: Connection, period: str) -> int | None:
     return core.drop_month(connection, RECORDS, period)
 
 
-__all__ = ["DEFAULT", "TABLE", "create_month", "drop_month", "ensure_partitions", "existing", "include_name",
-           "is_partition", "month_start", "name_of", "partitioned", "period_of"]
+__all__ = ["DEFAULT", "create_month", "drop_month", "ensure_partitions", "existing", "include_name",
+           "is_partition", "month_start", "name_of", "period_of"]
